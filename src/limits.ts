@@ -1,0 +1,24 @@
+/**
+ * Every bound the engine keeps, in one place, each with the reason for its
+ * value (TigerBeetle's constants.zig). Tables, queues and loops never grow
+ * past these on the fast path: when full they count and drop, or evict.
+ */
+
+/** Frames per batch: OVS's NETDEV_MAX_BURST. Large enough to amortise the
+ * per-batch work, small enough that a batch's keys stay in L1 cache. */
+export const BATCH_MAX = 32;
+
+/** VLAN headers parsed into the flow key. OVS's FLOW_MAX_VLAN_HEADERS. */
+export const VLAN_HEADERS_MAX = 2;
+
+/** VLAN headers the parser actually decodes by default: OVS's `vlan-limit`
+ * (other_config), whose default 1 means a second (inner) tag is left as
+ * payload and dl_type stays 0x8100. */
+export const VLAN_LIMIT_DEFAULT = 1;
+
+/** MPLS label stack entries kept in the flow key: OVS's FLOW_MAX_MPLS_LABELS. */
+export const MPLS_LABELS_MAX = 3;
+
+/** Largest frame a port accepts (jumbo frames plus two VLAN tags; GSO frames
+ * in captures may be larger and are carried whole up to the capture's snaplen). */
+export const FRAME_SIZE_MAX = 65535;
