@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * The `flowplane` command line: one file per command in this folder; this
+ * file wires them into one program (commander) and turns FlowplaneErrors into
+ * one line on stderr and a non-zero exit, never a stack trace.
+ */
+import { Command, CommanderError } from "commander";
+import { FlowplaneError, UsageError } from "../errors.js";
+import { registerVersion, packageVersion } from "./version.js";
+import { registerFlows } from "./flows.js";
+import { registerStart } from "./start.js";
+
+const SYSTEM_ERRORS: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EISDIR: "is a directory, not a file",
+  ENOTDIR: "a component of the path is not a directory",
+  EMFILE: "too many open files",
+};
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("flowplane")
+    .description(
+      "A userspace packet dataplane in TypeScript: Open vSwitch's userspace datapath for Node.js.\n" +
+        "Parses frames into OpenFlow flow keys exactly as Open vSwitch 3.1 does.",
+    )
+    .version(packageVersion(), "-V, --version", "print the version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerVersion(program);
+  registerFlows(program);
+  registerStart(program);
+  program.addHelpText(
+    "after",
+    "\nExamples:\n" +
+      "  flowplane flows pcaps/neutron-default.pcap            one flow per packet, as ofproto/trace prints it\n" +
+      "  flowplane flows --in-port 5 --json capture.pcapng     the same as JSON\n" +
+      "  flowplane start                                        the bundled default: flows and a summary\n",
+  );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit with 0; usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`flowplane: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof FlowplaneError) {
+      process.stderr.write(`flowplane: ${err.message}\n`);
+      return 1;
+    }
+    const sys = err as NodeJS.ErrnoException;
+    if (sys && typeof sys === "object" && typeof sys.code === "string" && sys.syscall !== undefined) {
+      if (sys.code === "EPIPE") return 0;
+      // A file the user named cannot be opened or read: say which and why, in one line.
+      process.stderr.write(`flowplane: ${sys.path ?? sys.syscall}: ${SYSTEM_ERRORS[sys.code] ?? sys.code}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+// Run when executed directly (bin or `node dist/cli/main.js`), not when imported by tests.
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === (await import("node:url")).pathToFileURL((await import("node:fs")).realpathSync(process.argv[1])).href;
+if (invokedDirectly) {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`flowplane: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

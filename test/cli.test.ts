@@ -1,0 +1,97 @@
+/**
+ * The command line as a user meets it: the built CLI (dist/, made by
+ * `npm test`'s build step) run as a child process.
+ */
+import { describe, it, expect, beforeAll } from "vitest";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "..");
+const CLI = join(ROOT, "dist/cli/main.js");
+
+function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("flowplane CLI", () => {
+  beforeAll(() => {
+    if (!existsSync(CLI)) {
+      const b = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
+      if (b.status !== 0) throw new Error(`build failed: ${b.stdout}${b.stderr}`);
+    }
+  });
+
+  it("explains itself with --help", () => {
+    const r = run("--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/flows/);
+    expect(r.stdout).toMatch(/version/);
+    const f = run("flows", "--help");
+    expect(f.status).toBe(0);
+    expect(f.stdout).toMatch(/--in-port/);
+    expect(f.stdout).toMatch(/--json/);
+  });
+
+  it("prints its version", () => {
+    const r = run("version", "--json");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).flowplane).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("prints one OVS Flow: line per packet, on the chosen in_port", () => {
+    const r = run("flows", "pcaps/arp.pcap", "--in-port", "7");
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l).toMatch(/^arp,in_port=7,vlan_tci=0x0000,dl_src=/);
+  });
+
+  it("prints JSON Lines with --json", () => {
+    const r = run("flows", "pcaps/tcp-handshake.pcap", "--json");
+    expect(r.status).toBe(0);
+    const first = JSON.parse(r.stdout.split("\n")[0]);
+    expect(first.packet).toBe(1);
+    expect(first.flow.tcp).toBe(true);
+    expect(first.flow.in_port).toBe(1);
+    expect(typeof first.flow.tp_dst).toBe("number");
+  });
+
+  it("reports a runt frame the way OVS does", () => {
+    const r = run("flows", "pcaps/malformed.pcap");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ERROR: Packet data too short for Ethernet$/m);
+  });
+
+  it("gives one clear error for bad input, without a stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fp-cli-"));
+    const bad = join(dir, "bad.pcap");
+    writeFileSync(bad, Buffer.from("this is not a capture file at all"));
+    const cases: [string[], RegExp, number][] = [
+      [["flows", bad], /bad\.pcap: offset 0: not a pcap or pcapng file/, 1],
+      [["flows", join(dir, "missing.pcap")], /missing\.pcap/, 1],
+      [["flows", "pcaps/arp.pcap", "--in-port", "x"], /--in-port must be a whole number/, 2],
+      [["flows", "pcaps/arp.pcap", "--in-port", "70000"], /--in-port must be between 0 and 65535/, 2],
+      [["flows"], /missing required argument/, 2],
+      [["nosuchcommand"], /unknown command/, 2],
+    ];
+    for (const [args, message, status] of cases) {
+      const r = run(...args);
+      expect(r.status, args.join(" ")).toBe(status);
+      expect(r.stderr, args.join(" ")).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it("runs the bundled default (npm start) with a summary", () => {
+    const r = run("start");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^summary: \d+ packets/m);
+    const j = run("start", "--json");
+    const summary = JSON.parse(j.stdout);
+    expect(summary.packets).toBeGreaterThan(20);
+    expect(Object.keys(summary.byKind)).toContain("arp");
+  });
+});
