@@ -1,0 +1,84 @@
+/**
+ * Exact-match cache (EMC): the first lookup for every packet (OVS's
+ * dpif-netdev EMC, dpif-netdev-private-dfc.h).
+ *
+ * Invariant: an entry answers exactly what its megaflow answers; it stores
+ * the megaflow's id and generation, so when that megaflow is removed (and
+ * its id perhaps reused) the entry is dead.
+ * Design: EMC_ENTRIES slots; a key may live in two candidate slots taken from
+ * its 32-bit hash (OVS's EM_FLOW_HASH_SEGS = 2); keys live as words in one
+ * Uint32Array; nothing is allocated after construction.
+ * Limits: EMC_ENTRIES entries. Insertion happens for 1 in `insertInvProb`
+ * packets (OVS's other_config:emc-insert-inv-prob, default 100), so a flood
+ * of new flows cannot thrash it; 0 disables the EMC.
+ */
+import { DP_WORDS } from "../flow/layout.js";
+
+/** OVS's EM_FLOW_HASH_ENTRIES. */
+export const EMC_ENTRIES = 8192;
+const EMC_MASK = EMC_ENTRIES - 1;
+/** OVS's default emc-insert-inv-prob. */
+export const EMC_INSERT_INV_PROB_DEFAULT = 100;
+
+export class Emc {
+  readonly keys = new Uint32Array(EMC_ENTRIES * DP_WORDS);
+  readonly hashes = new Uint32Array(EMC_ENTRIES);
+  /** Megaflow id, or -1 for an empty slot. */
+  readonly flows = new Int32Array(EMC_ENTRIES).fill(-1);
+  readonly gens = new Uint32Array(EMC_ENTRIES);
+  /** 1 in insertInvProb misses inserts; 1 always; 0 disables the EMC. */
+  insertInvProb: number;
+  private rng = 0x2545f491;
+
+  constructor(insertInvProb = EMC_INSERT_INV_PROB_DEFAULT) {
+    this.insertInvProb = insertInvProb;
+  }
+
+  get enabled(): boolean {
+    return this.insertInvProb > 0;
+  }
+
+  /** The slot holding the key keys[base..] with `hash`, or -1. Callers check the megaflow generation. */
+  lookup(keys: Uint32Array, base: number, hash: number): number {
+    let slot = hash & EMC_MASK;
+    for (let seg = 0; seg < 2; seg++) {
+      if (this.hashes[slot] === hash && this.flows[slot] >= 0 && this.sameKey(slot, keys, base)) return slot;
+      slot = (hash >>> 16) & EMC_MASK;
+    }
+    return -1;
+  }
+
+  private sameKey(slot: number, keys: Uint32Array, base: number): boolean {
+    const k = this.keys;
+    const o = slot * DP_WORDS;
+    for (let i = 0; i < DP_WORDS; i++) if (k[o + i] !== keys[base + i]) return false;
+    return true;
+  }
+
+  /** Maybe inserts (by the insertion probability); replaces an empty, dead or the second candidate slot. */
+  maybeInsert(keys: Uint32Array, base: number, hash: number, flow: number, gen: number, alive: (flow: number, gen: number) => boolean): void {
+    if (this.insertInvProb === 0) return;
+    if (this.insertInvProb > 1) {
+      // xorshift32: cheap and good enough for a sampling decision.
+      let x = this.rng;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.rng = x;
+      if ((x >>> 0) % this.insertInvProb !== 0) return;
+    }
+    const a = hash & EMC_MASK;
+    const b = (hash >>> 16) & EMC_MASK;
+    let slot = b;
+    if (this.flows[a] < 0 || !alive(this.flows[a], this.gens[a])) slot = a;
+    else if (this.flows[b] < 0 || !alive(this.flows[b], this.gens[b])) slot = b;
+    for (let i = 0; i < DP_WORDS; i++) this.keys[slot * DP_WORDS + i] = keys[base + i];
+    this.hashes[slot] = hash;
+    this.flows[slot] = flow;
+    this.gens[slot] = gen;
+  }
+
+  clear(): void {
+    this.flows.fill(-1);
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The megaflow cache (OVS's dpcls, lib/dpif-netdev-lookup*.c): megaflows are
+ * (mask, masked key) -> datapath actions, found by tuple-space search over
+ * one hash subtable per distinct mask.
+ *
+ * Invariants:
+ * - A megaflow's key has no bits outside its mask; a packet key k matches
+ *   when (k & mask) == key on every word the mask covers.
+ * - Megaflow ids are reused; `gens[id]` changes when an id is reused, so
+ *   holders of an id (the EMC) can tell a live megaflow from a new one.
+ * - Megaflows installed by translation never overlap for a packet whose
+ *   translation they record (each one's mask covers every bit that decided
+ *   it), so the first match found is the answer.
+ *
+ * Design: each subtable keeps only the words its mask covers (`words`,
+ * `maskVals`) and stores its entries' masked words compactly; its hash
+ * table is open-addressed over Int32Arrays. Subtables are searched in order
+ * of recent hits (re-ranked by `rank()`, as dpcls_sort_subtable_vector).
+ * Everything a lookup touches is a typed array; nothing is allocated per
+ * lookup.
+ *
+ * Limits: `flowsMax` megaflows (OVS's flow-limit default 200000); at the
+ * limit the least recently used is evicted by the datapath.
+ */
+import { DP_WORDS } from "../flow/layout.js";
+import { mixWord, finishHash } from "./hash.js";
+
+/** OVS's default other_config:flow-limit. */
+export const MEGAFLOWS_MAX_DEFAULT = 200_000;
+
+class Subtable {
+  readonly words: Int32Array;
+  readonly maskVals: Uint32Array;
+  readonly n: number;
+  /** Masked words of local entry e at e * n. */
+  keys: Uint32Array;
+  /** Global megaflow id of local entry e (-1: free). */
+  entryFlow: Int32Array;
+  entryHash: Uint32Array;
+  entryCount = 0;
+  freeEntries: number[] = [];
+  /** Open-addressed slots: local entry index, -1 empty, -2 deleted. */
+  slots: Int32Array;
+  slotMask: number;
+  live = 0;
+  used = 0;
+  hits = 0;
+
+  constructor(mask: Uint32Array, mb: number) {
+    const idx: number[] = [];
+    for (let w = 0; w < DP_WORDS; w++) if (mask[mb + w] !== 0) idx.push(w);
+    this.words = Int32Array.from(idx);
+    this.n = idx.length;
+    this.maskVals = Uint32Array.from(idx.map((w) => mask[mb + w]));
+    this.keys = new Uint32Array(16 * Math.max(this.n, 1));
+    this.entryFlow = new Int32Array(16).fill(-1);
+    this.entryHash = new Uint32Array(16);
+    this.slots = new Int32Array(32).fill(-1);
+    this.slotMask = 31;
+  }
+
+  sameMask(mask: Uint32Array, mb: number): boolean {
+    let j = 0;
+    for (let w = 0; w < DP_WORDS; w++) {
+      const m = mask[mb + w];
+      if (m === 0) continue;
+      if (j >= this.n || this.words[j] !== w || this.maskVals[j] !== m) return false;
+      j++;
+    }
+    return j === this.n;
+  }
+
+  /** Hash of a packet key's masked words. */
+  hashKey(keys: Uint32Array, base: number): number {
+    let h = 0;
+    const words = this.words;
+    const mv = this.maskVals;
+    for (let j = 0; j < this.n; j++) h = mixWord(h, keys[base + words[j]] & mv[j]);
+    return finishHash(h, this.n);
+  }
+
+  /** The megaflow matching the packet key, or -1. */
+  find(keys: Uint32Array, base: number, h: number): number {
+    const n = this.n;
+    const words = this.words;
+    const mv = this.maskVals;
+    const slots = this.slots;
+    let i = h & this.slotMask;
+    for (;;) {
+      const e = slots[i];
+      if (e === -1) return -1;
+      if (e >= 0 && this.entryHash[e] === h) {
+        const o = e * n;
+        let j = 0;
+        for (; j < n; j++) if (((keys[base + words[j]] & mv[j]) >>> 0) !== this.keys[o + j]) break;
+        if (j === n) return this.entryFlow[e];
+      }
+      i = (i + 1) & this.slotMask;
+    }
+  }
+
+  insert(keys: Uint32Array, base: number, flow: number): number {
+    const h = this.hashKey(keys, base);
+    let e = this.freeEntries.pop();
+    if (e === undefined) {
+      e = this.entryCount++;
+      if (e >= this.entryFlow.length) this.growEntries();
+    }
+    const o = e * this.n;
+    for (let j = 0; j < this.n; j++) this.keys[o + j] = (keys[base + this.words[j]] & this.maskVals[j]) >>> 0;
+    this.entryFlow[e] = flow;
+    this.entryHash[e] = h;
+    if ((this.used + 1) * 2 > this.slots.length) this.rehash(this.slots.length * (this.live * 4 > this.slots.length ? 2 : 1));
+    let i = h & this.slotMask;
+    while (this.slots[i] >= 0) i = (i + 1) & this.slotMask;
+    if (this.slots[i] === -1) this.used++;
+    this.slots[i] = e;
+    this.live++;
+    return e;
+  }
+
+  remove(entry: number): void {
+    const h = this.entryHash[entry];
+    let i = h & this.slotMask;
+    while (this.slots[i] !== entry) {
+      if (this.slots[i] === -1) return;
+      i = (i + 1) & this.slotMask;
+    }
+    this.slots[i] = -2;
+    this.entryFlow[entry] = -1;
+    this.freeEntries.push(entry);
+    this.live--;
+  }
+
+  private growEntries(): void {
+    const cap = this.entryFlow.length * 2;
+    const keys = new Uint32Array(cap * Math.max(this.n, 1));
+    keys.set(this.keys);
+    this.keys = keys;
+    const ef = new Int32Array(cap).fill(-1);
+    ef.set(this.entryFlow);
+    this.entryFlow = ef;
+    const eh = new Uint32Array(cap);
+    eh.set(this.entryHash);
+    this.entryHash = eh;
+  }
+
+  private rehash(size: number): void {
+    const slots = new Int32Array(size).fill(-1);
+    const mask = size - 1;
+    let used = 0;
+    for (let e = 0; e < this.entryCount; e++) {
+      if (this.entryFlow[e] < 0) continue;
+      let i = this.entryHash[e] & mask;
+      while (slots[i] !== -1) i = (i + 1) & mask;
+      slots[i] = e;
+      used++;
+    }
+    this.slots = slots;
+    this.slotMask = mask;
+    this.used = used;
+  }
+}
+
+export class MegaflowCache {
+  private subtables: Subtable[] = [];
+  /** Per megaflow id: its subtable (index into `all`), its local entry, -1 when free. */
+  flowSubtable: Int32Array;
+  flowEntry: Int32Array;
+  readonly gens: Uint32Array;
+  private freeIds: number[] = [];
+  private nextId = 0;
+  count = 0;
+  /** Subtables probed in lookups that hit, and those hits (for "avg. subtable lookups per hit"). */
+  probedOnHits = 0;
+  hitCount = 0;
+  private readonly all: Subtable[] = [];
+
+  constructor(readonly flowsMax = MEGAFLOWS_MAX_DEFAULT) {
+    this.flowSubtable = new Int32Array(flowsMax).fill(-1);
+    this.flowEntry = new Int32Array(flowsMax).fill(-1);
+    this.gens = new Uint32Array(flowsMax);
+  }
+
+  get subtableCount(): number {
+    return this.subtables.length;
+  }
+
+  /** The megaflow id matching keys[base..], or -1. */
+  lookup(keys: Uint32Array, base: number): number {
+    const subs = this.subtables;
+    for (let s = 0; s < subs.length; s++) {
+      const st = subs[s];
+      const f = st.find(keys, base, st.hashKey(keys, base));
+      if (f >= 0) {
+        st.hits++;
+        this.hitCount++;
+        this.probedOnHits += s + 1;
+        return f;
+      }
+    }
+    return -1;
+  }
+
+  /** Installs a megaflow for the key under mask (DP words); returns its id, or -1 when full. */
+  insert(keys: Uint32Array, base: number, mask: Uint32Array, mb: number): number {
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      if (this.nextId >= this.flowsMax) return -1;
+      id = this.nextId++;
+    }
+    let si = -1;
+    for (let i = 0; i < this.all.length; i++) if (this.all[i].sameMask(mask, mb)) si = i;
+    if (si < 0) {
+      si = this.all.length;
+      const st = new Subtable(mask, mb);
+      this.all.push(st);
+      this.subtables.push(st);
+    }
+    const st = this.all[si];
+    if (st.live === 0 && !this.subtables.includes(st)) this.subtables.push(st);
+    this.flowEntry[id] = st.insert(keys, base, id);
+    this.flowSubtable[id] = si;
+    this.gens[id] = (this.gens[id] + 1) >>> 0;
+    this.count++;
+    return id;
+  }
+
+  remove(id: number): void {
+    const si = this.flowSubtable[id];
+    if (si < 0) return;
+    const st = this.all[si];
+    st.remove(this.flowEntry[id]);
+    this.flowSubtable[id] = -1;
+    this.flowEntry[id] = -1;
+    this.gens[id] = (this.gens[id] + 1) >>> 0;
+    this.freeIds.push(id);
+    this.count--;
+    if (st.live === 0) this.subtables = this.subtables.filter((x) => x !== st);
+  }
+
+  isAlive(id: number, gen: number): boolean {
+    return this.flowSubtable[id] >= 0 && this.gens[id] === gen;
+  }
+
+  /** Re-orders subtables by hits since the last call (most hit first), then resets the counts. */
+  rank(): void {
+    this.subtables.sort((a, b) => b.hits - a.hits);
+    for (const st of this.subtables) st.hits = 0;
+  }
+
+  /** The mask words of megaflow `id` into out[ob..] (DP words; zero elsewhere). */
+  maskOf(id: number, out: Uint32Array, ob: number): void {
+    out.fill(0, ob, ob + DP_WORDS);
+    const st = this.all[this.flowSubtable[id]];
+    for (let j = 0; j < st.n; j++) out[ob + st.words[j]] = st.maskVals[j];
+  }
+
+  /** The masked key of megaflow `id` into out[ob..]. */
+  keyOf(id: number, out: Uint32Array, ob: number): void {
+    out.fill(0, ob, ob + DP_WORDS);
+    const st = this.all[this.flowSubtable[id]];
+    const o = this.flowEntry[id] * st.n;
+    for (let j = 0; j < st.n; j++) out[ob + st.words[j]] = st.keys[o + j];
+  }
+
+  /** Ids of live megaflows. */
+  ids(): number[] {
+    const out: number[] = [];
+    for (let id = 0; id < this.nextId; id++) if (this.flowSubtable[id] >= 0) out.push(id);
+    return out;
+  }
+
+  /** Bytes of typed-array storage (for the memory figures). */
+  storageBytes(): number {
+    let n = this.flowSubtable.byteLength + this.flowEntry.byteLength + this.gens.byteLength;
+    for (const st of this.all) n += st.keys.byteLength + st.entryFlow.byteLength + st.entryHash.byteLength + st.slots.byteLength;
+    return n;
+  }
+
+  clear(): void {
+    for (const id of this.ids()) this.remove(id);
+  }
+}

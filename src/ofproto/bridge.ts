@@ -1,0 +1,158 @@
+/**
+ * Bridges and ports: the OpenFlow switch model (OVS's ofproto + the Port and
+ * Interface tables of ovs-vswitchd.conf.db(5)).
+ *
+ * A Switch holds every bridge and numbers every port once more as a
+ * datapath port (all bridges share one datapath, as in OVS); datapath
+ * actions name datapath ports. A bridge has OpenFlow tables 0-254, groups, a
+ * MAC learning table for NORMAL, and its LOCAL port (OpenFlow port 65534,
+ * named after the bridge).
+ *
+ * Invariants: port names are unique across the switch, ofports unique within
+ * a bridge, a patch port's peer is a patch port whose peer is it.
+ */
+import { MacTable } from "./mac-learning.js";
+import { OFPP_LOCAL } from "../flow/text.js";
+import type { Group } from "../openflow/group.js";
+import type { OfTable } from "./table.js";
+
+export type VlanMode = "access" | "trunk" | "native-tagged" | "native-untagged";
+export type PortType = "plain" | "internal" | "patch" | "tap" | "afpacket" | "pcap-in" | "pcap-out" | "vxlan" | "gre";
+
+export interface PortConfig {
+  name: string;
+  ofport: number;
+  type?: PortType;
+  peer?: string;
+  tag?: number;
+  trunks?: number[];
+  vlanMode?: VlanMode;
+  mtu?: number;
+  /** Type-specific options (tap device name, pcap path, tunnel remote_ip, ...). */
+  options?: Record<string, string>;
+}
+
+/** Interface MTU when none is configured (OVS's default for dummy and tap ports). */
+export const MTU_DEFAULT = 1500;
+
+export class Port {
+  readonly name: string;
+  readonly ofport: number;
+  readonly type: PortType;
+  readonly bridge: Bridge;
+  /** Datapath port number, assigned by the Switch. */
+  dpPort = -1;
+  peer: Port | null = null;
+  readonly peerName: string | null;
+  /** NORMAL's VLAN settings (OVS Port table: tag, trunks, vlan_mode). */
+  readonly vlanMode: VlanMode;
+  /** The access / native VLAN, or -1. */
+  readonly tag: number;
+  /** Trunked VLANs; null means all. */
+  readonly trunks: ReadonlySet<number> | null;
+  readonly mtu: number;
+  readonly options: Readonly<Record<string, string>>;
+
+  constructor(bridge: Bridge, cfg: PortConfig) {
+    this.bridge = bridge;
+    this.name = cfg.name;
+    this.ofport = cfg.ofport;
+    this.type = cfg.type ?? "plain";
+    this.peerName = cfg.peer ?? null;
+    this.tag = cfg.tag ?? -1;
+    this.trunks = cfg.trunks && cfg.trunks.length ? new Set(cfg.trunks) : null;
+    // OVS's default vlan_mode: access when a tag is set without trunks, else trunk.
+    this.vlanMode = cfg.vlanMode ?? (this.tag >= 0 && !this.trunks ? "access" : "trunk");
+    this.mtu = cfg.mtu ?? MTU_DEFAULT;
+    this.options = cfg.options ?? {};
+  }
+
+  /** Whether NORMAL may carry VLAN `vid` (0 = untagged) on this port (xbundle_trunks_vlan). */
+  trunksVlan(vid: number): boolean {
+    return this.trunks === null || this.trunks.has(vid);
+  }
+}
+
+export class Bridge {
+  readonly name: string;
+  readonly ports: Port[] = [];
+  readonly byOfport = new Map<number, Port>();
+  readonly tables: OfTable[] = [];
+  readonly groups = new Map<number, Group>();
+  readonly macs = new MacTable();
+  /** The OpenFlow version whose syntax dump-flows prints. */
+  protocol = "OpenFlow10";
+  readonly local: Port;
+  /** Bumped on every flow-table, group or port change (megaflow revalidation). */
+  version = 0;
+
+  constructor(name: string, newTable: () => OfTable) {
+    this.name = name;
+    for (let t = 0; t < 255; t++) this.tables.push(newTable());
+    this.local = this.addPort({ name, ofport: OFPP_LOCAL, type: "internal" });
+  }
+
+  addPort(cfg: PortConfig): Port {
+    const port = new Port(this, cfg);
+    this.ports.push(port);
+    this.byOfport.set(port.ofport, port);
+    this.version++;
+    return port;
+  }
+
+  port(ofport: number): Port | undefined {
+    return this.byOfport.get(ofport);
+  }
+}
+
+/** All bridges of one datapath, and the datapath's port numbering. */
+export class Switch {
+  readonly bridges: Bridge[] = [];
+  readonly byName = new Map<string, Bridge>();
+  readonly dpPorts: Port[] = [];
+  readonly portsByName = new Map<string, Port>();
+
+  constructor(private readonly newTable: () => OfTable) {}
+
+  addBridge(name: string): Bridge {
+    const b = new Bridge(name, this.newTable);
+    this.bridges.push(b);
+    this.byName.set(name, b);
+    this.register(b.local);
+    return b;
+  }
+
+  addPort(bridge: Bridge, cfg: PortConfig): Port {
+    const p = bridge.addPort(cfg);
+    this.register(p);
+    return p;
+  }
+
+  private register(p: Port): void {
+    this.portsByName.set(p.name, p);
+    // Patch ports never reach the datapath: translation crosses them.
+    if (p.type !== "patch") {
+      p.dpPort = this.dpPorts.length;
+      this.dpPorts.push(p);
+    }
+  }
+
+  /** Joins patch ports with their peers; returns the names of patches without one. */
+  linkPatches(): string[] {
+    const missing: string[] = [];
+    for (const b of this.bridges) {
+      for (const p of b.ports) {
+        if (p.type !== "patch") continue;
+        const peer = p.peerName ? this.portsByName.get(p.peerName) : undefined;
+        if (!peer || peer.type !== "patch" || peer.peerName !== p.name) missing.push(p.name);
+        else p.peer = peer;
+      }
+    }
+    return missing;
+  }
+
+  /** Name of a datapath port, for datapath actions printed with names. */
+  dpPortName(dpPort: number): string | undefined {
+    return this.dpPorts[dpPort]?.name;
+  }
+}

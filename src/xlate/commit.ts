@@ -1,0 +1,117 @@
+/**
+ * Committing header changes: before an output, translation turns the
+ * differences between the flow as the actions left it and the packet as the
+ * datapath currently holds it ("base") into datapath set/push/pop actions,
+ * as OVS's commit_odp_actions() (lib/odp-util.c) does, in the same order:
+ * Ethernet addresses, IPv4/IPv6, L4 ports, ICMP, VLAN tags, skb priority and
+ * packet mark.
+ *
+ * A header's set action carries only the fields that changed and that the
+ * megaflow mask covers; when that is every field of the header, it is a plain
+ * set, else a masked set. The megaflow mask keeps what it had (a header that
+ * turned into a plain set becomes fully masked), as in OVS.
+ */
+import * as L from "../flow/layout.js";
+import type { OdpAction, SetAttr } from "../datapath/actions.js";
+import { SET_ATTR_FIELDS } from "../datapath/actions.js";
+
+/** Word ranges and bits of one sub-field as (word, bitmask) pairs. */
+function subfieldWords(word: number, shift: number, bits: number): [number, number][] {
+  if (bits <= 32) return [[word, (bits === 32 ? 0xffffffff : (((1 << bits) - 1) << shift)) >>> 0]];
+  if (bits === 48) return [[word, 0xffff], [word + 1, 0xffffffff]];
+  const out: [number, number][] = [];
+  for (let i = 0; i < bits / 32; i++) out.push([word + i, 0xffffffff]);
+  return out;
+}
+
+/**
+ * Commits one header. `fixedZero` names sub-fields the datapath cannot set
+ * (IP proto and frag): their mask is forced to zero, so such a set is never
+ * "fully masked".
+ */
+function commitAttr(
+  attr: SetAttr,
+  flow: Uint32Array,
+  base: Uint32Array,
+  wc: Uint32Array,
+  out: OdpAction[],
+  fixedZero: readonly string[] = [],
+): void {
+  const value = new Uint32Array(L.KEY_WORDS);
+  const mask = new Uint32Array(L.KEY_WORDS);
+  let differ = false;
+  let full = true;
+  for (const f of SET_ATTR_FIELDS[attr]) {
+    const parts = subfieldWords(f.word, f.shift, f.bits);
+    const same = parts.every(([w, m]) => ((flow[w] ^ base[w]) & m) === 0);
+    const zero = same || fixedZero.includes(f.name);
+    if (!same && !fixedZero.includes(f.name)) differ = true;
+    for (const [w, m] of parts) {
+      value[w] = (value[w] | (flow[w] & m)) >>> 0;
+      if (!zero) mask[w] = (mask[w] | (wc[w] & m)) >>> 0;
+      if (zero || ((wc[w] & m) >>> 0) !== m) full = false;
+    }
+  }
+  if (!differ) return;
+  if (full) {
+    out.push({ t: "set", attr, masked: false, value, mask });
+  } else {
+    out.push({ t: "set", attr, masked: true, value, mask });
+  }
+  // The datapath packet now has the new values.
+  for (const f of SET_ATTR_FIELDS[attr]) {
+    if (fixedZero.includes(f.name)) continue;
+    for (const [w, m] of subfieldWords(f.word, f.shift, f.bits)) {
+      base[w] = ((base[w] & ~m) | (flow[w] & m)) >>> 0;
+      if (full) wc[w] = (wc[w] | m) >>> 0;
+    }
+  }
+}
+
+const vlanCount = (k: Uint32Array): number => {
+  let n = 0;
+  while (n < 2 && k[L.W_VLAN0 + n] & L.VLAN_CFI) n++;
+  return n;
+};
+
+/** Pops the base's tags that differ from the flow's and pushes the flow's (commit_vlan_action). */
+function commitVlans(flow: Uint32Array, base: Uint32Array, wc: Uint32Array, out: OdpAction[]): void {
+  let baseN = vlanCount(base) - 1;
+  let flowN = vlanCount(flow) - 1;
+  // Skip the common inner tags (flow_skip_common_vlan_headers).
+  while (baseN >= 0 && flowN >= 0 && base[L.W_VLAN0 + baseN] === flow[L.W_VLAN0 + flowN]) {
+    baseN--;
+    flowN--;
+  }
+  for (; baseN >= 0; baseN--) {
+    out.push({ t: "pop_vlan" });
+    wc[L.W_VLAN0 + baseN] = 0xffffffff;
+  }
+  for (; flowN >= 0; flowN--) {
+    const v = flow[L.W_VLAN0 + flowN];
+    out.push({ t: "push_vlan", tpid: v >>> 16 || L.ETH_TYPE_VLAN_8021Q, tci: v & 0xffff });
+  }
+  base[L.W_VLAN0] = flow[L.W_VLAN0];
+  base[L.W_VLAN1] = flow[L.W_VLAN1];
+}
+
+/** Appends to `out` the actions that make the datapath packet (base) look like `flow`. */
+export function commitActions(flow: Uint32Array, base: Uint32Array, wc: Uint32Array, out: OdpAction[]): void {
+  commitAttr("eth", flow, base, wc, out);
+  const dlType = flow[L.W_DL_TYPE] & 0xffff;
+  if (dlType === L.ETH_TYPE_IP) commitAttr("ipv4", flow, base, wc, out, ["proto", "frag"]);
+  else if (dlType === L.ETH_TYPE_IPV6) commitAttr("ipv6", flow, base, wc, out, ["proto", "frag"]);
+  const isIp = dlType === L.ETH_TYPE_IP || dlType === L.ETH_TYPE_IPV6;
+  const nwProto = flow[L.W_NW] & 0xff;
+  const later = ((flow[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
+  if (isIp && !later) {
+    if (nwProto === L.IPPROTO_TCP) commitAttr("tcp", flow, base, wc, out);
+    else if (nwProto === L.IPPROTO_UDP) commitAttr("udp", flow, base, wc, out);
+    else if (nwProto === L.IPPROTO_SCTP) commitAttr("sctp", flow, base, wc, out);
+    else if (nwProto === L.IPPROTO_ICMP && dlType === L.ETH_TYPE_IP) commitAttr("icmp", flow, base, wc, out);
+    else if (nwProto === L.IPPROTO_ICMPV6 && dlType === L.ETH_TYPE_IPV6) commitAttr("icmpv6", flow, base, wc, out);
+  }
+  commitVlans(flow, base, wc, out);
+  if (flow[L.W_SKB_PRIORITY] !== base[L.W_SKB_PRIORITY]) commitAttr("skb_priority", flow, base, wc, out);
+  if (flow[L.W_PKT_MARK] !== base[L.W_PKT_MARK]) commitAttr("skb_mark", flow, base, wc, out);
+}
