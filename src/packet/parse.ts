@@ -329,7 +329,7 @@ export class Parser {
       if (size >= 12) keys[k + L.W_TP] = read32(b, p);
       else counts[C_L4_TRUNCATED]++;
     } else if (nwProto === L.IPPROTO_ICMP) {
-      if (size >= 4) keys[k + L.W_TP] = ((b[p] << 16) | b[p + 1]) >>> 0;
+      if (size >= 8) keys[k + L.W_TP] = ((b[p] << 16) | b[p + 1]) >>> 0; // OVS ICMP_HEADER_LEN is 8
       else counts[C_L4_TRUNCATED]++;
     } else if (nwProto === L.IPPROTO_IGMP) {
       if (size >= 8) {
