@@ -9,6 +9,8 @@ import { FlowplaneError, UsageError } from "../errors.js";
 import { registerVersion, packageVersion } from "./version.js";
 import { registerFlows } from "./flows.js";
 import { registerStart } from "./start.js";
+import { registerTrace } from "./trace.js";
+import { registerReplay } from "./replay.js";
 
 const SYSTEM_ERRORS: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
   registerVersion(program);
   registerFlows(program);
   registerStart(program);
+  registerTrace(program);
+  registerReplay(program);
   program.addHelpText(
     "after",
     "\nExamples:\n" +

@@ -91,10 +91,10 @@ export class Datapath {
   readonly executor = new Executor();
   readonly stats = new DatapathStats();
   readonly flows: (FlowInfo | null)[] = [];
-  /** Bumped by the owner on any flow-table, group or port change. */
-  swGen = 0;
   readonly noCache: boolean;
   idleMs: number;
+  /** Index in the batch of the packet being processed (for emit callbacks that need its metadata). */
+  current = -1;
 
   // Per-batch scratch, allocated once.
   private readonly keys = new Uint32Array(BATCH_MAX * L.KEY_WORDS);
@@ -125,6 +125,7 @@ export class Datapath {
     const emc = this.emc;
     const useEmc = emc.enabled && !this.noCache;
     for (let i = 0; i < count; i++) {
+      this.current = i;
       stats.packets++;
       if (this.results[i] === PARSE_RUNT) {
         stats.runts++;
@@ -180,7 +181,7 @@ export class Datapath {
 
   private isCurrent(flow: number): boolean {
     const info = this.flows[flow]!;
-    if (info.swGen !== this.swGen) return false;
+    if (info.swGen !== this.sw.version) return false;
     if (info.usesMacs) {
       for (let b = 0; b < info.bridges.length; b++) if (info.bridges[b].macs.version !== info.macVersions[b]) return false;
     }
@@ -227,7 +228,7 @@ export class Datapath {
     let covered = true;
     for (let w = 0; w < L.DP_WORDS; w++) if ((out.wc[w] & ~mask[w]) !== 0) covered = false;
     if (covered && sameActions(out.actions, old.actions)) {
-      old.swGen = this.swGen;
+      old.swGen = this.sw.version;
       old.macVersions = old.bridges.map((b) => b.macs.version);
       old.rules = out.rules;
       return flow;
@@ -259,7 +260,7 @@ export class Datapath {
       bridges,
       usesMacs: out.usesMacs,
       macRefs: out.macRefs,
-      swGen: this.swGen,
+      swGen: this.sw.version,
       macVersions: bridges.map((b) => b.macs.version),
       packets: 0,
       bytes: 0,

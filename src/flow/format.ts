@@ -24,6 +24,8 @@ export interface FormatOptions {
   portName?: (port: number) => string | undefined;
   /** Printed first as "priority=N," when given and not the default 32768. */
   priority?: number;
+  /** Print the packet type ("eth") as OVS does for megaflows (after recirc_id and ct fields). */
+  packetTypeEth?: boolean;
 }
 
 /** One printed item: `name=value`, or a bare keyword such as "tcp" when value is null. */
@@ -33,6 +35,20 @@ export interface MatchItem {
 }
 
 const hex = (n: number): string => (n >>> 0).toString(16);
+
+/**
+ * ofputil_format_port with OVS's quoting of names (namemap_put_name): a name
+ * is printed bare only when it is a letter followed by letters and digits,
+ * otherwise as a JSON string ("qvoebeae637-5c"). Reserved ports keep their
+ * names.
+ */
+export function formatPortName(port: number, portName?: (port: number) => string | undefined): string {
+  const plain = formatPort(port);
+  if (!/^\d+$/.test(plain)) return plain;
+  const name = portName?.(port);
+  if (name === undefined) return plain;
+  return /^[A-Za-z][A-Za-z0-9]*$/.test(name) ? name : JSON.stringify(name);
+}
 
 /** The match as OVS prints it: "tcp,in_port=1,...". */
 export function formatMatch(v: Uint32Array, vb: number, m: Uint32Array, mb: number, opts: FormatOptions = {}): string {
@@ -90,8 +106,9 @@ export function matchItems(v: Uint32Array, vb: number, m: Uint32Array, mb: numbe
   u32("pkt_mark", L.W_PKT_MARK);
   u32("recirc_id", L.W_RECIRC_ID);
   u32("dp_hash", L.W_DP_HASH);
+  if (msk(L.W_CONJ_ID)) put("conj_id", String(val(L.W_CONJ_ID)));
   if (msk(L.W_SKB_PRIORITY)) put("skb_priority", `0x${hex(val(L.W_SKB_PRIORITY))}`.replace(/^0x0$/, "0"));
-  if (msk(L.W_ACTSET_OUTPUT)) put("actset_output", formatPort(val(L.W_ACTSET_OUTPUT), opts.portName));
+  if (msk(L.W_ACTSET_OUTPUT)) put("actset_output", formatPortName(val(L.W_ACTSET_OUTPUT), opts.portName));
 
   const ctWord = val(L.W_CT);
   const ctMaskWord = msk(L.W_CT);
@@ -123,6 +140,8 @@ export function matchItems(v: Uint32Array, vb: number, m: Uint32Array, mb: numbe
     be16("ct_tp_src", bits(val(L.W_CT_TP), 16, 16), bits(msk(L.W_CT_TP), 16, 16));
     be16("ct_tp_dst", bits(val(L.W_CT_TP), 0, 16), bits(msk(L.W_CT_TP), 0, 16));
   }
+
+  if (opts.packetTypeEth) put("eth", null);
 
   // dl_type and nw_proto shortcuts ("tcp", "icmp6", "arp", ...).
   const dlType = val(L.W_DL_TYPE) & 0xffff;
@@ -171,7 +190,7 @@ export function matchItems(v: Uint32Array, vb: number, m: Uint32Array, mb: numbe
   }
 
   be64("metadata", L.W_METADATA);
-  if (msk(L.W_IN_PORT)) put("in_port", formatPort(val(L.W_IN_PORT), opts.portName));
+  if (msk(L.W_IN_PORT)) put("in_port", formatPortName(val(L.W_IN_PORT), opts.portName));
 
   // VLAN tags as dl_vlan/dl_vlan_pcp when exact and present, else vlan_tci.
   for (let i = 0; i < 2; i++) {

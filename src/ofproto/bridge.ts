@@ -85,6 +85,8 @@ export class Bridge {
   readonly local: Port;
   /** Bumped on every flow-table, group or port change (megaflow revalidation). */
   version = 0;
+  /** Called on every change; the Switch counts them for the datapath. */
+  onChange: () => void = () => {};
 
   constructor(name: string, newTable: () => OfTable) {
     this.name = name;
@@ -96,8 +98,22 @@ export class Bridge {
     const port = new Port(this, cfg);
     this.ports.push(port);
     this.byOfport.set(port.ofport, port);
-    this.version++;
+    this.touch();
     return port;
+  }
+
+  /** Records a change to tables, groups or ports. */
+  touch(): void {
+    this.version++;
+    this.onChange();
+  }
+
+  private ordered: Port[] | null = null;
+
+  /** Ports by ascending OpenFlow port number (LOCAL last): the order floods use. */
+  portsInOrder(): Port[] {
+    if (!this.ordered || this.ordered.length !== this.ports.length) this.ordered = [...this.ports].sort((a, b) => a.ofport - b.ofport);
+    return this.ordered;
   }
 
   port(ofport: number): Port | undefined {
@@ -111,11 +127,16 @@ export class Switch {
   readonly byName = new Map<string, Bridge>();
   readonly dpPorts: Port[] = [];
   readonly portsByName = new Map<string, Port>();
+  /** Bumped whenever any bridge changes: the datapath's generation for revalidation. */
+  version = 0;
 
   constructor(private readonly newTable: () => OfTable) {}
 
   addBridge(name: string): Bridge {
     const b = new Bridge(name, this.newTable);
+    b.onChange = () => {
+      this.version++;
+    };
     this.bridges.push(b);
     this.byName.set(name, b);
     this.register(b.local);

@@ -592,7 +592,7 @@ function output(ctx: Ctx, port: number): void {
       break;
     case OFPP_FLOOD:
     case OFPP_ALL:
-      for (const p of ctx.bridge.ports) {
+      for (const p of ctx.bridge.portsInOrder()) {
         if (p.ofport === flow[L.W_IN_PORT]) continue;
         composeOutput(ctx, p.ofport);
       }
@@ -757,7 +757,7 @@ function normal(ctx: Ctx): void {
       // Multicast without snooping: flood (xlate_normal's unregistered multicast path).
     }
     ctx.report("detail", "no learned MAC for destination, flooding");
-    for (const p of ctx.bridge.ports) {
+    for (const p of ctx.bridge.portsInOrder()) {
       if (p === inPort || !includesVlan(p, vlans)) continue;
       outputNormal(ctx, p, vlans);
     }

@@ -1,0 +1,284 @@
+/**
+ * `flowplane replay`: pushes captures through the switch and writes what
+ * every port transmitted to DIR/<port>.pcap (a bridge's LOCAL port under the
+ * bridge's name), each output packet with its input packet's timestamp.
+ *
+ * Inputs are merged into one sequence by timestamp, ties broken by the order
+ * of the ports in the topology, then by position in the file; each packet is
+ * handled completely (all tables, bridges, learning) before the next, so the
+ * result is deterministic. Time inside the switch (MAC aging, idle expiry)
+ * is the packets' own time.
+ */
+import type { Command } from "commander";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readCapture, PcapWriter, type Capture } from "../io/pcap.js";
+import { UsageError } from "../errors.js";
+import { Datapath, type DatapathOptions } from "../datapath/dpif.js";
+import { formatMegaflow } from "../datapath/dump.js";
+import * as L from "../flow/layout.js";
+import { BATCH_MAX } from "../limits.js";
+import type { Switch, Port } from "../ofproto/bridge.js";
+import { addLearnedFlow, tableOf } from "../ofproto/load.js";
+import { addSwitchOptions, loadSwitchFromOptions, type SwitchOptions } from "./switch-options.js";
+import { portOfSwitch } from "./ports.js";
+import { parseIntOption } from "./flows.js";
+import { Progress } from "./progress.js";
+
+export interface ReplayInput {
+  port: Port;
+  capture: Capture;
+}
+
+export interface ReplayOptions {
+  outDir: string;
+  noCache?: boolean;
+  emcInsertInvProb?: number;
+  megaflowsFile?: string;
+  progress?: boolean;
+}
+
+export interface PortTx {
+  packets: number;
+  bytes: number;
+  mtuDrops: number;
+}
+
+export interface ReplaySummary {
+  packetsIn: number;
+  packetsOut: number;
+  /** Packets whose actions sent them nowhere. */
+  dropped: number;
+  runts: number;
+  mtuDrops: number;
+  seconds: number;
+  pps: number;
+  emcHits: number;
+  megaflowHits: number;
+  misses: number;
+  lost: number;
+  revalidations: number;
+  megaflows: number;
+  ports: Record<string, PortTx>;
+}
+
+/** Order of the merged input: by timestamp, then port order, then position. */
+function mergeOrder(inputs: ReplayInput[], portRank: (p: Port) => number): Int32Array[] {
+  const total = inputs.reduce((n, i) => n + i.capture.count, 0);
+  const which = new Int32Array(total);
+  const index = new Int32Array(total);
+  let n = 0;
+  for (let k = 0; k < inputs.length; k++) {
+    for (let i = 0; i < inputs[k].capture.count; i++) {
+      which[n] = k;
+      index[n] = i;
+      n++;
+    }
+  }
+  if (inputs.length > 1) {
+    const order = Array.from({ length: total }, (_, j) => j);
+    const ts = (j: number): number => inputs[which[j]].capture.tsSec[index[j]] * 1e9 + inputs[which[j]].capture.tsNsec[index[j]];
+    order.sort((a, b) => ts(a) - ts(b) || portRank(inputs[which[a]].port) - portRank(inputs[which[b]].port) || index[a] - index[b]);
+    return [Int32Array.from(order, (j) => which[j]), Int32Array.from(order, (j) => index[j])];
+  }
+  return [which, index];
+}
+
+export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, portRank: (p: Port) => number = (p) => sw.dpPorts.indexOf(p)): ReplaySummary {
+  const dpOpts: DatapathOptions = {
+    noCache: opts.noCache,
+    emcInsertInvProb: opts.emcInsertInvProb,
+    onLearn: (bridge, flow, nowMs) => addLearnedFlow(bridge, flow, nowMs),
+  };
+  const installed: number[] = [];
+  if (opts.megaflowsFile) dpOpts.onInstall = (id) => installed.push(id);
+  const dp = new Datapath(sw, dpOpts);
+  mkdirSync(opts.outDir, { recursive: true });
+  const writers = new Map<number, PcapWriter>();
+  const tx = new Map<number, PortTx>();
+  const megaflowLines: string[] = [];
+
+  // The batch being processed: emit reads the timestamp of the packet the datapath is on.
+  let batchCap: Capture | null = null;
+  let batchStart = 0;
+  const emit = (dpPort: number, buf: Uint8Array, offset: number, length: number): void => {
+    const port = sw.dpPorts[dpPort];
+    let t = tx.get(dpPort);
+    if (!t) {
+      t = { packets: 0, bytes: 0, mtuDrops: 0 };
+      tx.set(dpPort, t);
+    }
+    // A frame longer than the port's MTU plus its Ethernet and VLAN headers is dropped on transmit.
+    let hdr = 14;
+    for (let p = offset + 12; hdr < 22 && p + 2 <= offset + length; p += 4) {
+      const tpid = (buf[p] << 8) | buf[p + 1];
+      if (tpid !== L.ETH_TYPE_VLAN_8021Q && tpid !== L.ETH_TYPE_VLAN_8021AD) break;
+      hdr += 4;
+    }
+    if (length > port.mtu + hdr) {
+      t.mtuDrops++;
+      return;
+    }
+    let w = writers.get(dpPort);
+    if (!w) {
+      w = new PcapWriter(join(opts.outDir, `${port.name}.pcap`));
+      writers.set(dpPort, w);
+    }
+    const i = index[batchStart + dp.current];
+    w.write(buf, offset, length, batchCap!.tsSec[i], batchCap!.tsNsec[i]);
+    t.packets++;
+    t.bytes += length;
+  };
+
+  const [which, index] = mergeOrder(inputs, portRank);
+  const total = which.length;
+  const offsets = new Uint32Array(BATCH_MAX);
+  const lengths = new Uint32Array(BATCH_MAX);
+  const inPorts = new Uint32Array(BATCH_MAX);
+  const progress = opts.progress && total >= 100_000 ? new Progress(total, "replay") : null;
+  const started = performance.now();
+  let lastMaintainMs = -1;
+  let nowMs = 0;
+  for (let j = 0; j < total; ) {
+    // One packet at a time when timestamps matter per packet (megaflow dumps); else runs from one capture.
+    const k = which[j];
+    const cap = inputs[k].capture;
+    let n = 0;
+    const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
+    const firstIndex = index[j];
+    while (n < limit && j + n < total && which[j + n] === k) {
+      const i = index[j + n];
+      offsets[n] = cap.offsets[i];
+      lengths[n] = cap.lengths[i];
+      inPorts[n] = inputs[k].port.dpPort;
+      n++;
+    }
+    nowMs = cap.tsSec[firstIndex] * 1000 + cap.tsNsec[firstIndex] / 1e6;
+    if (lastMaintainMs < 0) lastMaintainMs = nowMs;
+    if (nowMs - lastMaintainMs >= 1000) {
+      dp.maintain(nowMs);
+      lastMaintainMs = nowMs;
+    }
+    if (opts.megaflowsFile) {
+      dp.flushCaches();
+      installed.length = 0;
+    }
+    batchCap = cap;
+    batchStart = j;
+    dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, nowMs, emit);
+    if (opts.megaflowsFile) {
+      megaflowLines.push(`## packet ${j + 1} in_port=${inputs[k].port.name} len=${lengths[0]}`);
+      for (const id of installed) megaflowLines.push(megaflowLine(dp, id, nowMs));
+    }
+    j += n;
+    progress?.update(j);
+  }
+  progress?.done();
+  dp.pushStats();
+  for (const w of writers.values()) w.close();
+  if (opts.megaflowsFile) writeFileSync(opts.megaflowsFile, megaflowLines.join("\n") + (megaflowLines.length ? "\n" : ""));
+  writeFileSync(join(opts.outDir, "stats.json"), JSON.stringify(flowStats(sw), null, 1) + "\n");
+  const seconds = (performance.now() - started) / 1000;
+  const ports: Record<string, PortTx> = {};
+  let out = 0;
+  let mtuDrops = 0;
+  for (const [dpPort, t] of tx) {
+    ports[sw.dpPorts[dpPort].name] = t;
+    out += t.packets;
+    mtuDrops += t.mtuDrops;
+  }
+  const s = dp.stats;
+  return {
+    packetsIn: total,
+    packetsOut: out,
+    dropped: s.dropped,
+    runts: s.runts,
+    mtuDrops,
+    seconds,
+    pps: seconds > 0 ? total / seconds : 0,
+    emcHits: s.emcHits,
+    megaflowHits: s.megaflowHits,
+    misses: s.misses,
+    lost: s.lost,
+    revalidations: s.revalidations,
+    megaflows: dp.megaflows.count,
+    ports,
+  };
+}
+
+function megaflowLine(dp: Datapath, id: number, nowMs: number): string {
+  const key = new Uint32Array(L.KEY_WORDS);
+  const mask = new Uint32Array(L.KEY_WORDS);
+  dp.megaflows.keyOf(id, key, 0);
+  dp.megaflows.maskOf(id, mask, 0);
+  const info = dp.flowInfo(id)!;
+  return formatMegaflow(
+    { key, mask, actions: info.actions, packets: info.packets, bytes: info.bytes, usedAgoMs: info.packets ? nowMs - info.usedMs : -1 },
+    (p) => dp.sw.dpPortName(p),
+  );
+}
+
+/** Per-rule counters after a replay, for `dump-flows --stats-from DIR`. */
+export function flowStats(sw: Switch): { bridges: Record<string, { table: number; priority: number; match: string; cookie: string; nPackets: number; nBytes: number }[]> } {
+  const bridges: Record<string, { table: number; priority: number; match: string; cookie: string; nPackets: number; nBytes: number }[]> = {};
+  for (const b of sw.bridges) {
+    const list = [];
+    for (let t = 0; t < 255; t++) {
+      for (const r of tableOf(b, t).rules()) {
+        list.push({ table: t, priority: r.priority, match: r.match.format(), cookie: `0x${r.cookie.toString(16)}`, nPackets: r.nPackets, nBytes: r.nBytes });
+      }
+    }
+    bridges[b.name] = list;
+  }
+  return { bridges };
+}
+
+export function formatSummary(s: ReplaySummary): string {
+  const pct = (x: number): string => (s.packetsIn ? ((100 * x) / s.packetsIn).toFixed(1) : "0.0") + "%";
+  const lines = [
+    `replay: ${s.packetsIn} packets in, ${s.packetsOut} out, ${s.dropped} dropped by actions, ${s.runts} runts, ${s.mtuDrops} over MTU`,
+    `  ${s.seconds.toFixed(3)} s, ${Math.round(s.pps)} packets/s`,
+    `  caches: EMC hits ${s.emcHits} (${pct(s.emcHits)}), megaflow hits ${s.megaflowHits} (${pct(s.megaflowHits)}), misses ${s.misses} (${pct(s.misses)}), lost ${s.lost}; ${s.megaflows} megaflows`,
+  ];
+  for (const [name, t] of Object.entries(s.ports)) lines.push(`  port ${name}: ${t.packets} packets, ${t.bytes} bytes${t.mtuDrops ? `, ${t.mtuDrops} dropped over MTU` : ""}`);
+  return lines.join("\n") + "\n";
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+export function registerReplay(program: Command): void {
+  const cmd = program
+    .command("replay")
+    .description(
+      "push captures through the switch; write DIR/<port>.pcap for every port that transmitted\n" +
+        "  flowplane replay --topology T.json --in tap-vm1=vm1.pcap --out out/\n" +
+        "  flowplane replay --flows flows.txt --port in:1 --port out:2 --in in=in.pcap --out out/",
+    )
+    .option("--in <port=file>", "a capture received on a port (repeatable)", collect)
+    .option("--out <dir>", "directory for the output captures and stats.json")
+    .option("--no-cache", "translate every packet (no exact-match or megaflow cache): the reference path")
+    .option("--emc-insert-inv-prob <n>", "insert into the exact-match cache 1 in N times (OVS default 100; 0 disables it)", "100")
+    .option("--megaflows <file>", "write, per input packet, the megaflows its processing installed (caches emptied before each packet)")
+    .option("--json", "print the summary as JSON");
+  addSwitchOptions(cmd);
+  cmd.action((opts: SwitchOptions & { in?: string[]; out?: string; cache: boolean; emcInsertInvProb: string; megaflows?: string; json?: boolean }) => {
+    if (!opts.out) throw new UsageError("--out DIR is required");
+    if (!opts.in?.length) throw new UsageError("at least one --in PORT=FILE is required");
+    const sw = loadSwitchFromOptions(opts);
+    const inputs: ReplayInput[] = opts.in.map((arg) => {
+      const eq = arg.indexOf("=");
+      if (eq <= 0) throw new UsageError(`--in must be PORT=FILE, not "${arg}"`);
+      const port = portOfSwitch(sw, arg.slice(0, eq));
+      if (port.type === "patch") throw new UsageError(`--in ${port.name}: a patch port receives nothing from outside`);
+      return { port, capture: readCapture(arg.slice(eq + 1)) };
+    });
+    const summary = replay(sw, inputs, {
+      outDir: opts.out,
+      noCache: opts.cache === false,
+      emcInsertInvProb: parseIntOption("--emc-insert-inv-prob", opts.emcInsertInvProb, 0, 1 << 30),
+      megaflowsFile: opts.megaflows,
+      progress: process.stderr.isTTY === true && !opts.json,
+    });
+    process.stdout.write(opts.json ? JSON.stringify(summary) + "\n" : formatSummary(summary));
+  });
+}

@@ -1,0 +1,193 @@
+/**
+ * Runs one pipeline scenario (bridges, ports, flows, groups, input frames)
+ * through both Open vSwitch (private sandbox, dummy datapath, frames
+ * injected with netdev-dummy/receive, outputs recorded with tx_pcap) and
+ * flowplane (replay), and returns what each port transmitted on each side,
+ * and the Datapath actions each side's trace gives for every input frame.
+ */
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { OvsSandbox, type PortSpec as OvsPortSpec } from "./harness.js";
+import { parseCapture, writeCapture } from "../../src/io/pcap.js";
+import type { TopologySpec } from "../../src/ofproto/topology.js";
+import { buildSwitch, validateTopology } from "../../src/ofproto/topology.js";
+import { newTable, openflowLoader, addLearnedFlow } from "../../src/ofproto/load.js";
+import { replay } from "../../src/cli/replay.js";
+import { traceKey, traceText } from "../../src/cli/trace.js";
+import { formatOdpActions } from "../../src/datapath/actions.js";
+import type { Switch } from "../../src/ofproto/bridge.js";
+
+export interface Scenario {
+  name: string;
+  bridges: { name: string; flows?: string; groups?: string }[];
+  ports: { name: string; bridge: string; ofport: number; type?: "patch"; peer?: string; tag?: number; trunks?: number[]; vlan_mode?: "access" | "trunk" | "native-tagged" | "native-untagged"; mtu?: number }[];
+  /** Frames in the order they arrive, each on a port. */
+  inputs: { port: string; frame: Uint8Array }[];
+}
+
+export interface SideResult {
+  /** Port name -> frames it transmitted, hex, in order. */
+  tx: Record<string, string[]>;
+}
+
+export interface ScenarioResult {
+  ovs: SideResult;
+  flowplane: SideResult;
+  /** Per input frame: [ovs datapath actions, flowplane datapath actions], traced before any frame was sent. */
+  actions: [string, string][];
+}
+
+const TS0 = 1_700_000_000;
+
+/** Writes the scenario as a topology directory for flowplane and returns the switch builder's input. */
+function writeTopology(s: Scenario, dir: string): { file: string; spec: TopologySpec } {
+  const spec: TopologySpec = {
+    bridges: s.bridges.map((b) => {
+      const out: TopologySpec["bridges"][number] = { name: b.name, protocols: "OpenFlow13" };
+      if (b.flows !== undefined) {
+        writeFileSync(join(dir, `${b.name}.flows`), b.flows);
+        out.flows = `${b.name}.flows`;
+      }
+      if (b.groups !== undefined) {
+        writeFileSync(join(dir, `${b.name}.groups`), b.groups);
+        out.groups = `${b.name}.groups`;
+      }
+      return out;
+    }),
+    ports: s.ports.map((p) => ({ ...p })),
+  };
+  const file = join(dir, "topology.json");
+  writeFileSync(file, JSON.stringify(spec, null, 1));
+  return { file, spec: validateTopology(JSON.parse(readFileSync(file, "utf8")), file) };
+}
+
+export function buildScenarioSwitch(s: Scenario, dir = mkdtempSync(join(tmpdir(), "fp-scn-"))): Switch {
+  const { file, spec } = writeTopology(s, dir);
+  return buildSwitch(spec, file, newTable, openflowLoader);
+}
+
+/** flowplane side: replay each port's frames (merged by timestamp = arrival order). */
+export function runFlowplane(s: Scenario, opts: { noCache?: boolean } = {}): SideResult {
+  const dir = mkdtempSync(join(tmpdir(), "fp-scn-"));
+  const sw = buildScenarioSwitch(s, dir);
+  const byPort = new Map<string, { data: Uint8Array; tsSec: number; tsNsec: number }[]>();
+  s.inputs.forEach((inp, i) => {
+    const list = byPort.get(inp.port) ?? [];
+    list.push({ data: inp.frame, tsSec: TS0 + Math.floor(i / 1000), tsNsec: (i % 1000) * 1_000_000 });
+    byPort.set(inp.port, list);
+  });
+  const inputs = [...byPort.entries()].map(([port, frames]) => {
+    const path = join(dir, `in-${port}.pcap`);
+    writeCapture(path, frames);
+    return { port: sw.portsByName.get(port)!, capture: parseCapture(readFileSync(path), path) };
+  });
+  const outDir = join(dir, "out");
+  replay(sw, inputs, { outDir, noCache: opts.noCache });
+  const tx: Record<string, string[]> = {};
+  for (const p of s.ports.filter((p) => p.type !== "patch").map((p) => p.name).concat(s.bridges.map((b) => b.name))) {
+    const path = join(outDir, `${p}.pcap`);
+    tx[p] = existsSync(path) ? framesOf(readFileSync(path)) : [];
+  }
+  return { tx };
+}
+
+function framesOf(buf: Buffer): string[] {
+  const cap = parseCapture(buf, "tx");
+  const out: string[] = [];
+  for (let i = 0; i < cap.count; i++) out.push(buf.subarray(cap.offsets[i], cap.offsets[i] + cap.lengths[i]).toString("hex"));
+  return out;
+}
+
+/** Open vSwitch side: bridges, ports, groups, flows. */
+export async function setupOvs(s: Scenario, ovs: OvsSandbox): Promise<void> {
+  for (const b of s.bridges) {
+    const ports: OvsPortSpec[] = s.ports
+      .filter((p) => p.bridge === b.name)
+      .map((p) => ({
+        name: p.name,
+        ofport: p.ofport,
+        type: p.type,
+        options: p.type === "patch" ? { peer: p.peer! } : undefined,
+        tag: p.tag,
+        trunks: p.trunks,
+        vlan_mode: p.vlan_mode,
+        mtu_request: p.mtu,
+      }));
+    await ovs.addBridge(b.name, { ports, protocols: ["OpenFlow10", "OpenFlow13"] });
+    // The bridge's LOCAL (internal) port is a dummy too under --enable-dummy=override: record it.
+    await ovs.vsctl(["set", "Interface", b.name, `options:tx_pcap=${ovs.readTxPcap(b.name)}`]);
+  }
+  for (const b of s.bridges) {
+    if (b.groups) await ovs.ofctl(["-O", "OpenFlow13", "add-groups", b.name, "-"], b.groups);
+    await ovs.replaceFlows(b.name, b.flows ?? "priority=0 actions=NORMAL\n");
+  }
+}
+
+/** Open vSwitch side: sends the frames and collects what every port transmitted. */
+export async function injectOvs(s: Scenario, ovs: OvsSandbox): Promise<SideResult> {
+  for (const inp of s.inputs) await ovs.receive(inp.port, Buffer.from(inp.frame).toString("hex"));
+  // Wait until every tx_pcap stops growing.
+  const names = s.ports.filter((p) => p.type !== "patch").map((p) => p.name).concat(s.bridges.map((b) => b.name));
+  let last = "";
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const sizes = names.map((n) => (existsSync(ovs.readTxPcap(n)) ? readFileSync(ovs.readTxPcap(n)).length : 0)).join(",");
+    if (sizes === last && i > 2) break;
+    last = sizes;
+  }
+  const tx: Record<string, string[]> = {};
+  for (const n of names) tx[n] = existsSync(ovs.readTxPcap(n)) ? framesOf(readFileSync(ovs.readTxPcap(n))) : [];
+  return { tx };
+}
+
+/** Datapath actions of each input frame traced on a fresh switch (no learning), both sides, with port names. */
+export async function traceBoth(s: Scenario, ovs: OvsSandbox): Promise<[string, string][]> {
+  const sw = buildScenarioSwitch(s);
+  const out: [string, string][] = [];
+  // A trace with a packet learns (MACs, learn()) in OVS: trace in order, on both sides, then forget.
+  const results = [];
+  for (const i of s.inputs) results.push(await ovs.trace(sw.portsByName.get(i.port)!.bridge.name, i.port, Buffer.from(i.frame).toString("hex"), { names: true }));
+  await ovs.appctl(["fdb/flush"]);
+  for (const b of s.bridges) await ovs.replaceFlows(b.name, b.flows ?? "priority=0 actions=NORMAL\n");
+  await ovs.revalidatorPurge();
+  s.inputs.forEach((inp, i) => {
+    const port = sw.portsByName.get(inp.port)!;
+    const key = traceKey(sw, port.bridge, `in_port=${port.name}`, Buffer.from(inp.frame).toString("hex"));
+    const ours =
+      key instanceof Uint32Array
+        ? formatOdpActions(traceText(sw, key, i, true, true, (b, f) => addLearnedFlow(b, f, i)).output.actions, (p) => sw.dpPortName(p))
+        : `ERROR: ${key.error}`;
+    const theirs = results[i].datapathActions ?? `ERROR: ${results[i].error}`;
+    out.push([theirs, ours]);
+  });
+  return out;
+}
+
+/**
+ * Datapath actions as a sorted list of "port|vlan tags|header sets" per
+ * output: OVS's flood order is unspecified, and a different order changes
+ * the pop/push sequence between outputs without changing what each port gets.
+ */
+export function normalizeActions(text: string, frame?: Uint8Array): string {
+  if (text === "drop" || text.startsWith("ERROR")) return text;
+  const parts = text.split(/,(?![^()]*\))/);
+  // Start from the frame's own tags, written as the push that would make them.
+  const vlans: string[] = [];
+  for (let p = 12; frame && p + 4 <= frame.length && vlans.length < 2; p += 4) {
+    const tpid = (frame[p] << 8) | frame[p + 1];
+    if (tpid !== 0x8100 && tpid !== 0x88a8) break;
+    const tci = (frame[p + 2] << 8) | frame[p + 3];
+    vlans.push(`push_vlan(${tpid === 0x8100 ? "" : `tpid=0x${tpid.toString(16)},`}vid=${tci & 0xfff},pcp=${tci >> 13})`);
+  }
+  const sets = new Map<string, string>();
+  const outs: string[] = [];
+  for (const p of parts) {
+    if (p.startsWith("push_vlan(")) vlans.unshift(p);
+    else if (p === "pop_vlan") vlans.shift();
+    else if (p.startsWith("set(")) sets.set(p.slice(4, p.indexOf("(", 4)), p);
+    else if (/^[A-Za-z0-9_.\-"]+$/.test(p)) outs.push(`${p}|${vlans.join("+")}|${[...sets.values()].sort().join("+")}`);
+    else outs.push(p);
+  }
+  return outs.sort().join(" ; ");
+}
