@@ -32,7 +32,8 @@ import type { OdpAction } from "./actions.js";
 import { Emc } from "./emc.js";
 import { MegaflowCache, MEGAFLOWS_MAX_DEFAULT } from "./megaflow.js";
 import { Executor, type EmitFn } from "./execute.js";
-import { hashWords } from "./hash.js";
+import { formatOdpActions } from "./actions.js";
+import { emcHash } from "./hash.js";
 import { xlate, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
 
@@ -53,23 +54,21 @@ export interface DatapathOptions {
   onInstall?: (id: number) => void;
 }
 
-/** What the datapath keeps per megaflow besides the cache's key and mask. */
-interface FlowInfo {
+/**
+ * A translation result, shared by every megaflow with the same actions,
+ * rules and MAC references (interned: most megaflows of a busy table share
+ * a handful), so a megaflow costs a few typed-array slots, not objects.
+ */
+interface FlowResult {
   actions: OdpAction[];
-  /** Output-only actions as datapath ports (fast path), or null. */
+  /** Output-only actions as datapath ports (the fast path), or null. */
   outputs: Int32Array | null;
   rules: { bridge: Bridge; table: number; rule: OfRule }[];
-  bridges: Bridge[];
   usesMacs: boolean;
   macRefs: MacRef[];
-  swGen: number;
-  macVersions: number[];
-  packets: number;
-  bytes: number;
-  pushedPackets: number;
-  pushedBytes: number;
-  usedMs: number;
-  createdMs: number;
+  /** Megaflows referring to it; dropped from the intern table at zero. */
+  refs: number;
+  internKey: string;
 }
 
 export class DatapathStats {
@@ -90,7 +89,17 @@ export class Datapath {
   readonly megaflows: MegaflowCache;
   readonly executor = new Executor();
   readonly stats = new DatapathStats();
-  readonly flows: (FlowInfo | null)[] = [];
+  /** Per megaflow id (and one spare id for uncached results): its result and counters. */
+  private results: (FlowResult | null)[] = [];
+  private readonly interned = new Map<string, FlowResult>();
+  private packetsOf: Float64Array;
+  private bytesOf: Float64Array;
+  private pushedPacketsOf: Float64Array;
+  private pushedBytesOf: Float64Array;
+  private usedMsOf: Float64Array;
+  private createdMsOf: Float64Array;
+  private swGenOf: Uint32Array;
+  private macGenOf: Uint32Array;
   readonly noCache: boolean;
   idleMs: number;
   /** Index in the batch of the packet being processed (for emit callbacks that need its metadata). */
@@ -99,7 +108,7 @@ export class Datapath {
   // Per-batch scratch, allocated once.
   private readonly keys = new Uint32Array(BATCH_MAX * L.KEY_WORDS);
   private readonly hdrs = new Uint16Array(BATCH_MAX * HDR_WORDS);
-  private readonly results = new Uint8Array(BATCH_MAX);
+  private readonly parseResults = new Uint8Array(BATCH_MAX);
   private readonly hashes = new Uint32Array(BATCH_MAX);
 
   constructor(
@@ -109,6 +118,17 @@ export class Datapath {
     this.parser = new Parser(opts.vlanLimit);
     this.emc = new Emc(opts.emcInsertInvProb);
     this.megaflows = new MegaflowCache(opts.megaflowsMax ?? MEGAFLOWS_MAX_DEFAULT);
+    const n = this.megaflows.flowsMax + 1; // the last id holds uncached results
+    this.tempId = this.megaflows.flowsMax;
+    this.packetsOf = new Float64Array(n);
+    this.bytesOf = new Float64Array(n);
+    this.pushedPacketsOf = new Float64Array(n);
+    this.pushedBytesOf = new Float64Array(n);
+    this.usedMsOf = new Float64Array(n);
+    this.createdMsOf = new Float64Array(n);
+    this.swGenOf = new Uint32Array(n);
+    this.macGenOf = new Uint32Array(n);
+    this.results = new Array(n).fill(null);
     this.noCache = opts.noCache === true;
     this.idleMs = opts.idleMs ?? MEGAFLOW_IDLE_MS_DEFAULT;
   }
@@ -120,14 +140,14 @@ export class Datapath {
   processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
     const keys = this.keys;
     const hdrs = this.hdrs;
-    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, this.results);
+    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, this.parseResults);
     const stats = this.stats;
     const emc = this.emc;
     const useEmc = emc.enabled && !this.noCache;
     for (let i = 0; i < count; i++) {
       this.current = i;
       stats.packets++;
-      if (this.results[i] === PARSE_RUNT) {
+      if (this.parseResults[i] === PARSE_RUNT) {
         stats.runts++;
         continue;
       }
@@ -135,7 +155,7 @@ export class Datapath {
       let flow = -1;
       if (!this.noCache) {
         if (useEmc) {
-          const h = hashWords(keys, kb, L.DP_WORDS);
+          const h = emcHash(keys, kb);
           this.hashes[i] = h;
           const slot = emc.lookup(keys, kb, h);
           if (slot >= 0 && this.megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
@@ -156,17 +176,16 @@ export class Datapath {
         flow = this.upcall(keys, kb, lengths[i], nowMs);
         if (flow < 0) continue; // lost (no room) or translated without caching: already executed
       }
-      const info = this.flows[flow]!;
-      info.packets++;
-      info.bytes += lengths[i];
-      info.usedMs = nowMs;
-      this.execute(info, buf, offsets[i], lengths[i], keys, kb, hdrs, i * HDR_WORDS, emit);
+      this.packetsOf[flow]++;
+      this.bytesOf[flow] += lengths[i];
+      this.usedMsOf[flow] = nowMs;
+      this.execute(this.results[flow]!, buf, offsets[i], lengths[i], keys, kb, hdrs, i * HDR_WORDS, emit);
     }
   }
 
   private readonly aliveFn = (flow: number, gen: number): boolean => this.megaflows.isAlive(flow, gen);
 
-  private execute(info: FlowInfo, buf: Uint8Array, off: number, len: number, keys: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, emit: EmitFn): void {
+  private execute(info: FlowResult, buf: Uint8Array, off: number, len: number, keys: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, emit: EmitFn): void {
     const outs = info.outputs;
     if (outs !== null) {
       if (outs.length === 0) this.stats.dropped++;
@@ -180,61 +199,84 @@ export class Datapath {
   }
 
   private isCurrent(flow: number): boolean {
-    const info = this.flows[flow]!;
-    if (info.swGen !== this.sw.version) return false;
-    if (info.usesMacs) {
-      for (let b = 0; b < info.bridges.length; b++) if (info.bridges[b].macs.version !== info.macVersions[b]) return false;
-    }
-    return true;
+    if (this.swGenOf[flow] !== this.sw.version) return false;
+    return !this.results[flow]!.usesMacs || this.macGenOf[flow] === this.sw.macVersion;
   }
 
-  /** Translates the packet, installs its megaflow; returns the megaflow id or -1 (executed here when not cached). */
+  /** Translates the packet, installs its megaflow; returns the megaflow id (or the spare id when not cached). */
   private upcall(keys: Uint32Array, kb: number, size: number, nowMs: number): number {
     this.stats.misses++;
     const out = xlate(this.xlateInput(keys, kb, size, nowMs, true));
-    const info = this.infoFrom(out, nowMs);
+    let id = this.tempId;
+    if (!this.noCache) {
+      if (this.megaflows.count >= this.megaflows.flowsMax) this.evictLru();
+      const got = this.megaflows.insert(keys, kb, out.wc, 0);
+      if (got < 0) this.stats.lost++;
+      else id = got;
+    }
+    if (id === this.tempId && this.results[id]) this.release(this.results[id]!);
+    this.results[id] = this.intern(out);
     // The translation credited this first packet to its rules already.
-    info.pushedPackets = 1;
-    info.pushedBytes = size;
-    if (this.noCache) {
-      // Reference path: nothing is cached; the result serves this packet only.
-      return this.installTemp(info);
-    }
-    if (this.megaflows.count >= this.megaflows.flowsMax) this.evictLru();
-    const id = this.megaflows.insert(keys, kb, out.wc, 0);
-    if (id < 0) {
-      this.stats.lost++;
-      return this.installTemp(info);
-    }
-    this.flows[id] = info;
-    this.opts.onInstall?.(id);
+    this.packetsOf[id] = 0;
+    this.bytesOf[id] = 0;
+    this.pushedPacketsOf[id] = 1;
+    this.pushedBytesOf[id] = size;
+    this.usedMsOf[id] = nowMs;
+    this.createdMsOf[id] = nowMs;
+    this.swGenOf[id] = this.sw.version;
+    this.macGenOf[id] = this.sw.macVersion;
+    if (id !== this.tempId) this.opts.onInstall?.(id);
     return id;
   }
 
-  private tempId = -1;
-  /** A result used for this packet only (no cache, or the cache is full). */
-  private installTemp(info: FlowInfo): number {
-    if (this.tempId < 0) this.tempId = this.megaflows.flowsMax; // an id no megaflow ever has
-    this.flows[this.tempId] = info;
-    return this.tempId;
-  }
+  private readonly tempId: number;
 
   private revalidate(flow: number, keys: Uint32Array, kb: number, size: number, nowMs: number): number {
     this.stats.revalidations++;
-    const old = this.flows[flow]!;
+    const old = this.results[flow]!;
     const out = xlate(this.xlateInput(keys, kb, size, nowMs, false));
     const mask = new Uint32Array(L.KEY_WORDS);
     this.megaflows.maskOf(flow, mask, 0);
     let covered = true;
     for (let w = 0; w < L.DP_WORDS; w++) if ((out.wc[w] & ~mask[w]) !== 0) covered = false;
     if (covered && sameActions(out.actions, old.actions)) {
-      old.swGen = this.sw.version;
-      old.macVersions = old.bridges.map((b) => b.macs.version);
-      old.rules = out.rules;
+      this.pushFlowStats(flow);
+      this.release(old);
+      this.results[flow] = this.intern(out);
+      this.swGenOf[flow] = this.sw.version;
+      this.macGenOf[flow] = this.sw.macVersion;
       return flow;
     }
     this.removeFlow(flow);
     return -1;
+  }
+
+  /** The shared result for a translation's output. */
+  private intern(out: ReturnType<typeof xlate>): FlowResult {
+    let key = formatOdpActions(out.actions);
+    for (const r of out.rules) key += `|${r.bridge.name}:${r.table}:${ruleId(r.rule)}`;
+    for (const m of out.macRefs) key += `|m${m.bridge.name}:${m.mac}:${m.vlan}:${m.port}`;
+    if (out.usesMacs) key += "|M";
+    let res = this.interned.get(key);
+    if (!res) {
+      const outputsOnly = out.actions.every((a) => a.t === "output");
+      res = {
+        actions: out.actions,
+        outputs: outputsOnly ? Int32Array.from(out.actions.map((a) => (a.t === "output" ? a.port : -1))) : null,
+        rules: out.rules,
+        usesMacs: out.usesMacs,
+        macRefs: out.macRefs,
+        refs: 0,
+        internKey: key,
+      };
+      this.interned.set(key, res);
+    }
+    res.refs++;
+    return res;
+  }
+
+  private release(res: FlowResult): void {
+    if (--res.refs === 0) this.interned.delete(res.internKey);
   }
 
   private xlateInput(keys: Uint32Array, kb: number, size: number, nowMs: number, sideEffects: boolean): XlateInput {
@@ -250,51 +292,27 @@ export class Datapath {
     };
   }
 
-  private infoFrom(out: ReturnType<typeof xlate>, nowMs: number): FlowInfo {
-    const bridges = [...new Set(out.rules.map((r) => r.bridge))];
-    const outputsOnly = out.actions.every((a) => a.t === "output");
-    return {
-      actions: out.actions,
-      outputs: outputsOnly ? Int32Array.from(out.actions.map((a) => (a.t === "output" ? a.port : -1))) : null,
-      rules: out.rules,
-      bridges,
-      usesMacs: out.usesMacs,
-      macRefs: out.macRefs,
-      swGen: this.sw.version,
-      macVersions: bridges.map((b) => b.macs.version),
-      packets: 0,
-      bytes: 0,
-      pushedPackets: 0,
-      pushedBytes: 0,
-      usedMs: nowMs,
-      createdMs: nowMs,
-    };
-  }
-
   removeFlow(id: number): void {
     this.pushFlowStats(id);
     this.megaflows.remove(id);
-    this.flows[id] = null;
+    const res = this.results[id];
+    if (res) this.release(res);
+    this.results[id] = null;
   }
 
+  /** At the flow limit: removes the least recently used tenth, so eviction costs little per upcall. */
   private evictLru(): void {
-    let oldest = -1;
-    let oldestMs = Infinity;
-    for (const id of this.megaflows.ids()) {
-      const u = this.flows[id]!.usedMs;
-      if (u < oldestMs) {
-        oldestMs = u;
-        oldest = id;
-      }
-    }
-    if (oldest >= 0) this.removeFlow(oldest);
+    const ids = this.megaflows.ids();
+    ids.sort((a, b) => this.usedMsOf[a] - this.usedMsOf[b]);
+    const n = Math.max(1, Math.floor(ids.length / 10));
+    for (let k = 0; k < n; k++) this.removeFlow(ids[k]);
   }
 
   /** Removes megaflows idle for idleMs (the revalidator's max-idle sweep); returns how many. */
   expire(nowMs: number): number {
     let n = 0;
     for (const id of this.megaflows.ids()) {
-      if (nowMs - this.flows[id]!.usedMs >= this.idleMs) {
+      if (nowMs - this.usedMsOf[id] >= this.idleMs) {
         this.removeFlow(id);
         n++;
       }
@@ -303,16 +321,17 @@ export class Datapath {
     return n;
   }
 
+  /** Credits megaflow `id`'s rules with the packets it handled since the last push. */
   private pushFlowStats(id: number): void {
-    const info = this.flows[id];
-    if (!info) return;
-    const dp = info.packets - info.pushedPackets;
-    const db = info.bytes - info.pushedBytes;
-    if (dp === 0) return;
-    // The first packet was credited by its upcall's translation.
-    for (const r of info.rules) r.bridge.tables[r.table].credit(r.rule, dp, db, info.usedMs);
-    info.pushedPackets = info.packets;
-    info.pushedBytes = info.bytes;
+    const res = this.results[id];
+    if (!res || id === this.tempId) return;
+    const dp = this.packetsOf[id] - this.pushedPacketsOf[id];
+    const db = this.bytesOf[id] - this.pushedBytesOf[id];
+    if (dp <= 0) return;
+    const used = this.usedMsOf[id];
+    for (const r of res.rules) r.bridge.tables[r.table].credit(r.rule, dp, db, used);
+    this.pushedPacketsOf[id] = this.packetsOf[id];
+    this.pushedBytesOf[id] = this.bytesOf[id];
   }
 
   /** Credits every rule with the packets its megaflows handled since the last push. */
@@ -328,8 +347,7 @@ export class Datapath {
   maintain(nowMs: number): void {
     this.pushStats();
     for (const id of this.megaflows.ids()) {
-      const info = this.flows[id]!;
-      for (const r of info.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, info.usedMs);
+      for (const r of this.results[id]!.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
     }
     for (const b of this.sw.bridges) b.macs.expire(nowMs);
     this.expire(nowMs);
@@ -341,9 +359,17 @@ export class Datapath {
     this.emc.clear();
   }
 
-  /** Actions of a megaflow, for dumps. */
-  flowInfo(id: number): Readonly<FlowInfo> | null {
-    return this.flows[id] ?? null;
+  /** A megaflow's actions and counters, for dumps. */
+  flowInfo(id: number): { actions: readonly OdpAction[]; packets: number; bytes: number; usedMs: number; createdMs: number } | null {
+    const res = this.results[id];
+    if (!res) return null;
+    return { actions: res.actions, packets: this.packetsOf[id], bytes: this.bytesOf[id], usedMs: this.usedMsOf[id], createdMs: this.createdMsOf[id] };
+  }
+
+  /** Bytes of memory the caches hold in typed arrays (for the memory figures). */
+  storageBytes(): number {
+    const per = this.packetsOf.byteLength * 6 + this.swGenOf.byteLength * 2 + this.results.length * 8;
+    return per + this.megaflows.storageBytes() + this.emc.keys.byteLength + this.emc.hashes.byteLength * 3;
   }
 }
 
@@ -364,4 +390,16 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     if (x.t === "recirc" && y.t === "recirc" && x.id !== y.id) return false;
   }
   return true;
+}
+
+const ruleIds = new WeakMap<object, number>();
+let nextRuleId = 1;
+/** A stable number for a rule object (for interning results). */
+function ruleId(rule: object): number {
+  let id = ruleIds.get(rule);
+  if (id === undefined) {
+    id = nextRuleId++;
+    ruleIds.set(rule, id);
+  }
+  return id;
 }

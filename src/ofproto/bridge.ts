@@ -129,6 +129,8 @@ export class Switch {
   readonly portsByName = new Map<string, Port>();
   /** Bumped whenever any bridge changes: the datapath's generation for revalidation. */
   version = 0;
+  /** Bumped whenever any bridge's MAC table changes an answer. */
+  macVersion = 0;
 
   constructor(private readonly newTable: () => OfTable) {}
 
@@ -136,6 +138,9 @@ export class Switch {
     const b = new Bridge(name, this.newTable);
     b.onChange = () => {
       this.version++;
+    };
+    b.macs.onChange = () => {
+      this.macVersion++;
     };
     this.bridges.push(b);
     this.byName.set(name, b);

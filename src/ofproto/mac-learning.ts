@@ -32,6 +32,8 @@ export const isMulticastMac = (mac: bigint): boolean => ((mac >> 40n) & 1n) === 
 export class MacTable {
   private readonly entries = new Map<bigint, MacEntry>();
   version = 0;
+  /** Called on every version change (the Switch counts them for the datapath). */
+  onChange: () => void = () => {};
 
   constructor(
     public agingMs = MAC_AGING_MS_DEFAULT,
@@ -73,8 +75,13 @@ export class MacTable {
       if (!oldest.done) this.entries.delete(oldest.value);
     }
     this.entries.set(k, { vlan, mac, port, usedMs: nowMs, grantArpLockUntilMs: isGratArp ? nowMs + GRAT_ARP_LOCK_MS : 0 });
-    this.version++;
+    this.bump();
     return true;
+  }
+
+  private bump(): void {
+    this.version++;
+    this.onChange();
   }
 
   /** Marks an entry used at `usedMs` if it still says `port` (no version change: the answer is the same). */
@@ -92,14 +99,14 @@ export class MacTable {
         n++;
       }
     }
-    if (n) this.version++;
+    if (n) this.bump();
     return n;
   }
 
   /** Forgets every MAC learned on `port` (port deleted or reconfigured). */
   flushPort(port: number): void {
     for (const [k, e] of this.entries) if (e.port === port) this.entries.delete(k);
-    this.version++;
+    this.bump();
   }
 
   /** Live entries, oldest use first (for `fdb/show`-like dumps and tests). */

@@ -1,0 +1,240 @@
+/**
+ * Datapath throughput, single thread, 64-byte frames in batches of 32 from
+ * memory (outputs counted, not written). Figures:
+ *   datapath/emc-hit                     pps, every packet an EMC hit
+ *   datapath/megaflow-hit-1-subtable     pps, EMC off, one megaflow mask
+ *   datapath/megaflow-hit-20-subtables   pps, EMC off, 20 megaflow masks
+ *   datapath/upcall-1k-rules             pps, every packet a new megaflow, 1k-rule table
+ *   datapath/upcall-100k-rules           pps, the same with 100k rules
+ *   datapath/replay-vs-tcpdump           ratio: `tcpdump -r in -w out udp` time over
+ *                                        `flowplane replay` time, 1M packets, 1000 flows,
+ *                                        1000-rule table, whole commands timed
+ *   datapath/bytes-per-megaflow          B, heap + typed arrays per megaflow with 200000 installed
+ *   datapath/bytes-per-emc-entry         B
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Datapath } from "../src/datapath/dpif.js";
+import { singleBridge } from "../src/ofproto/load.js";
+import type { PortConfig, Switch } from "../src/ofproto/bridge.js";
+import { BATCH_MAX } from "../src/limits.js";
+import { EMC_ENTRIES } from "../src/datapath/emc.js";
+import { eth, ipv4, udp } from "../src/packet/build.js";
+import { PcapWriter } from "../src/io/pcap.js";
+import { ratePerSecond, runIfMain, type Figure } from "./lib.js";
+
+const SLOT = 128;
+const noEmit = (): void => {};
+
+function makeSwitch(flows: string, ports: PortConfig[]): Switch {
+  return singleBridge("bench.flows", ports, "br0", () => flows);
+}
+
+/** A 64-byte UDP frame (60 bytes plus FCS room: Ethernet minimum) with the given fields. */
+function frame(f: { src?: string; dst?: string; sport?: number; dport?: number; tos?: number; ttl?: number; dlSrc?: string; dlDst?: string }): Uint8Array {
+  return eth(
+    { src: f.dlSrc ?? "fa:16:3e:00:00:01", dst: f.dlDst ?? "fa:16:3e:00:00:02", padTo: 64 },
+    ipv4({ src: f.src ?? "10.0.0.1", dst: f.dst ?? "10.0.0.2", tos: f.tos ?? 0, ttl: f.ttl ?? 64 }, udp({ src: f.sport ?? 1000, dst: f.dport ?? 2000 }, new Uint8Array(18))),
+  );
+}
+
+interface BatchSet {
+  buf: Uint8Array;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  inPorts: Uint32Array;
+}
+
+function batchOf(frames: Uint8Array[], inPorts: number[]): BatchSet {
+  const buf = new Uint8Array(SLOT * BATCH_MAX);
+  const offsets = new Uint32Array(BATCH_MAX);
+  const lengths = new Uint32Array(BATCH_MAX);
+  frames.forEach((f, i) => {
+    buf.set(f, i * SLOT);
+    offsets[i] = i * SLOT;
+    lengths[i] = f.length;
+  });
+  return { buf, offsets, lengths, inPorts: Uint32Array.from(inPorts) };
+}
+
+const CALL_BATCHES = 32;
+
+async function hitRate(dp: Datapath, b: BatchSet): Promise<number> {
+  for (let i = 0; i < 10; i++) dp.processBatch(b.buf, b.offsets, b.lengths, b.inPorts, BATCH_MAX, 0, noEmit);
+  if (dp.stats.misses > BATCH_MAX) throw new Error(`warm-up left misses: ${dp.stats.misses}`);
+  return ratePerSecond(() => {
+    for (let i = 0; i < CALL_BATCHES; i++) dp.processBatch(b.buf, b.offsets, b.lengths, b.inPorts, BATCH_MAX, 0, noEmit);
+  }, CALL_BATCHES * BATCH_MAX);
+}
+
+async function emcHit(): Promise<number> {
+  const sw = makeSwitch("in_port=1,actions=output:2\n", [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }]);
+  const dp = new Datapath(sw, { emcInsertInvProb: 1 });
+  const frames = Array.from({ length: BATCH_MAX }, (_, i) => frame({ sport: 1000 + i }));
+  return hitRate(dp, batchOf(frames, new Array(BATCH_MAX).fill(sw.portsByName.get("p1")!.dpPort)));
+}
+
+async function megaflowHit1(): Promise<number> {
+  const sw = makeSwitch("in_port=1,actions=output:2\n", [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }]);
+  const dp = new Datapath(sw, { emcInsertInvProb: 0 });
+  const frames = Array.from({ length: BATCH_MAX }, (_, i) => frame({ sport: 1000 + i }));
+  return hitRate(dp, batchOf(frames, new Array(BATCH_MAX).fill(sw.portsByName.get("p1")!.dpPort)));
+}
+
+/** 20 input ports, each with a rule on a different set of fields: 20 megaflow masks. */
+async function megaflowHit20(): Promise<{ pps: number; subtables: number }> {
+  const fieldSets = [
+    "nw_src=10.0.0.1",
+    "nw_dst=10.0.0.2",
+    "tp_src=1000",
+    "tp_dst=2000",
+    "nw_tos=0",
+    "dl_src=fa:16:3e:00:00:01",
+    "dl_dst=fa:16:3e:00:00:02",
+    "nw_ttl=64",
+    "nw_src=10.0.0.1,nw_dst=10.0.0.2",
+    "nw_src=10.0.0.1,tp_dst=2000",
+    "nw_dst=10.0.0.2,tp_src=1000",
+    "tp_src=1000,tp_dst=2000",
+    "dl_src=fa:16:3e:00:00:01,nw_dst=10.0.0.2",
+    "dl_dst=fa:16:3e:00:00:02,tp_dst=2000",
+    "nw_tos=0,nw_ttl=64",
+    "dl_src=fa:16:3e:00:00:01,dl_dst=fa:16:3e:00:00:02",
+    "nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_dst=2000",
+    "nw_ttl=64,tp_src=1000",
+    "dl_src=fa:16:3e:00:00:01,nw_ttl=64",
+    "nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1000,tp_dst=2000",
+  ];
+  const ports: PortConfig[] = [{ name: "out", ofport: 100 }];
+  const flows: string[] = [];
+  fieldSets.forEach((f, i) => {
+    ports.push({ name: `p${i + 1}`, ofport: i + 1 });
+    flows.push(`priority=10,in_port=${i + 1},udp,${f},actions=output:100`);
+  });
+  const sw = makeSwitch(flows.join("\n") + "\n", ports);
+  const dp = new Datapath(sw, { emcInsertInvProb: 0 });
+  const frames = Array.from({ length: BATCH_MAX }, () => frame({}));
+  const inPorts = Array.from({ length: BATCH_MAX }, (_, i) => sw.portsByName.get(`p${(i % 20) + 1}`)!.dpPort);
+  const pps = await hitRate(dp, batchOf(frames, inPorts));
+  return { pps, subtables: dp.megaflows.subtableCount };
+}
+
+/** Every packet a new megaflow: the rules make nw_src exact, and caches are emptied before each batch. */
+async function upcalls(rules: number): Promise<number> {
+  const flows: string[] = [];
+  for (let i = 0; i < rules; i++) flows.push(`priority=10,udp,nw_src=10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255},actions=output:2`);
+  flows.push("priority=0,actions=drop");
+  const sw = makeSwitch(flows.join("\n") + "\n", [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }]);
+  const dp = new Datapath(sw, { emcInsertInvProb: 0 });
+  const nBatches = 16;
+  const sets = Array.from({ length: nBatches }, (_, b) =>
+    batchOf(
+      Array.from({ length: BATCH_MAX }, (_, i) => {
+        const n = (b * BATCH_MAX + i) % rules;
+        return frame({ src: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` });
+      }),
+      new Array(BATCH_MAX).fill(sw.portsByName.get("p1")!.dpPort),
+    ),
+  );
+  let k = 0;
+  return ratePerSecond(
+    () => {
+      const b = sets[k++ % nBatches];
+      dp.flushCaches();
+      dp.processBatch(b.buf, b.offsets, b.lengths, b.inPorts, BATCH_MAX, 0, noEmit);
+    },
+    BATCH_MAX,
+    1500,
+  );
+}
+
+/** Heap and typed-array bytes per megaflow with 200000 installed. */
+function memory(): { perMegaflow: number; perEmc: number } {
+  const sw = makeSwitch("priority=10,dl_src=fa:16:3e:ff:ff:ff,actions=output:2\npriority=5,udp,actions=output:2\n", [
+    { name: "p1", ofport: 1 },
+    { name: "p2", ofport: 2 },
+  ]);
+  const count = 200_000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage();
+  const dp = new Datapath(sw, { emcInsertInvProb: 0, megaflowsMax: count });
+  const inPort = sw.portsByName.get("p1")!.dpPort;
+  const b = batchOf(Array.from({ length: BATCH_MAX }, () => frame({})), new Array(BATCH_MAX).fill(inPort));
+  for (let n = 0; n < count; n += BATCH_MAX) {
+    for (let i = 0; i < BATCH_MAX; i++) {
+      const v = n + i;
+      // A different source MAC per packet: the dl_src rule makes every megaflow match dl_src exactly.
+      const at = i * SLOT + 9;
+      b.buf[at] = (v >> 16) & 0xff;
+      b.buf[at + 1] = (v >> 8) & 0xff;
+      b.buf[at + 2] = v & 0xff;
+    }
+    dp.processBatch(b.buf, b.offsets, b.lengths, b.inPorts, BATCH_MAX, 0, noEmit);
+  }
+  gc?.();
+  const after = process.memoryUsage();
+  const used = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  const installed = dp.megaflows.count;
+  if (installed < count * 0.99) throw new Error(`only ${installed} megaflows installed`);
+  return { perMegaflow: used / installed, perEmc: (dp.emc.keys.byteLength + dp.emc.hashes.byteLength + dp.emc.flows.byteLength + dp.emc.gens.byteLength) / EMC_ENTRIES };
+}
+
+/** Times tcpdump and flowplane replay on the same 1M-packet capture; returns tcpdump time / flowplane time. */
+function replayVsTcpdump(): number | null {
+  const tcpdump = spawnSync("sh", ["-c", "command -v tcpdump"], { encoding: "utf8" }).stdout.trim();
+  if (!tcpdump) {
+    console.error("datapath/replay-vs-tcpdump: tcpdump not installed (scripts/install-test-deps.sh installs it); skipped");
+    return null;
+  }
+  const root = new URL("..", import.meta.url).pathname;
+  const cli = join(root, "dist/cli/main.js");
+  if (!existsSync(cli)) execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root });
+  const dir = mkdtempSync(join(tmpdir(), "fp-bench-"));
+  try {
+    const flows: string[] = [];
+    for (let i = 0; i < 1000; i++) flows.push(`priority=10,udp,nw_src=10.0.${i >> 8}.${i & 255},actions=output:2`);
+    flows.push("priority=0,actions=drop");
+    writeFileSync(join(dir, "t.flows"), flows.join("\n") + "\n");
+    const w = new PcapWriter(join(dir, "in.pcap"));
+    const frames = Array.from({ length: 1000 }, (_, i) => frame({ src: `10.0.${i >> 8}.${i & 255}` }));
+    for (let n = 0; n < 1_000_000; n++) {
+      const f = frames[n % 1000];
+      w.write(f, 0, f.length, 1_700_000_000 + Math.floor(n / 1_000_000), (n % 1_000_000) * 1000);
+    }
+    w.close();
+    const time = (cmd: string, args: string[]): number => {
+      const t0 = performance.now();
+      const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+      return performance.now() - t0;
+    };
+    const td = time(tcpdump, ["-r", join(dir, "in.pcap"), "-w", join(dir, "tcpdump-out.pcap"), "udp"]);
+    const fp = time(process.execPath, [cli, "replay", "--flows", join(dir, "t.flows"), "--port", "in:1", "--port", "out:2", "--in", `in=${join(dir, "in.pcap")}`, "--out", join(dir, "out")]);
+    return td / fp;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export default async function run(): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  // Memory first, while the heap holds nothing from the other measurements.
+  const mem = memory();
+  figures.push({ name: "emc-hit", value: Math.round(await emcHit()), unit: "pps" });
+  figures.push({ name: "megaflow-hit-1-subtable", value: Math.round(await megaflowHit1()), unit: "pps" });
+  const m20 = await megaflowHit20();
+  if (m20.subtables !== 20) throw new Error(`expected 20 subtables, have ${m20.subtables}`);
+  figures.push({ name: "megaflow-hit-20-subtables", value: Math.round(m20.pps), unit: "pps" });
+  figures.push({ name: "upcall-1k-rules", value: Math.round(await upcalls(1000)), unit: "pps" });
+  figures.push({ name: "upcall-100k-rules", value: Math.round(await upcalls(100_000)), unit: "pps" });
+  const ratio = replayVsTcpdump();
+  if (ratio !== null) figures.push({ name: "replay-vs-tcpdump", value: ratio, unit: "ratio" });
+  figures.push({ name: "bytes-per-megaflow", value: Math.round(mem.perMegaflow), unit: "B" });
+  figures.push({ name: "bytes-per-emc-entry", value: Math.round(mem.perEmc), unit: "B" });
+  return figures;
+}
+
+await runIfMain("datapath", import.meta.url, run);
