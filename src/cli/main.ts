@@ -11,6 +11,7 @@ import { registerFlows } from "./flows.js";
 import { registerStart } from "./start.js";
 import { registerTrace } from "./trace.js";
 import { registerReplay } from "./replay.js";
+import { registerDumpFlows } from "./dump-flows.js";
 
 const SYSTEM_ERRORS: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerTrace(program);
   registerReplay(program);
+  registerDumpFlows(program);
   program.addHelpText(
     "after",
     "\nExamples:\n" +

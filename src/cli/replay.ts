@@ -24,6 +24,7 @@ import { addSwitchOptions, loadSwitchFromOptions, type SwitchOptions } from "./s
 import { portOfSwitch } from "./ports.js";
 import { parseIntOption } from "./flows.js";
 import { Progress } from "./progress.js";
+import { dumpBridgeFlows } from "./dump-flows.js";
 
 export interface ReplayInput {
   port: Port;
@@ -154,7 +155,18 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       n++;
     }
     nowMs = cap.tsSec[firstIndex] * 1000 + cap.tsNsec[firstIndex] / 1e6;
-    if (lastMaintainMs < 0) lastMaintainMs = nowMs;
+    if (lastMaintainMs < 0) {
+      // The switch's clock is the capture's: its flows come to life with the first packet.
+      lastMaintainMs = nowMs;
+      for (const b of sw.bridges) {
+        for (let t = 0; t < 255; t++) {
+          for (const r of tableOf(b, t).rules()) {
+            r.createdMs = nowMs;
+            r.usedMs = nowMs;
+          }
+        }
+      }
+    }
     if (nowMs - lastMaintainMs >= 1000) {
       dp.maintain(nowMs);
       lastMaintainMs = nowMs;
@@ -177,7 +189,11 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
   dp.pushStats();
   for (const w of writers.values()) w.close();
   if (opts.megaflowsFile) writeFileSync(opts.megaflowsFile, megaflowLines.join("\n") + (megaflowLines.length ? "\n" : ""));
-  writeFileSync(join(opts.outDir, "stats.json"), JSON.stringify(flowStats(sw), null, 1) + "\n");
+  const dumps: Record<string, { names: string[]; numbers: string[] }> = {};
+  for (const b of sw.bridges) {
+    dumps[b.name] = { names: dumpBridgeFlows(b, { stats: true, names: true, nowMs }), numbers: dumpBridgeFlows(b, { stats: true, nowMs }) };
+  }
+  writeFileSync(join(opts.outDir, "stats.json"), JSON.stringify({ ...flowStats(sw), dumps, datapath: dp.stats }, null, 1) + "\n");
   const seconds = (performance.now() - started) / 1000;
   const ports: Record<string, PortTx> = {};
   let out = 0;

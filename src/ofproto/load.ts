@@ -32,7 +32,7 @@ export class Rule implements OfRule {
     readonly actions: Action[],
     readonly idleTimeout: number,
     readonly hardTimeout: number,
-    readonly createdMs: number,
+    public createdMs: number,
     readonly spec: FlowSpec | null,
   ) {
     this.usedMs = createdMs;
