@@ -24,7 +24,7 @@
  * idleMs without a hit (OVS's max-idle, 10 s).
  */
 import * as L from "../flow/layout.js";
-import { Parser, PARSE_RUNT, HDR_WORDS } from "../packet/parse.js";
+import { Parser, PARSE_RUNT, HDR_WORDS, HDR_REGIONS } from "../packet/parse.js";
 import { BATCH_MAX } from "../limits.js";
 import type { Switch } from "../ofproto/bridge.js";
 import type { OfRule } from "../ofproto/table.js";
@@ -155,9 +155,10 @@ export class Datapath {
       let flow = -1;
       if (!this.noCache) {
         if (useEmc) {
-          const h = emcHash(keys, kb);
+          const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
+          const h = emcHash(keys, kb, regions);
           this.hashes[i] = h;
-          const slot = emc.lookup(keys, kb, h);
+          const slot = emc.lookup(keys, kb, h, regions);
           if (slot >= 0 && this.megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
             flow = emc.flows[slot];
             stats.emcHits++;
@@ -167,7 +168,7 @@ export class Datapath {
           flow = this.megaflows.lookup(keys, kb);
           if (flow >= 0) {
             stats.megaflowHits++;
-            if (useEmc) emc.maybeInsert(keys, kb, this.hashes[i], flow, this.megaflows.gens[flow], this.aliveFn);
+            if (useEmc) emc.maybeInsert(keys, kb, this.hashes[i], hdrs[i * HDR_WORDS + HDR_REGIONS], flow, this.megaflows.gens[flow], this.aliveFn);
           }
         }
         if (flow >= 0 && !this.isCurrent(flow)) flow = this.revalidate(flow, keys, kb, lengths[i], nowMs);

@@ -12,7 +12,29 @@
  * packets (OVS's other_config:emc-insert-inv-prob, default 100), so a flood
  * of new flows cannot thrash it; 0 disables the EMC.
  */
+import * as L from "../flow/layout.js";
 import { DP_WORDS } from "../flow/layout.js";
+import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META } from "../packet/parse.js";
+
+/**
+ * Words every key may have non-zero (in_port, L2, IPv4 addresses, the nw
+ * word, L4); the rest belong to regions a key declares (parse.ts REGION_*).
+ * Words outside a key's regions are zero by construction, so comparing the
+ * always-words plus the declared regions' words, and the region bits
+ * themselves, compares the whole key: 14 words for an IPv4 frame instead of 69.
+ */
+const ALWAYS: number[] = [L.W_IN_PORT, 36, 37, 38, 39, 40, 41, 42, L.W_NW_SRC, L.W_NW_DST, L.W_NW, L.W_TP, L.W_TCP_FLAGS, L.W_IGMP_GROUP];
+const range = (a: number, n: number): number[] => Array.from({ length: n }, (_, i) => a + i);
+const REGION_WORDS: [number, number[]][] = [
+  [REGION_IPV6, range(L.W_IPV6_SRC, 9)],
+  [REGION_ARP_ND, range(L.W_ARP_SHA, 8)],
+  [REGION_MPLS, range(L.W_MPLS0, 3)],
+  [REGION_META, range(1, 35)],
+];
+/** Words to compare for each combination of region bits. */
+export const COMPARE_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
+  Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)].sort((a, b) => a - b)),
+);
 
 /** OVS's EM_FLOW_HASH_ENTRIES. */
 export const EMC_ENTRIES = 8192;
@@ -26,6 +48,7 @@ export class Emc {
   /** Megaflow id, or -1 for an empty slot. */
   readonly flows = new Int32Array(EMC_ENTRIES).fill(-1);
   readonly gens = new Uint32Array(EMC_ENTRIES);
+  readonly regions = new Uint8Array(EMC_ENTRIES);
   /** 1 in insertInvProb misses inserts; 1 always; 0 disables the EMC. */
   insertInvProb: number;
   private rng = 0x2545f491;
@@ -38,25 +61,28 @@ export class Emc {
     return this.insertInvProb > 0;
   }
 
-  /** The slot holding the key keys[base..] with `hash`, or -1. Callers check the megaflow generation. */
-  lookup(keys: Uint32Array, base: number, hash: number): number {
+  /** The slot holding the key keys[base..] (with its region bits and `hash`), or -1. Callers check the megaflow generation. */
+  lookup(keys: Uint32Array, base: number, hash: number, regions: number): number {
     let slot = hash & EMC_MASK;
     for (let seg = 0; seg < 2; seg++) {
-      if (this.hashes[slot] === hash && this.flows[slot] >= 0 && this.sameKey(slot, keys, base)) return slot;
+      if (this.hashes[slot] === hash && this.flows[slot] >= 0 && this.regions[slot] === regions && this.sameKey(slot, keys, base, COMPARE_WORDS[regions])) return slot;
       slot = (hash >>> 16) & EMC_MASK;
     }
     return -1;
   }
 
-  private sameKey(slot: number, keys: Uint32Array, base: number): boolean {
+  private sameKey(slot: number, keys: Uint32Array, base: number, words: Int32Array): boolean {
     const k = this.keys;
     const o = slot * DP_WORDS;
-    for (let i = 0; i < DP_WORDS; i++) if (k[o + i] !== keys[base + i]) return false;
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i];
+      if (k[o + w] !== keys[base + w]) return false;
+    }
     return true;
   }
 
   /** Maybe inserts (by the insertion probability); replaces an empty, dead or the second candidate slot. */
-  maybeInsert(keys: Uint32Array, base: number, hash: number, flow: number, gen: number, alive: (flow: number, gen: number) => boolean): void {
+  maybeInsert(keys: Uint32Array, base: number, hash: number, regions: number, flow: number, gen: number, alive: (flow: number, gen: number) => boolean): void {
     if (this.insertInvProb === 0) return;
     if (this.insertInvProb > 1) {
       // xorshift32: cheap and good enough for a sampling decision.
@@ -74,6 +100,7 @@ export class Emc {
     else if (this.flows[b] < 0 || !alive(this.flows[b], this.gens[b])) slot = b;
     for (let i = 0; i < DP_WORDS; i++) this.keys[slot * DP_WORDS + i] = keys[base + i];
     this.hashes[slot] = hash;
+    this.regions[slot] = regions;
     this.flows[slot] = flow;
     this.gens[slot] = gen;
   }

@@ -31,20 +31,20 @@ export function hashWords(keys: Uint32Array, base: number, count: number): numbe
 }
 
 /**
- * Words of the key the exact-match cache hashes: the ones that tell flows
- * apart in practice (ports, metadata, addresses, L4). Equality is still
- * checked on every datapath word; this only picks the slot, and hashing 17
- * words instead of 69 is most of an EMC hit's cost.
+ * The exact-match cache's hash of keys[base..]: the words that tell flows
+ * apart in practice (in_port, MACs, VLAN, IPv4 addresses, the nw word, L4),
+ * plus the low words of IPv6 addresses when the key has them. Equality is
+ * still checked on the whole key (emc.ts); this only picks the slot.
  */
-export const EMC_HASH_WORDS = Int32Array.from([0, 1, 5, 22, 23, 25, 36, 37, 38, 39, 41, 46, 47, 51, 55, 57, 66]);
-
-/** The EMC's hash of keys[base..]. */
-export function emcHash(keys: Uint32Array, base: number): number {
-  let h = 0x5bd1e995;
-  const words = EMC_HASH_WORDS;
-  for (let i = 0; i < words.length; i++) {
-    h = Math.imul(h ^ keys[base + words[i]], 0x9e3779b1);
-    h ^= h >>> 15;
-  }
-  return finishHash(h, words.length);
+export function emcHash(keys: Uint32Array, base: number, regions: number): number {
+  let h = Math.imul(keys[base] ^ 0x5bd1e995, 0x9e3779b1);
+  h = Math.imul(h ^ keys[base + 37] ^ (keys[base + 36] << 16), 0x85ebca6b);
+  h = Math.imul(h ^ keys[base + 39] ^ (keys[base + 38] << 16), 0xc2b2ae35);
+  h = Math.imul(h ^ keys[base + 41], 0x9e3779b1);
+  h = Math.imul(h ^ keys[base + 46], 0x85ebca6b);
+  h = Math.imul(h ^ keys[base + 47], 0xc2b2ae35);
+  h = Math.imul(h ^ keys[base + 57], 0x9e3779b1);
+  h = Math.imul(h ^ keys[base + 66], 0x85ebca6b);
+  if (regions !== 0) h = Math.imul(h ^ keys[base + 51] ^ keys[base + 55] ^ keys[base + 1] ^ regions, 0xc2b2ae35);
+  return finishHash(h, 9);
 }

@@ -2,8 +2,10 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { MegaflowCache } from "./megaflow.js";
 import { Emc } from "./emc.js";
-import { hashWords } from "./hash.js";
+import { emcHash } from "./hash.js";
 import { DP_WORDS, KEY_WORDS } from "../flow/layout.js";
+import { COMPARE_WORDS } from "./emc.js";
+import { Parser, HDR_WORDS, HDR_REGIONS } from "../packet/parse.js";
 
 /** A brute-force model: the first (mask, key) pair that matches. */
 function matches(key: Uint32Array, mask: Uint32Array, mkey: Uint32Array): boolean {
@@ -120,18 +122,18 @@ describe("Emc", () => {
     const key = new Uint32Array(KEY_WORDS);
     key[0] = 1;
     key[46] = 0x0a000001;
-    const h = hashWords(key, 0, DP_WORDS);
+    const h = emcHash(key, 0, 0);
     let alive = true;
-    emc.maybeInsert(key, 0, h, 5, 3, () => alive);
-    const slot = emc.lookup(key, 0, h);
+    emc.maybeInsert(key, 0, h, 0, 5, 3, () => alive);
+    const slot = emc.lookup(key, 0, h, 0);
     expect(slot).toBeGreaterThanOrEqual(0);
     expect(emc.flows[slot]).toBe(5);
     expect(emc.gens[slot]).toBe(3);
     const other = key.slice();
     other[46] = 0x0a000002;
-    expect(emc.lookup(other, 0, hashWords(other, 0, DP_WORDS))).toBe(-1);
+    expect(emc.lookup(other, 0, emcHash(other, 0, 0), 0)).toBe(-1);
     alive = false;
-    expect(emc.lookup(key, 0, h)).toBe(slot); // the caller checks liveness with the generation
+    expect(emc.lookup(key, 0, h, 0)).toBe(slot); // the caller checks liveness with the generation
   });
 
   it("inserts about 1 in insertInvProb", () => {
@@ -140,9 +142,9 @@ describe("Emc", () => {
     let inserted = 0;
     for (let i = 0; i < 20000; i++) {
       key[46] = i;
-      const h = hashWords(key, 0, DP_WORDS);
-      emc.maybeInsert(key, 0, h, 1, 1, () => true);
-      if (emc.lookup(key, 0, h) >= 0) inserted++;
+      const h = emcHash(key, 0, 0);
+      emc.maybeInsert(key, 0, h, 0, 1, 1, () => true);
+      if (emc.lookup(key, 0, h, 0) >= 0) inserted++;
     }
     expect(inserted).toBeGreaterThan(100);
     expect(inserted).toBeLessThan(400);
@@ -151,5 +153,35 @@ describe("Emc", () => {
   it("is off with insertInvProb 0", () => {
     const emc = new Emc(0);
     expect(emc.enabled).toBe(false);
+  });
+});
+
+describe("key regions", () => {
+  it("a parsed key is zero outside the words its regions declare (the EMC compares only those)", () => {
+    const parser = new Parser(2);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 160 }),
+        fc.constantFrom(0x0800, 0x86dd, 0x0806, 0x8847, 0x8100, 0x88a8, 0x0000),
+        fc.constantFrom(0, 1, 6, 17, 58, 0, 43, 44, 60),
+        (bytes, ethType, proto) => {
+          const f = new Uint8Array(Math.max(bytes.length, 14));
+          f.set(bytes);
+          f[12] = ethType >> 8;
+          f[13] = ethType & 0xff;
+          if (f.length > 23 && ethType === 0x0800) {
+            f[14] = 0x45;
+            f[23] = proto;
+          }
+          if (f.length > 20 && ethType === 0x86dd) f[20] = proto;
+          const keys = new Uint32Array(KEY_WORDS);
+          const hdrs = new Uint16Array(HDR_WORDS);
+          parser.parseFrame(f, 0, bytes.length, 3, keys, 0, hdrs, 0);
+          const allowed = new Set(COMPARE_WORDS[hdrs[HDR_REGIONS]]);
+          for (let w = 0; w < DP_WORDS; w++) if (!allowed.has(w)) expect(keys[w], `word ${w}`).toBe(0);
+        },
+      ),
+      { seed: 7, numRuns: 5000 },
+    );
   });
 });

@@ -24,11 +24,20 @@ import { read16, read32 } from "./bytes.js";
 import { VLAN_HEADERS_MAX, VLAN_LIMIT_DEFAULT, MPLS_LABELS_MAX } from "../limits.js";
 import * as L from "../flow/layout.js";
 
-/** Per-frame header offsets written by the parser. */
-export const HDR_WORDS = 2;
+/** Per-frame header offsets written by the parser, and which key regions it wrote. */
+export const HDR_WORDS = 3;
 export const HDR_L3 = 0;
 export const HDR_L4 = 1;
+/** Bit set of the key regions beyond the always-present words that may be non-zero (REGION_*). */
+export const HDR_REGIONS = 2;
 export const HDR_NONE = 0xffff;
+
+/** Key regions a frame may fill: the exact-match cache compares only the regions a key has. */
+export const REGION_IPV6 = 1; // words W_IPV6_SRC .. W_IPV6_LABEL
+export const REGION_ARP_ND = 2; // words W_ARP_SHA .. W_ND_TARGET + 3
+export const REGION_MPLS = 4; // words W_MPLS0 .. W_MPLS0 + 2
+/** Metadata beyond in_port (recirculation, conntrack, tunnel): set by the datapath, never by the parser. */
+export const REGION_META = 8;
 
 /** Result of parsing one frame. */
 export const PARSE_OK = 0;
@@ -76,6 +85,8 @@ export class ParseCounters {
 export class Parser {
   readonly vlanLimit: number;
   readonly counters = new ParseCounters();
+  /** Set by parseL4 when it filled the ND words. */
+  private lastNd = false;
 
   constructor(vlanLimit: number = VLAN_LIMIT_DEFAULT) {
     // vlan-limit 0 means "as many as the flow key holds" in OVS.
@@ -133,6 +144,7 @@ export class Parser {
     keys[k + L.W_IN_PORT] = inPort;
     hdrs[h + HDR_L3] = HDR_NONE;
     hdrs[h + HDR_L4] = HDR_NONE;
+    hdrs[h + HDR_REGIONS] = 0;
     const counts = this.counters.counts;
 
     if (length < 14) {
@@ -181,6 +193,7 @@ export class Parser {
 
     // MPLS: keep the first three label stack entries; never parsed further.
     if (dlType === L.ETH_TYPE_MPLS || dlType === L.ETH_TYPE_MPLS_MCAST) {
+      hdrs[h + HDR_REGIONS] = REGION_MPLS;
       for (let n = 0; end - p >= 4; n++) {
         const lse = read32(b, p);
         if (n < MPLS_LABELS_MAX) keys[k + L.W_MPLS0 + n] = lse;
@@ -232,6 +245,7 @@ export class Parser {
         return PARSE_OK;
       }
       hdrs[h + HDR_L3] = p - at;
+      hdrs[h + HDR_REGIONS] = REGION_IPV6;
       for (let i = 0; i < 4; i++) {
         keys[k + L.W_IPV6_SRC + i] = read32(b, p + 8 + 4 * i);
         keys[k + L.W_IPV6_DST + i] = read32(b, p + 24 + 4 * i);
@@ -286,6 +300,7 @@ export class Parser {
         // Only Ethernet/IPv4 ARP is decoded; anything else leaves ARP fields zero.
         if (end - p >= 28 && read16(b, p) === 1 && read16(b, p + 2) === L.ETH_TYPE_IP && b[p + 4] === 6 && b[p + 5] === 4) {
           hdrs[h + HDR_L3] = p - at;
+          hdrs[h + HDR_REGIONS] = REGION_ARP_ND;
           keys[k + L.W_NW_SRC] = read32(b, p + 14);
           keys[k + L.W_NW_DST] = read32(b, p + 24);
           const op = read16(b, p + 6);
@@ -305,7 +320,9 @@ export class Parser {
     keys[k + L.W_NW] = ((nwFrag << 24) | (nwTos << 16) | (nwTtl << 8) | nwProto) >>> 0;
     if (nwFrag & L.FRAG_LATER) return PARSE_OK; // No L4 header in later fragments.
     hdrs[h + HDR_L4] = p - at;
+    this.lastNd = false;
     this.parseL4(b, p, end - p, nwProto, keys, k);
+    if (this.lastNd) hdrs[h + HDR_REGIONS] |= REGION_ARP_ND;
     return PARSE_OK;
   }
 
@@ -346,7 +363,10 @@ export class Parser {
       const type = b[p];
       const code = b[p + 1];
       keys[k + L.W_TP] = ((type << 16) | code) >>> 0;
-      if (code === 0 && (type === 135 || type === 136)) this.parseNd(b, p, size, keys, k);
+      if (code === 0 && (type === 135 || type === 136)) {
+        this.parseNd(b, p, size, keys, k);
+        this.lastNd = true;
+      }
     }
   }
 
