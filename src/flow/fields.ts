@@ -162,6 +162,9 @@ for (let i = 0; i < L.REGS_COUNT / 4; i++) {
   fields.push(field(`xxreg${i}`, [`NXM_NX_XXREG${i}`], L.W_REGS + 4 * i, 0, 128, true, "none", "hex"));
 }
 
+// Appended for the ovs-ofctl syntax: conj_id (the conjunction id a conjunctive flow matched).
+fields.push(field("conj_id", ["NXM_NX_CONJ_ID"], L.W_CONJ_ID, 0, 32, false, "none", "decimal", false));
+
 export const FIELDS: readonly FieldDef[] = fields;
 
 const byName = new Map<string, FieldDef>();

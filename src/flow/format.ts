@@ -128,7 +128,10 @@ export function matchItems(v: Uint32Array, vb: number, m: Uint32Array, mb: numbe
       [0, 1, 2, 3].map((i) => (arr[b + L.W_CT_LABEL + i] >>> 0).toString(16).padStart(8, "0")).join("");
     const full = [0, 1, 2, 3].every((i) => msk(L.W_CT_LABEL + i) === 0xffffffff);
     // ds_put_hex prints the 128-bit value without leading zero bytes.
-    const trim = (s: string): string => "0x" + (s.replace(/^(00)+/, "") || "0");
+    const trim = (s: string): string => {
+      const t = s.replace(/^0+/, "");
+      return t === "" ? "0" : "0x" + t;
+    };
     put("ct_label", trim(words(v, vb)) + (full ? "" : "/" + trim(words(m, mb))));
   }
   ip("ct_nw_src", L.W_CT_NW_SRC);

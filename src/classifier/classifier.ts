@@ -1,0 +1,307 @@
+/**
+ * The classifier: given a packet's key, the highest-priority rule whose match
+ * accepts it, and the bits of the key that answer depended on (OVS's
+ * lib/classifier; OVS NSDI 2015, sections 5-6). One per OpenFlow table.
+ *
+ * Invariants:
+ * - lookup returns the rule a linear scan would: the highest priority among
+ *   the rules whose match accepts the key. Equal-priority rules that both
+ *   match leave OpenFlow's answer undefined (ovs-ofctl(8): "the behavior is
+ *   undefined"), and OVS returns whichever subtable it happens to probe first;
+ *   here the rule whose slot was created last wins, so the answer depends
+ *   only on the rules and the order they were first inserted. Replacing a rule
+ *   (same match, same priority) keeps its slot.
+ * - Every lookup ORs into `wc` (a mask key) the bits it consulted, and any
+ *   key that agrees with the looked-up key on every bit of `wc` gets the same
+ *   answer. The megaflow cache installs (key & wc, wc) on that promise.
+ *
+ * Design:
+ * - Tuple space search: one Subtable per distinct mask (subtable.ts), each a
+ *   hash table from masked value to rules.
+ * - Subtables are kept ordered by the highest priority they hold (then by
+ *   creation), so a lookup stops at the first subtable that cannot beat the
+ *   best rule found; the skipped subtables un-wildcard nothing. A subtable
+ *   whose best priority equals the best found is still probed, for the tie
+ *   rule above.
+ * - Staged lookup and prefix tracking narrow what each probe un-wildcards:
+ *   see subtable.ts and prefix-trie.ts. Tracked fields default to nw_src,
+ *   nw_dst, ipv6_src and ipv6_dst (OVS tracks nw_dst and nw_src by default,
+ *   configurable per table).
+ * Limits: control-plane operations allocate (they build strings to find a
+ *   subtable and sort for iteration); lookup allocates nothing. Conjunctive
+ *   matches (conjunction actions) are not handled here.
+ */
+import type { Match } from "../flow/match.js";
+import { KEY_WORDS } from "../flow/layout.js";
+import { type FieldDef, findField } from "../flow/fields.js";
+import { assert } from "../errors.js";
+import { PrefixTracker } from "./prefix-trie.js";
+import { ClsEntry, Subtable } from "./subtable.js";
+
+/** What the classifier stores: a match and a priority (larger wins). */
+export interface ClsRule {
+  readonly match: Match;
+  readonly priority: number;
+}
+
+export interface ClassifierOptions {
+  /** Address fields with prefix tracking (32- or 128-bit, word-aligned). */
+  prefixFields?: readonly FieldDef[];
+}
+
+/** The fields tracked when the options name none. */
+export const PREFIX_FIELDS_DEFAULT: readonly string[] = ["nw_src", "nw_dst", "ipv6_src", "ipv6_dst"];
+
+/** Most prefix-tracked fields per classifier: each one is a trie walk per lookup at worst. */
+export const PREFIX_FIELDS_MAX = 4;
+
+function defaultPrefixFields(): FieldDef[] {
+  return PREFIX_FIELDS_DEFAULT.map((name) => {
+    const f = findField(name);
+    assert(f !== undefined, `field table has ${name}`);
+    return f;
+  });
+}
+
+/** The classifier's key for a mask: its nonzero words. */
+function maskKey(mask: Uint32Array): string {
+  let key = "";
+  for (let w = 0; w < KEY_WORDS; w++) if (mask[w] !== 0) key += `${w}:${mask[w]},`;
+  return key;
+}
+
+/** Priority descending, then slot creation ascending: iteration and selection order. */
+const byPriorityThenSeq = <R>(a: ClsEntry<R>, b: ClsEntry<R>): number => b.priority - a.priority || a.seq - b.seq;
+
+export class Classifier<R extends ClsRule> {
+  private readonly tracker: PrefixTracker;
+  private readonly byMask: Map<string, Subtable<R>>;
+  /** Highest maxPriority first, then older subtables first. */
+  private readonly subtables: Subtable<R>[];
+  private readonly entries: Map<R, ClsEntry<R>>;
+  private seqNext: number;
+  private subtableIdNext: number;
+
+  constructor(opts: ClassifierOptions = {}) {
+    const fields = opts.prefixFields ?? defaultPrefixFields();
+    assert(fields.length <= PREFIX_FIELDS_MAX, "at most PREFIX_FIELDS_MAX prefix fields");
+    for (const f of fields) {
+      assert(f.shift === 0 && (f.bits === 32 || f.bits === 128), `prefix field ${f.name} is a whole 32- or 128-bit field`);
+    }
+    this.tracker = new PrefixTracker(fields);
+    this.byMask = new Map();
+    this.subtables = [];
+    this.entries = new Map();
+    this.seqNext = 0;
+    this.subtableIdNext = 0;
+  }
+
+  /** Rules in the classifier. */
+  get count(): number {
+    return this.entries.size;
+  }
+
+  /** Distinct masks in the classifier. */
+  get subtableCount(): number {
+    return this.subtables.length;
+  }
+
+  contains(rule: R): boolean {
+    return this.entries.has(rule);
+  }
+
+  /** Adds a rule; there must be no rule with the same match and priority (use replace). */
+  insert(rule: R): void {
+    this.add(rule, false);
+  }
+
+  /**
+   * Adds a rule. A rule with the same match and priority leaves the
+   * classifier and is returned; the new rule takes its slot (and its place
+   * in iteration and tie order). Returns null when nothing was displaced.
+   */
+  replace(rule: R): R | null {
+    return this.add(rule, true);
+  }
+
+  private add(rule: R, replacing: boolean): R | null {
+    assert(!this.entries.has(rule), "rule object is not in the classifier already");
+    assert(rule.priority === (rule.priority | 0), "priority is a 32-bit integer");
+    const { value, mask } = rule.match;
+    for (let w = 0; w < KEY_WORDS; w++) assert((value[w] & ~mask[w]) === 0, "match value has no bits outside its mask");
+    const key = maskKey(mask);
+    let st = this.byMask.get(key);
+    if (st === undefined) {
+      st = new Subtable<R>(this.subtableIdNext++, mask.slice(), key, this.tracker);
+      this.byMask.set(key, st);
+      this.subtables.push(st);
+    }
+    const head = st.addHead(value);
+    const list = head.entries;
+    let i = 0;
+    while (i < list.length && list[i].priority > rule.priority) i++;
+    if (i < list.length && list[i].priority === rule.priority) {
+      assert(replacing, "insert of a rule identical to one in the classifier");
+      const slot = list[i];
+      const old = slot.rule;
+      this.entries.delete(old);
+      slot.rule = rule;
+      this.entries.set(rule, slot);
+      return old;
+    }
+    const entry = new ClsEntry<R>(rule, rule.priority, this.seqNext++, head, st);
+    list.splice(i, 0, entry);
+    if (i === 0) st.refreshTop(head);
+    this.entries.set(rule, entry);
+    st.ruleCount++;
+    if (rule.priority > st.maxPriority) {
+      st.maxPriority = rule.priority;
+      st.maxCount = 1;
+      this.reposition(st);
+    } else if (rule.priority === st.maxPriority) {
+      st.maxCount++;
+    }
+    return null;
+  }
+
+  /** Removes a rule; false when it is not in the classifier. */
+  remove(rule: R): boolean {
+    const entry = this.entries.get(rule);
+    if (entry === undefined) return false;
+    this.entries.delete(rule);
+    const st = entry.subtable;
+    const list = entry.head.entries;
+    const i = list.indexOf(entry);
+    list.splice(i, 1);
+    if (list.length === 0) st.removeHead(entry.head);
+    else if (i === 0) st.refreshTop(entry.head);
+    st.ruleCount--;
+    if (st.ruleCount === 0) {
+      this.byMask.delete(st.key);
+      this.subtables.splice(this.subtables.indexOf(st), 1);
+    } else if (entry.priority === st.maxPriority && --st.maxCount === 0) {
+      st.recomputeMax();
+      this.reposition(st);
+    }
+    return true;
+  }
+
+  /** The rule with exactly this match and priority, or null. */
+  findExact(match: Match, priority: number): R | null {
+    const st = this.byMask.get(maskKey(match.mask));
+    if (st === undefined) return null;
+    const head = st.findValue(match.value);
+    if (head === null) return null;
+    for (const e of head.entries) if (e.priority === priority) return e.rule;
+    return null;
+  }
+
+  /**
+   * OpenFlow rule selection, in iteration order. Strict: the rule with the
+   * same match and priority. Non-strict: every rule whose match is a subset
+   * of `match` (pins every bit `match` pins, to the same value), whatever
+   * its priority (OVS's cls_rule_is_loose_match).
+   */
+  findMatches(match: Match, strict: boolean, priority?: number): R[] {
+    if (strict) {
+      assert(priority !== undefined, "strict selection names a priority");
+      const r = this.findExact(match, priority);
+      return r === null ? [] : [r];
+    }
+    const found: ClsEntry<R>[] = [];
+    for (const st of this.subtables) {
+      let covers = true;
+      let same = true;
+      for (let w = 0; w < KEY_WORDS; w++) {
+        if ((match.mask[w] & ~st.mask[w]) !== 0) covers = false;
+        if (match.mask[w] !== st.mask[w]) same = false;
+      }
+      if (!covers) continue;
+      if (same) {
+        const head = st.findValue(match.value);
+        if (head !== null) found.push(...head.entries);
+        continue;
+      }
+      for (const head of st.heads()) {
+        let agrees = true;
+        for (let j = 0; j < st.words.length && agrees; j++) {
+          const w = st.words[j];
+          agrees = ((head.value[j] & match.mask[w]) >>> 0) === match.value[w];
+        }
+        if (agrees) found.push(...head.entries);
+      }
+    }
+    return found.sort(byPriorityThenSeq).map((e) => e.rule);
+  }
+
+  /**
+   * Whether some packet could match both `match` and a rule of the same
+   * priority (OVS's classifier_rule_overlaps, used for check_overlap). A rule
+   * identical to `match` counts as overlapping.
+   */
+  overlaps(match: Match, priority: number): boolean {
+    for (const st of this.subtables) {
+      if (st.maxPriority < priority) break;
+      for (const head of st.heads()) {
+        if (!head.entries.some((e) => e.priority === priority)) continue;
+        let agree = true;
+        for (let j = 0; j < st.words.length && agree; j++) {
+          const w = st.words[j];
+          agree = ((head.value[j] ^ match.value[w]) & st.masks[j] & match.mask[w]) === 0;
+        }
+        if (agree) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The highest-priority rule matching the key at keys[base..], or null.
+   * When wc is given, ORs into wc[wcBase..] every bit the answer depended
+   * on (wc is a mask key; the caller clears it before the first lookup of a
+   * translation).
+   */
+  lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
+    const subtables = this.subtables;
+    const n = subtables.length;
+    let best: Subtable<R> | null = null;
+    let bestSlot = -1;
+    let bestPriority = -Infinity;
+    let bestSeq = -1;
+    if (wc !== null) this.tracker.begin();
+    for (let i = 0; i < n; i++) {
+      const st = subtables[i];
+      if (st.maxPriority < bestPriority) break;
+      const slot = wc === null ? st.lookup(keys, base) : st.lookupWc(keys, base, wc, wcBase);
+      if (slot < 0) continue;
+      const p = st.priorityAt(slot);
+      if (p > bestPriority || (p === bestPriority && st.seqAt(slot) > bestSeq)) {
+        best = st;
+        bestSlot = slot;
+        bestPriority = p;
+        bestSeq = st.seqAt(slot);
+      }
+    }
+    return best === null ? null : best.entryAt(bestSlot).rule;
+  }
+
+  /** Every rule: priority descending, then in the order their slots were created. */
+  rules(): R[] {
+    return [...this.entries.values()].sort(byPriorityThenSeq).map((e) => e.rule);
+  }
+
+  [Symbol.iterator](): Iterator<R> {
+    return this.rules()[Symbol.iterator]();
+  }
+
+  /** Moves a subtable to its place after its maxPriority changed. */
+  private reposition(st: Subtable<R>): void {
+    const list = this.subtables;
+    list.splice(list.indexOf(st), 1);
+    let i = 0;
+    while (i < list.length && (list[i].maxPriority > st.maxPriority || (list[i].maxPriority === st.maxPriority && list[i].id < st.id))) {
+      i++;
+    }
+    list.splice(i, 0, st);
+  }
+}

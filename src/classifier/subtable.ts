@@ -1,0 +1,584 @@
+/**
+ * One subtable of the classifier: every rule whose match has one given mask
+ * (tuple space search, OVS NSDI 2015 section 5).
+ *
+ * Invariant: rules with equal masked values share one Head, which lists them
+ * by priority, highest first, with no two of equal priority; the subtable
+ * holds at most one Head per masked value, so a key matches at most one Head.
+ *
+ * Design:
+ * - The mask's nonzero words are listed once, in stage order (metadata, L2,
+ *   L3, L4; see stageOfWord), as parallel arrays `words` and `masks`, so a
+ *   lookup touches only the words the subtable cares about.
+ * - Staged lookup (section 6.1): a key is hashed stage by stage with one
+ *   running hash. Every stage but the last has a counting index of the
+ *   partial hashes of its rules; the first stage whose partial hash is absent
+ *   proves that no rule matches, and only the stages hashed so far are
+ *   un-wildcarded. Counts make removal exact; a hash collision only makes a
+ *   lookup go one stage further, never answer wrongly.
+ * - The last stage is the rule table: open addressing with linear probing
+ *   over typed arrays (hashes apart from values, so a miss reads only
+ *   hashes), backward-shift deletion, load at most 1/2.
+ * - Prefix tracking (section 5.4): before hashing the stage that holds a
+ *   tracked address field, the classifier-wide trie may prove that no rule of
+ *   this subtable's prefix length matches, and the stage is not hashed.
+ * - Ports trie: when the last stage misses and the subtable masks tp_src and
+ *   tp_dst (one word), a per-subtable trie of the rules' masked port values
+ *   says how many leading port bits prove the miss, so a miss on
+ *   `tp_dst=80` need not un-wildcard all 32 port bits. Unlike OVS, which
+ *   relies on it for every miss in that stage, it is used only when the
+ *   ports alone rule a match out: a miss caused by another L4-stage word
+ *   (tcp_flags) un-wildcards the whole stage.
+ * Limits: tables grow by doubling on insert and shrink on removal (control
+ * plane); lookups allocate nothing.
+ */
+import { DP_WORDS, KEY_WORDS, W_DL_DST, W_NW_SRC, W_TP } from "../flow/layout.js";
+import { assert } from "../errors.js";
+import { PrefixTrie, PrefixTracker, prefixLength } from "./prefix-trie.js";
+
+/** Lookup stages, in the order a subtable hashes them. */
+export const STAGE_COUNT = 4;
+
+/**
+ * The stage a key word belongs to: metadata (words 0-35 and the
+ * translation-only words from DP_WORDS on), L2 (dl_dst up to nw_src), L3
+ * (nw_src up to the ports), L4 (ports, tcp_flags, igmp group).
+ */
+export function stageOfWord(w: number): number {
+  if (w >= DP_WORDS || w < W_DL_DST) return 0;
+  if (w < W_NW_SRC) return 1;
+  if (w < W_TP) return 2;
+  return 3;
+}
+
+/** Key words in stage order: the order every subtable lists its words in. */
+export const WORDS_IN_STAGE_ORDER: readonly number[] = Array.from({ length: KEY_WORDS }, (_, w) => w).sort(
+  (a, b) => stageOfWord(a) - stageOfWord(b) || a - b,
+);
+
+// Hashing: one multiply and rotate per key word, then MurmurHash3's
+// finalizer, which spreads every input bit over the whole hash.
+const HASH_SEED = 0x9747b28c | 0;
+
+export function hashWord(h: number, w: number): number {
+  h = Math.imul(h ^ w, 0xcc9e2d51);
+  return (h << 15) | (h >>> 17);
+}
+
+export function hashFinish(h: number, n: number): number {
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  // Never 0: hash tables below mark an empty slot with 0.
+  return h ^ (h >>> 16) || 1;
+}
+
+/** What a classifier keeps per rule: its slot in a Head. */
+export class ClsEntry<R> {
+  /** Replaced in place when an identical rule takes the slot. */
+  rule: R;
+  readonly priority: number;
+  /** Insertion order of the slot: ties and iteration order use it. */
+  readonly seq: number;
+  readonly head: Head<R>;
+  readonly subtable: Subtable<R>;
+  constructor(rule: R, priority: number, seq: number, head: Head<R>, subtable: Subtable<R>) {
+    this.rule = rule;
+    this.priority = priority;
+    this.seq = seq;
+    this.head = head;
+    this.subtable = subtable;
+  }
+}
+
+/** The rules of one subtable that share one masked value. */
+export class Head<R> {
+  readonly hash: number;
+  /** The masked value, one word per word of the subtable's mask. */
+  readonly value: Int32Array;
+  /** Highest priority first; never empty while the Head is in the table. */
+  readonly entries: ClsEntry<R>[];
+  constructor(hash: number, value: Int32Array) {
+    this.hash = hash;
+    this.value = value;
+    this.entries = [];
+  }
+}
+
+const INDEX_SLOTS_MIN = 8;
+
+/**
+ * A multiset of 32-bit hashes (OVS's ccmap): the staged-lookup index of one
+ * stage. Open addressing with linear probing; hashes and counts live in
+ * separate arrays so that a probe reads only hashes (16 to a cache line).
+ * Hashes are never 0 (hashFinish), so 0 marks an empty slot.
+ */
+class CountIndex {
+  private hashes: Int32Array;
+  private counts: Int32Array;
+  private slotMask: number;
+  /** Distinct hashes stored. */
+  private used: number;
+
+  constructor() {
+    this.hashes = new Int32Array(INDEX_SLOTS_MIN);
+    this.counts = new Int32Array(INDEX_SLOTS_MIN);
+    this.slotMask = INDEX_SLOTS_MIN - 1;
+    this.used = 0;
+  }
+
+  has(h: number): boolean {
+    const hashes = this.hashes;
+    const m = this.slotMask;
+    for (let i = h & m; ; i = (i + 1) & m) {
+      const x = hashes[i];
+      if (x === h) return true;
+      if (x === 0) return false;
+    }
+  }
+
+  increment(h: number): void {
+    const hashes = this.hashes;
+    const m = this.slotMask;
+    let i = h & m;
+    for (; hashes[i] !== 0; i = (i + 1) & m) {
+      if (hashes[i] === h) {
+        this.counts[i]++;
+        return;
+      }
+    }
+    hashes[i] = h;
+    this.counts[i] = 1;
+    this.used++;
+    if (this.used * 2 > m + 1) this.resize((m + 1) * 2);
+  }
+
+  decrement(h: number): void {
+    const hashes = this.hashes;
+    const counts = this.counts;
+    const m = this.slotMask;
+    let i = h & m;
+    for (;;) {
+      assert(hashes[i] !== 0, "decremented hash is in the index");
+      if (hashes[i] === h) break;
+      i = (i + 1) & m;
+    }
+    if (--counts[i] !== 0) return;
+    // Backward-shift deletion: pull later entries of the probe run into the hole.
+    let hole = i;
+    for (let j = (i + 1) & m; hashes[j] !== 0; j = (j + 1) & m) {
+      const home = hashes[j] & m;
+      if (((j - home) & m) >= ((j - hole) & m)) {
+        hashes[hole] = hashes[j];
+        counts[hole] = counts[j];
+        hole = j;
+      }
+    }
+    hashes[hole] = 0;
+    counts[hole] = 0;
+    this.used--;
+    if (m + 1 > INDEX_SLOTS_MIN && this.used * 8 < m + 1) this.resize((m + 1) / 2);
+  }
+
+  private resize(slots: number): void {
+    const oldHashes = this.hashes;
+    const oldCounts = this.counts;
+    const hashes = new Int32Array(slots);
+    const counts = new Int32Array(slots);
+    const m = slots - 1;
+    for (let i = 0; i < oldHashes.length; i++) {
+      if (oldHashes[i] === 0) continue;
+      let j = oldHashes[i] & m;
+      while (hashes[j] !== 0) j = (j + 1) & m;
+      hashes[j] = oldHashes[i];
+      counts[j] = oldCounts[i];
+    }
+    this.hashes = hashes;
+    this.counts = counts;
+    this.slotMask = m;
+  }
+}
+
+const RULE_SLOTS_MIN = 8;
+
+export class Subtable<R> {
+  /** Creation order: breaks ties between subtables of equal max priority. */
+  readonly id: number;
+  /** The mask, as a full key (shared by no one else). */
+  readonly mask: Uint32Array;
+  /** The classifier's map key for this mask. */
+  readonly key: string;
+  readonly words: Int32Array;
+  readonly masks: Int32Array;
+  /** End (exclusive, into words) of each nonempty stage; the last is the rule table's. */
+  readonly stageEnd: Int32Array;
+  readonly stageCount: number;
+  /** Index of partial hashes for stages 0 .. stageCount-2. */
+  private readonly indices: CountIndex[];
+
+  /**
+   * Rule table, parallel arrays indexed by slot: the hash (0 = empty), the
+   * masked value (nWords words per slot), the priority and seq of the Head's
+   * best rule, and the Head. A miss reads only hashes; a hit ranks by
+   * priority without touching the Head, which is read only for the lookup's
+   * final answer.
+   */
+  private slotHash: Int32Array;
+  private slotValue: Int32Array;
+  private slotPriority: Int32Array;
+  /** The tie-break, as a double so it never wraps. */
+  private slotSeq: Float64Array;
+  private slotHead: (Head<R> | null)[];
+  private slotMask: number;
+  headCount: number;
+  ruleCount: number;
+  /** Highest priority of any rule, and how many rules have it. */
+  maxPriority: number;
+  maxCount: number;
+
+  private readonly tracker: PrefixTracker;
+  /** Per tracked field: the CIDR prefix length of the mask on it, 0 when none. */
+  readonly triePlen: Int32Array;
+  /** Per nonempty stage: bit t set when tracked field t lies in it and the mask has a prefix on it. */
+  private readonly stageTries: Int32Array;
+
+  /** Mask of the tp_src:tp_dst word, its length up to the last set bit, and the trie. */
+  private readonly portsMask: number;
+  private readonly portsMaskLength: number;
+  private readonly portsTrie: PrefixTrie | null;
+  private readonly portsScratch: Uint32Array;
+  private readonly portsPlens: Uint32Array;
+
+  /** Scratch for insert/remove: the partial hash of every stage. */
+  private readonly stageHashes: Int32Array;
+
+  constructor(id: number, mask: Uint32Array, key: string, tracker: PrefixTracker) {
+    this.id = id;
+    this.mask = mask;
+    this.key = key;
+    const words: number[] = [];
+    const ends: number[] = [];
+    let stage = -1;
+    for (const w of WORDS_IN_STAGE_ORDER) {
+      if (mask[w] === 0) continue;
+      const s = stageOfWord(w);
+      if (s !== stage && words.length > 0) ends.push(words.length);
+      stage = s;
+      words.push(w);
+    }
+    if (words.length > 0) ends.push(words.length);
+    this.words = new Int32Array(words);
+    this.masks = new Int32Array(words.map((w) => mask[w] | 0));
+    this.stageEnd = new Int32Array(ends);
+    this.stageCount = ends.length;
+    this.indices = [];
+    for (let s = 0; s + 1 < this.stageCount; s++) this.indices.push(new CountIndex());
+
+    this.slotHash = new Int32Array(RULE_SLOTS_MIN);
+    this.slotValue = new Int32Array(RULE_SLOTS_MIN * words.length);
+    this.slotPriority = new Int32Array(RULE_SLOTS_MIN);
+    this.slotSeq = new Float64Array(RULE_SLOTS_MIN);
+    this.slotHead = new Array<Head<R> | null>(RULE_SLOTS_MIN).fill(null);
+    this.slotMask = RULE_SLOTS_MIN - 1;
+    this.headCount = 0;
+    this.ruleCount = 0;
+    this.maxPriority = -Infinity;
+    this.maxCount = 0;
+
+    this.tracker = tracker;
+    this.triePlen = new Int32Array(tracker.count);
+    this.stageTries = new Int32Array(Math.max(1, this.stageCount));
+    for (let t = 0; t < tracker.count; t++) {
+      const word = tracker.fieldWord[t];
+      const plen = prefixLength(mask, word, tracker.fieldBits[t]);
+      this.triePlen[t] = plen;
+      if (plen === 0) continue;
+      const j = words.indexOf(word);
+      let s = 0;
+      while (ends[s] <= j) s++;
+      this.stageTries[s] |= 1 << t;
+    }
+
+    this.portsMask = mask[W_TP] | 0;
+    this.portsMaskLength = this.portsMask === 0 ? 0 : 32 - ctz32(this.portsMask);
+    this.portsTrie = this.portsMask === 0 ? null : new PrefixTrie(32);
+    this.portsScratch = new Uint32Array(1);
+    this.portsPlens = new Uint32Array(1);
+    this.stageHashes = new Int32Array(STAGE_COUNT);
+  }
+
+  /**
+   * Finds the Head a key matches, recording in wc the bits consulted (OVS's
+   * find_match_wc). Returns its slot (see priorityAt, seqAt, entryAt), or -1.
+   */
+  lookupWc(keys: Uint32Array, base: number, wc: Uint32Array, wcBase: number): number {
+    const words = this.words;
+    const masks = this.masks;
+    const stageEnd = this.stageEnd;
+    const last = this.stageCount - 1;
+    let h = HASH_SEED;
+    let j = 0;
+    // Every stage but the last is un-wildcarded as it is hashed: whatever
+    // happens next, the answer depends on it.
+    for (let s = 0; s < last; s++) {
+      if (this.stageTries[s] !== 0 && this.trieSkips(this.stageTries[s], keys, base, wc, wcBase)) return -1;
+      const end = stageEnd[s];
+      for (; j < end; j++) {
+        const w = words[j];
+        const m = masks[j];
+        h = hashWord(h, keys[base + w] & m);
+        wc[wcBase + w] |= m;
+      }
+      if (!this.indices[s].has(hashFinish(h, j))) return -1;
+    }
+    if (last >= 0 && this.stageTries[last] !== 0 && this.trieSkips(this.stageTries[last], keys, base, wc, wcBase)) {
+      return -1;
+    }
+    const first = j;
+    const n = words.length;
+    for (; j < n; j++) h = hashWord(h, keys[base + words[j]] & masks[j]);
+    const slot = this.findKey(hashFinish(h, n), keys, base);
+    // The ports trie may prove the miss with fewer bits than the last stage has.
+    if (slot < 0 && this.portsTrie !== null && this.portsRuleOut(keys, base, wc, wcBase)) return -1;
+    for (j = first; j < n; j++) wc[wcBase + words[j]] |= masks[j];
+    return slot;
+  }
+
+  /** The same answer as lookupWc without recording wildcards: one hash, no stages. */
+  lookup(keys: Uint32Array, base: number): number {
+    const words = this.words;
+    const masks = this.masks;
+    const n = words.length;
+    let h = HASH_SEED;
+    for (let j = 0; j < n; j++) h = hashWord(h, keys[base + words[j]] & masks[j]);
+    return this.findKey(hashFinish(h, n), keys, base);
+  }
+
+  /** Priority of the best rule of the Head in a slot lookup returned. */
+  priorityAt(slot: number): number {
+    return this.slotPriority[slot];
+  }
+
+  /** Slot seq of the best rule of the Head in a slot lookup returned. */
+  seqAt(slot: number): number {
+    return this.slotSeq[slot];
+  }
+
+  /** The best entry of the Head in a slot lookup returned. */
+  entryAt(slot: number): ClsEntry<R> {
+    return this.slotHead[slot]!.entries[0];
+  }
+
+  /** Copies a Head's best rule's priority and seq into its slot after its entries changed. */
+  refreshTop(head: Head<R>): void {
+    const i = this.slotOfHead(head);
+    this.slotPriority[i] = head.entries[0].priority;
+    this.slotSeq[i] = head.entries[0].seq;
+  }
+
+  /** The Head holding exactly this masked value (match.value words), or null. */
+  findValue(value: Uint32Array): Head<R> | null {
+    const hash = this.hashValue(value);
+    const i = this.slotOfValue(hash, value);
+    return i < 0 ? null : this.slotHead[i];
+  }
+
+  /** The Head for a masked value (match.value words), created when new. */
+  addHead(value: Uint32Array): Head<R> {
+    const hash = this.hashValue(value);
+    const i = this.slotOfValue(hash, value);
+    if (i >= 0) return this.slotHead[i]!;
+    const compact = new Int32Array(this.words.length);
+    for (let j = 0; j < compact.length; j++) compact[j] = value[this.words[j]] | 0;
+    const head = new Head<R>(hash, compact);
+    for (let s = 0; s + 1 < this.stageCount; s++) this.indices[s].increment(this.stageHashes[s]);
+    for (let t = 0; t < this.tracker.count; t++) {
+      if (this.triePlen[t] !== 0) this.tracker.tries[t].insert(value, this.tracker.fieldWord[t], this.triePlen[t]);
+    }
+    if (this.portsTrie !== null) {
+      this.portsScratch[0] = value[W_TP];
+      this.portsTrie.insert(this.portsScratch, 0, this.portsMaskLength);
+    }
+    if ((this.headCount + 1) * 2 > this.slotHead.length) this.resize(this.slotHead.length * 2);
+    this.place(head);
+    this.headCount++;
+    return head;
+  }
+
+  /** Removes an empty Head from every structure. */
+  removeHead(head: Head<R>): void {
+    assert(head.entries.length === 0, "only an empty head is removed");
+    const value = new Uint32Array(KEY_WORDS);
+    for (let j = 0; j < this.words.length; j++) value[this.words[j]] = head.value[j];
+    this.hashValue(value);
+    for (let s = 0; s + 1 < this.stageCount; s++) this.indices[s].decrement(this.stageHashes[s]);
+    for (let t = 0; t < this.tracker.count; t++) {
+      if (this.triePlen[t] !== 0) this.tracker.tries[t].remove(value, this.tracker.fieldWord[t], this.triePlen[t]);
+    }
+    if (this.portsTrie !== null) {
+      this.portsScratch[0] = value[W_TP];
+      this.portsTrie.remove(this.portsScratch, 0, this.portsMaskLength);
+    }
+    const hashes = this.slotHash;
+    const n = this.words.length;
+    const m = this.slotMask;
+    const i = this.slotOfHead(head);
+    // Backward-shift deletion, as in CountIndex.
+    let hole = i;
+    for (let j = (i + 1) & m; hashes[j] !== 0; j = (j + 1) & m) {
+      const home = hashes[j] & m;
+      if (((j - home) & m) >= ((j - hole) & m)) {
+        hashes[hole] = hashes[j];
+        this.slotValue.copyWithin(hole * n, j * n, (j + 1) * n);
+        this.slotPriority[hole] = this.slotPriority[j];
+        this.slotSeq[hole] = this.slotSeq[j];
+        this.slotHead[hole] = this.slotHead[j];
+        hole = j;
+      }
+    }
+    hashes[hole] = 0;
+    this.slotHead[hole] = null;
+    this.headCount--;
+    if (this.slotHead.length > RULE_SLOTS_MIN && this.headCount * 8 < this.slotHead.length) {
+      this.resize(this.slotHead.length / 2);
+    }
+  }
+
+  /** Every Head, in table order (callers sort what they return). */
+  heads(): Head<R>[] {
+    const out: Head<R>[] = [];
+    for (const head of this.slotHead) if (head !== null) out.push(head);
+    return out;
+  }
+
+  /** Recomputes maxPriority and maxCount from the Heads (after the last top rule left). */
+  recomputeMax(): void {
+    let max = -Infinity;
+    let count = 0;
+    for (const head of this.slotHead) {
+      if (head === null) continue;
+      const p = head.entries[0].priority;
+      if (p > max) {
+        max = p;
+        count = 1;
+      } else if (p === max) {
+        count++;
+      }
+    }
+    this.maxPriority = max;
+    this.maxCount = count;
+  }
+
+  /** Hash of a masked value in full-key layout; leaves each stage's partial hash in stageHashes. */
+  private hashValue(value: Uint32Array): number {
+    const words = this.words;
+    let h = HASH_SEED;
+    let j = 0;
+    for (let s = 0; s < this.stageCount; s++) {
+      const end = this.stageEnd[s];
+      for (; j < end; j++) h = hashWord(h, value[words[j]] | 0);
+      this.stageHashes[s] = hashFinish(h, j);
+    }
+    return hashFinish(h, words.length);
+  }
+
+  /** The slot holding a masked value in full-key layout, or -1. */
+  private slotOfValue(hash: number, value: Uint32Array): number {
+    const hashes = this.slotHash;
+    const values = this.slotValue;
+    const words = this.words;
+    const n = words.length;
+    const m = this.slotMask;
+    for (let i = hash & m; ; i = (i + 1) & m) {
+      const x = hashes[i];
+      if (x === 0) return -1;
+      if (x !== hash) continue;
+      let j = 0;
+      while (j < n && values[i * n + j] === (value[words[j]] | 0)) j++;
+      if (j === n) return i;
+    }
+  }
+
+  private slotOfHead(head: Head<R>): number {
+    const m = this.slotMask;
+    let i = head.hash & m;
+    while (this.slotHead[i] !== head) {
+      assert(this.slotHash[i] !== 0, "head is in the table");
+      i = (i + 1) & m;
+    }
+    return i;
+  }
+
+  /** The slot whose masked value the key has, or -1. */
+  private findKey(hash: number, keys: Uint32Array, base: number): number {
+    const hashes = this.slotHash;
+    const m = this.slotMask;
+    for (let i = hash & m; ; i = (i + 1) & m) {
+      const x = hashes[i];
+      if (x === 0) return -1;
+      if (x !== hash) continue;
+      const values = this.slotValue;
+      const words = this.words;
+      const masks = this.masks;
+      const n = words.length;
+      const o = i * n;
+      let j = 0;
+      while (j < n && (keys[base + words[j]] & masks[j]) === values[o + j]) j++;
+      if (j === n) return i;
+    }
+  }
+
+  /** Whether a tracked prefix (bit t of `tries`) proves that no rule matches, before its stage is hashed. */
+  private trieSkips(tries: number, keys: Uint32Array, base: number, wc: Uint32Array, wcBase: number): boolean {
+    const tracker = this.tracker;
+    for (let t = 0; t < tracker.count; t++) {
+      if (((tries >>> t) & 1) !== 0 && tracker.skip(t, this.triePlen[t], keys, base, wc, wcBase)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * After a miss in the rule table: whether the ports alone rule out every
+   * rule. If so, sets in wc only the port bits that prove it.
+   */
+  private portsRuleOut(keys: Uint32Array, base: number, wc: Uint32Array, wcBase: number): boolean {
+    const mask = this.portsMask;
+    this.portsScratch[0] = keys[base + W_TP] & mask;
+    this.portsPlens[0] = 0;
+    const bits = this.portsTrie!.lookup(this.portsScratch, 0, this.portsPlens, 0);
+    const l = this.portsMaskLength - 1;
+    if (((this.portsPlens[0] >>> (31 - l)) & 1) !== 0) return false;
+    wc[wcBase + W_TP] |= mask & (bits === 0 ? 0 : ~0 << (32 - bits));
+    return true;
+  }
+
+  private place(head: Head<R>): void {
+    const m = this.slotMask;
+    let i = head.hash & m;
+    while (this.slotHash[i] !== 0) i = (i + 1) & m;
+    this.slotHash[i] = head.hash;
+    this.slotValue.set(head.value, i * this.words.length);
+    // A new Head is placed before its first rule joins it (then refreshTop).
+    this.slotPriority[i] = head.entries.length === 0 ? 0 : head.entries[0].priority;
+    this.slotSeq[i] = head.entries.length === 0 ? 0 : head.entries[0].seq;
+    this.slotHead[i] = head;
+  }
+
+  private resize(slots: number): void {
+    const old = this.slotHead;
+    this.slotHash = new Int32Array(slots);
+    this.slotValue = new Int32Array(slots * this.words.length);
+    this.slotPriority = new Int32Array(slots);
+    this.slotSeq = new Float64Array(slots);
+    this.slotHead = new Array<Head<R> | null>(slots).fill(null);
+    this.slotMask = slots - 1;
+    for (const head of old) if (head !== null) this.place(head);
+  }
+}
+
+/** Count of trailing zero bits of a nonzero 32-bit value. */
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
