@@ -187,9 +187,11 @@ export function matchItems(v: Uint32Array, vb: number, m: Uint32Array, mb: numbe
   const tfm = msk(L.W_TUN_FLAGS);
   if (bits(tfm, 8, 8)) put("tun_tos", hex(bits(tf, 8, 8)));
   if (bits(tfm, 0, 8)) put("tun_ttl", String(bits(tf, 0, 8)));
-  // Only the OAM flag (1) is a matchable tunnel flag (FLOW_TNL_F_MASK).
-  if (bits(tfm, 16, 16) & 1) {
-    put("tun_flags", formatFlagsMasked(bits(tf, 16, 16) & 1, bits(tfm, 16, 16) & 1, 1, (b) => (b === 1 ? "oam" : undefined)));
+  // match_format prints the tunnel flags under FLOW_TNL_F_MASK (oam, df, csum, key), so a
+  // match on oam alone (the only flag a flow may match) prints as "+oam" or "-oam".
+  if (bits(tfm, 16, 16) & 0xf) {
+    const tunFlagName = (b: number): string | undefined => ["oam", "df", "csum", "key"][31 - Math.clz32(b)];
+    put("tun_flags", formatFlagsMasked(bits(tf, 16, 16) & 0xf, bits(tfm, 16, 16) & 0xf, 0xf, tunFlagName));
   }
 
   be64("metadata", L.W_METADATA);

@@ -131,7 +131,8 @@ export function formatPort(port: number, portName?: (port: number) => string | u
   const reserved = RESERVED_PORT_NAMES.get(port);
   if (reserved !== undefined) return reserved;
   const name = portName?.(port);
-  if (name !== undefined) return /^[A-Za-z0-9_.\-]+$/.test(name) && !/^\d+$/.test(name) ? name : `"${name}"`;
+  // OVS prints a name bare only when it is a letter followed by letters and digits; else quoted.
+  if (name !== undefined) return /^[A-Za-z][A-Za-z0-9]*$/.test(name) ? name : JSON.stringify(name);
   return String(port);
 }
 

@@ -28,7 +28,7 @@ import { TABLE_NONE, CONTROLLER_NO_METER, CONTROLLER_MAX_LEN_DEFAULT } from "../
 import { Match } from "../flow/match.js";
 import * as L from "../flow/layout.js";
 import { OFPP_CONTROLLER, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NONE } from "../flow/text.js";
-import { TextError } from "./errors.js";
+import { FlowSyntaxError, TextError } from "./errors.js";
 import {
   atoi,
   parseHexBytes,
@@ -119,7 +119,7 @@ export function parseActionList(
       continue;
     }
     if (name === "apply_actions") throw new TextError(item.keyAt, item.key, "apply_actions is the default instruction");
-    parseOne(name, item.key, item.value, item.keyAt, item.valueAt, ctx, out, outer, depth);
+    parseOne(name, item.key, item.value, item.keyAt, item.valueAt, ctx, out, depth);
     for (let i = before; i < out.length; i++) if (!actionAt.has(out[i])) actionAt.set(out[i], item.keyAt);
   }
   if (drop && out.length > 0) {
@@ -137,7 +137,6 @@ function parseOne(
   at: number,
   ctx: ActionParseContext,
   out: Action[],
-  outer: Outer,
   depth: number,
 ): void {
   const port = (s: string, sAt: number, why: string): number => {
@@ -387,7 +386,6 @@ function parseOne(
       if (UNSUPPORTED.has(name) || name === "output_trunc") {
         throw new TextError(keyAt, key, `${key}: action not supported by flowplane`);
       }
-      void outer;
       // A bare port: "1", "NORMAL", "LOCAL", a port name.
       const p = portFromString(key, ctx.portNames);
       if (p !== null) {
@@ -646,23 +644,12 @@ function parseNatRange(s: string, at: number): Pick<NatAction, "family" | "addrM
   let portMax = 0;
   let n = 0;
   const v4 = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})/.exec(s);
+  // An IPv6 address, bare or in brackets (brackets let a ":PORT" follow).
   const readV6 = (from: number): { v: bigint; len: number } | null => {
-    const br = /^\[([0-9a-fA-F:.]+)\]/.exec(s.slice(from));
-    const plain = /^([0-9a-fA-F:.]+)/.exec(s.slice(from));
-    const m = s[from] === "[" ? br : plain;
+    const m = s[from] === "[" ? /^\[([0-9a-fA-F:.]+)\]/.exec(s.slice(from)) : /^([0-9a-fA-F:.]+)/.exec(s.slice(from));
     if (m === null) return null;
-    let text = m[1];
-    let len = m[0].length;
-    // Unbracketed: the address may not swallow a ":PORT" suffix that inet_pton rejects.
-    let v = parseIPv6(text);
-    if (v === null && s[from] !== "[") {
-      return null;
-    }
-    void len;
-    if (v === null) return null;
-    len = m[0].length;
-    text = "";
-    return { v, len };
+    const v = parseIPv6(m[1]);
+    return v === null ? null : { v, len: m[0].length };
   };
   if (v4 !== null && parseIPv4(v4[1]) !== null) {
     family = 4;
@@ -809,12 +796,10 @@ function parseLearnSpec(
   ctx: ActionParseContext,
 ): LearnSpec {
   let dstParsed: { sub: SubField; f: OvsField } | null = null;
-  let dstError: TextError | null = null;
   try {
     dstParsed = parseSubfield(name, nameAt);
   } catch (e) {
     if (!(e instanceof TextError)) throw e;
-    dstError = e;
   }
   if (dstParsed !== null) {
     const { sub: dst, f } = dstParsed;
@@ -897,7 +882,6 @@ function parseLearnSpec(
     const { sub } = parseSubfield(value, valueAt);
     return { kind: "output", src: { kind: "field", subfield: sub }, dst: null, nBits: sub.nBits };
   }
-  void dstError;
   throw new TextError(nameAt, name, `${orig}: unknown keyword ${name}`);
 }
 
@@ -1245,5 +1229,32 @@ export function checkActions(actions: readonly Action[], match: Match, tableId: 
   } catch (e) {
     if (!(e instanceof CheckError)) throw e;
     throw new TextError(actionAt.get(e.action) ?? 0, e.action.type, `actions are invalid with specified match (${e.code})`);
+  }
+}
+
+export interface ParseActionsOptions {
+  portNames?: ReadonlyMap<string, number>;
+  fileName?: string;
+  lineNumber?: number;
+  /** Check the actions against this match (as a flow's actions are); unchecked when absent. */
+  match?: Match;
+  /** The flow's table, for goto_table checks (TABLE_NONE by default). */
+  tableId?: number;
+}
+
+/**
+ * Parses an `actions=` value on its own (instructions allowed), e.g.
+ * "resubmit(,25),output:1". Throws FlowSyntaxError with the column in `text`.
+ */
+export function parseActions(text: string, opts: ParseActionsOptions = {}): Action[] {
+  try {
+    const list = parseActionList(text, 0, { portNames: opts.portNames }, true);
+    if (opts.match !== undefined) checkActions(list, opts.match, opts.tableId ?? TABLE_NONE);
+    return list;
+  } catch (e) {
+    if (e instanceof TextError) {
+      throw new FlowSyntaxError(opts.fileName ?? "", opts.lineNumber ?? 1, e.at + 1, e.token, e.message);
+    }
+    throw e;
   }
 }

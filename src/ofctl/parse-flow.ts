@@ -113,7 +113,6 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
   let nBytes = -1n;
   let idleAge = -1;
   let hardAge = -1;
-  let tableSet = false;
   for (const kv of splitItems(matchText, 0)) {
     const name = kv.key;
     const value = kv.value;
@@ -165,7 +164,6 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
         if (t === null || t > 255) throw new TextError(kv.valueAt, value, `unknown table "${value}"`);
         // table=255 means "any table"; for an added flow OVS uses table 0.
         spec.table = t === 255 ? 0 : t;
-        tableSet = true;
         break;
       }
       case "priority":
@@ -201,7 +199,6 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
         throw new TextError(kv.keyAt, name, `unknown keyword ${name}`);
     }
   }
-  void tableSet;
   checkPrereqs(match, uses);
   spec.match = match;
   spec.actions = parseActionList(actText, eq + 1, { portNames: opts.portNames }, true);

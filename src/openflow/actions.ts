@@ -104,7 +104,10 @@ export interface GroupAction {
 /**
  * set_field:VALUE[/MASK]->FIELD, and load:VALUE->FIELD[ofs..end] (OVS turns
  * a load into a masked set_field and remembers it came from load).
- * `value` and `mask` are in the field's width; mask is all ones for a whole-field write.
+ * `value` and `mask` are in OVS's encoding of the field (mask all ones for a
+ * whole-field write). As in OVS: a write to nw_tos or ip_dscp changes only the
+ * DSCP bits; vlan_vid values carry OFPVID_PRESENT (0x1000); in_port_oxm and
+ * actset_output values are OpenFlow 1.1 port numbers (0xfffffffe for LOCAL).
  */
 export interface SetFieldAction {
   readonly type: "set_field";

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { parseIPv6, parseIntString, splitItems, strToU16, strToU32 } from "./lex.js";
+import { TextError } from "./errors.js";
+
+describe("splitItems", () => {
+  it("splits key=value, key:value, key(value) and bare keys with their offsets", () => {
+    expect(splitItems("a=1, b:2,c(d,e(f)),g", 10)).toEqual([
+      { key: "a", value: "1", keyAt: 10, valueAt: 12, delim: "=" },
+      { key: "b", value: "2", keyAt: 15, valueAt: 17, delim: ":" },
+      { key: "c", value: "d,e(f)", keyAt: 19, valueAt: 21, delim: "(" },
+      { key: "g", value: "", keyAt: 29, valueAt: 30, delim: "" },
+    ]);
+  });
+
+  it("keeps a parenthesised value running into ->dst (learn's load)", () => {
+    expect(splitItems("load(x)->y,z").map((i) => [i.key, i.value])).toEqual([
+      ["load", "x)->y"],
+      ["z", ""],
+    ]);
+  });
+});
+
+describe("numbers as OVS reads them", () => {
+  it("accepts hex and octal in str_to_u16 and names the value in errors", () => {
+    expect(strToU16("0x10", "priority", 0)).toBe(16);
+    expect(strToU16("010", "priority", 0)).toBe(8);
+    expect(() => strToU16("65536", "priority", 0)).toThrow(new TextError(0, "65536", 'invalid priority "65536"'));
+  });
+
+  it("truncates str_to_u32 like the C code does", () => {
+    expect(strToU32("4294967296", 0)).toBe(0);
+    expect(() => strToU32("", 0)).toThrow("missing required numeric argument");
+  });
+
+  it("reads long hex for wide fields and reports range errors", () => {
+    expect(parseIntString("0x0000000000000000000001", 4)).toEqual({ value: 1n, tail: 24 });
+    expect(parseIntString("0x100000000", 4)).toBe("range");
+    expect(parseIntString("abc", 4)).toBe("syntax");
+  });
+});
+
+describe("parseIPv6", () => {
+  it.each([
+    ["::", 0n],
+    ["::1", 1n],
+    ["fe80::1", (0xfe80n << 112n) | 1n],
+    ["::ffff:1.2.3.4", (0xffffn << 32n) | 0x01020304n],
+    ["1:2:3:4:5:6:7:8", 0x00010002000300040005000600070008n],
+  ])("reads %s", (text, value) => {
+    expect(parseIPv6(text)).toBe(value);
+  });
+
+  it.each(["1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "zz::", ":1"])("rejects %s", (text) => {
+    expect(parseIPv6(text)).toBeNull();
+  });
+});
