@@ -12,6 +12,9 @@ import { registerStart } from "./start.js";
 import { registerTrace } from "./trace.js";
 import { registerReplay } from "./replay.js";
 import { registerDumpFlows } from "./dump-flows.js";
+import { registerRun } from "./run.js";
+import { registerControl } from "./control.js";
+import { registerLab } from "./lab.js";
 
 const SYSTEM_ERRORS: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -39,6 +42,9 @@ export function buildProgram(): Command {
   registerTrace(program);
   registerReplay(program);
   registerDumpFlows(program);
+  registerRun(program);
+  registerControl(program);
+  registerLab(program);
   program.addHelpText(
     "after",
     "\nExamples:\n" +

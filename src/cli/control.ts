@@ -1,0 +1,148 @@
+/**
+ * The client side of `flowplane run`'s control socket: commands that read
+ * and change a running switch, in ovs-ofctl's and ovs-appctl's syntax.
+ *
+ *   flowplane add-flow   --target S BRIDGE 'FLOW'
+ *   flowplane add-flows  --target S BRIDGE FILE          (FILE "-" is stdin)
+ *   flowplane mod-flows  --target S BRIDGE 'FLOW' [--strict]
+ *   flowplane del-flows  --target S BRIDGE ['MATCH'] [--strict]
+ *   flowplane dump-flows --target S BRIDGE [--names] [-O VERSION]
+ *   flowplane dpctl dump-flows --target S [--names]
+ *   flowplane stats      --target S [--json]              (dpif-netdev/pmd-stats-show)
+ *   flowplane trace      --target S BRIDGE FLOW [PACKET] [--names]
+ *
+ * dump-flows and trace also work offline (their own files): this file adds
+ * --target to them without touching those files, through a preAction hook
+ * that, when --target is given, answers from the daemon and replaces the
+ * offline action for this one invocation (commander reads the action after
+ * the hooks ran).
+ * Errors are one line and exit 1; an absent daemon reads "cannot connect to
+ * SOCKET: is flowplane run running?".
+ */
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { UsageError } from "../errors.js";
+import { request, type StatsResult } from "../daemon/protocol.js";
+
+function readFlowsFile(file: string): string {
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${file}: cannot read flows (${code === "ENOENT" ? "no such file" : code})`);
+  }
+}
+
+const write = (lines: string[]): void => {
+  process.stdout.write(lines.join("\n") + (lines.length ? "\n" : ""));
+};
+
+/** The pmd-stats-show layout, for the one thread flowplane forwards on. */
+export function formatStats(s: StatsResult): string {
+  const lines = [
+    "main thread:",
+    `  packets received: ${s.packets}`,
+    `  emc hits: ${s.emcHits}`,
+    `  megaflow hits: ${s.megaflowHits}`,
+    `  avg. subtable lookups per megaflow hit: ${s.avgSubtableLookupsPerHit.toFixed(2)}`,
+    `  miss with success upcall: ${s.misses - s.lost}`,
+    `  miss with failed upcall: ${s.lost}`,
+    `  avg. packets per output batch: ${s.avgPacketsPerOutputBatch.toFixed(2)}`,
+    `  megaflows: ${s.megaflows}, revalidations: ${s.revalidations}, runts: ${s.runts}, dropped by actions: ${s.dropped}`,
+  ];
+  for (const p of s.ports) {
+    lines.push(`  port ${p.name} (${p.type}${p.device ? ` ${p.device}` : ""}): rx ${p.rxPackets} packets ${p.rxBytes} bytes, tx ${p.txPackets} packets ${p.txBytes} bytes, ${p.txDrops} dropped`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Adds --target to an offline command and answers from the daemon when it is given. */
+function addTarget(cmd: Command, remote: (target: string, args: unknown[], opts: Record<string, unknown>) => Promise<void>): void {
+  cmd.option("--target <socket>", "ask a running `flowplane run` at this control socket instead");
+  cmd.hook("preAction", async (_this, actionCommand) => {
+    const opts = actionCommand.opts<Record<string, unknown>>();
+    if (typeof opts.target !== "string") return;
+    await remote(opts.target, actionCommand.processedArgs as unknown[], opts);
+    actionCommand.action(() => {});
+  });
+}
+
+export function registerControl(program: Command): void {
+  program
+    .command("add-flow")
+    .description("add a flow to a running switch (ovs-ofctl add-flow)\n  flowplane add-flow --target /run/flowplane/lab.sock br0 'in_port=1,actions=output:2'")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("<flow>")
+    .action(async (bridge: string, flow: string, opts: { target: string }) => {
+      await request(opts.target, { cmd: "add-flows", bridge, text: flow, file: "flow" });
+    });
+
+  program
+    .command("add-flows")
+    .description("add the flows of a file to a running switch (ovs-ofctl add-flows); a bad line adds nothing")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("<file>", 'flows file, "-" for stdin')
+    .action(async (bridge: string, file: string, opts: { target: string }) => {
+      await request(opts.target, { cmd: "add-flows", bridge, text: readFlowsFile(file), file: file === "-" ? "stdin" : file });
+    });
+
+  program
+    .command("mod-flows")
+    .description("change the actions of a running switch's flows (ovs-ofctl mod-flows); counters are kept")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .option("--strict", "only the flow with exactly this match and priority")
+    .argument("<bridge>")
+    .argument("<flow>")
+    .action(async (bridge: string, flow: string, opts: { target: string; strict?: boolean }) => {
+      await request(opts.target, { cmd: "mod-flows", bridge, flow, strict: opts.strict === true });
+    });
+
+  program
+    .command("del-flows")
+    .description("delete a running switch's flows (ovs-ofctl del-flows); no match deletes all")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .option("--strict", "only the flow with exactly this match and priority")
+    .argument("<bridge>")
+    .argument("[match]")
+    .action(async (bridge: string, match: string | undefined, opts: { target: string; strict?: boolean }) => {
+      await request(opts.target, { cmd: "del-flows", bridge, match: match ?? "", strict: opts.strict === true });
+    });
+
+  const dpctl = program.command("dpctl").description("datapath commands (ovs-appctl dpctl/...)");
+  dpctl
+    .command("dump-flows")
+    .description("print a running switch's megaflows (ovs-appctl dpctl/dump-flows)")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .option("--names", "show port names instead of numbers")
+    .action(async (opts: { target: string; names?: boolean }) => {
+      const r = (await request(opts.target, { cmd: "dpctl/dump-flows", names: opts.names === true })) as { lines: string[] };
+      write(r.lines);
+    });
+
+  program
+    .command("stats")
+    .description("a running switch's datapath counters (ovs-appctl dpif-netdev/pmd-stats-show)")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .option("--json", "print them as JSON")
+    .action(async (opts: { target: string; json?: boolean }) => {
+      const s = (await request(opts.target, { cmd: "stats" })) as StatsResult;
+      process.stdout.write(opts.json ? JSON.stringify(s) + "\n" : formatStats(s));
+    });
+
+  const dumpFlows = program.commands.find((c) => c.name() === "dump-flows");
+  if (dumpFlows) {
+    addTarget(dumpFlows, async (target, args, opts) => {
+      const r = (await request(target, { cmd: "dump-flows", bridge: args[0], names: opts.names === true, protocol: opts.protocol })) as { lines: string[] };
+      write(r.lines);
+    });
+  }
+  const trace = program.commands.find((c) => c.name() === "trace");
+  if (trace) {
+    addTarget(trace, async (target, args, opts) => {
+      const r = (await request(target, { cmd: "trace", bridge: args[0], flow: args[1], packet: args[2], names: opts.names === true })) as { text: string };
+      process.stdout.write(r.text);
+    });
+  }
+}

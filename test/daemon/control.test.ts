@@ -1,0 +1,138 @@
+/**
+ * `flowplane run` without live ports (pcap-in, pcap-out): the control
+ * protocol end to end, client commands, metrics and the exit on SIGTERM.
+ * Needs no root: the socket lives in a temporary directory.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCapture } from "../../src/io/pcap.js";
+import { request } from "../../src/daemon/protocol.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
+const TMP = mkdtempSync(join(tmpdir(), "fp-daemon-test-"));
+const SOCK = join(TMP, "c.sock");
+const OUT = join(TMP, "out.pcap");
+const METRICS_PORT = 20000 + (process.pid % 20000);
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("flowplane run with capture ports", () => {
+  let daemon: ChildProcess;
+  let exited: Promise<number | null>;
+
+  beforeAll(async () => {
+    writeFileSync(join(TMP, "flows.txt"), "in_port=1,actions=output:2\n");
+    writeFileSync(
+      join(TMP, "t.json"),
+      JSON.stringify({
+        bridges: [{ name: "br0", flows: "flows.txt" }],
+        ports: [
+          { name: "in", bridge: "br0", ofport: 1, type: "pcap-in", options: { file: join(ROOT, "pcaps/icmp-echo.pcap") } },
+          { name: "out", bridge: "br0", ofport: 2, type: "pcap-out", options: { file: OUT } },
+        ],
+      }),
+    );
+    daemon = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", join(TMP, "t.json"), "--control", SOCK, "--metrics-port", String(METRICS_PORT)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    exited = new Promise((resolve) => daemon.on("exit", (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      const t = setTimeout(() => reject(new Error("flowplane run did not start")), 15_000);
+      daemon.stdout!.on("data", (d) => {
+        out += d;
+        if (out.includes("control ")) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+  });
+
+  afterAll(async () => {
+    if (daemon.exitCode === null) {
+      daemon.kill("SIGKILL");
+      await exited;
+    }
+    rmSync(TMP, { recursive: true, force: true });
+  });
+
+  it("creates its socket with mode 0600", () => {
+    expect(statSync(SOCK).mode & 0o777).toBe(0o600);
+  });
+
+  it("replays the pcap-in capture at start and counts it", async () => {
+    const count = readCapture(join(ROOT, "pcaps/icmp-echo.pcap")).count;
+    const r = cli("stats", "--target", SOCK, "--json");
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.packets).toBe(count);
+    expect(s.ports.find((p: { name: string }) => p.name === "out").txPackets).toBe(count);
+    const text = cli("stats", "--target", SOCK).stdout;
+    expect(text).toMatch(/packets received: \d+/);
+    expect(text).toMatch(/avg\. subtable lookups per megaflow hit: \d+\.\d\d/);
+  });
+
+  it("changes and dumps flows through the socket", () => {
+    expect(cli("add-flow", "--target", SOCK, "br0", "priority=100,icmp,actions=drop").status).toBe(0);
+    expect(cli("mod-flows", "--target", SOCK, "br0", "in_port=1,actions=output:out").status).toBe(0);
+    const d = cli("dump-flows", "--target", SOCK, "br0", "--names");
+    expect(d.status).toBe(0);
+    expect(d.stdout).toMatch(/priority=100,icmp actions=drop/);
+    expect(d.stdout).toMatch(/n_packets=[1-9]\d*, .*in_port=in actions=output:out/);
+    expect(cli("del-flows", "--target", SOCK, "br0", "icmp").status).toBe(0);
+    expect(cli("dump-flows", "--target", SOCK, "br0").stdout).not.toMatch(/icmp/);
+    const mf = cli("dpctl", "dump-flows", "--target", SOCK, "--names");
+    expect(mf.status).toBe(0);
+    expect(mf.stdout).toMatch(/in_port\(in\).*actions:out/);
+    const tr = cli("trace", "--target", SOCK, "br0", "in_port=1,icmp,nw_src=10.0.0.8,nw_dst=10.0.0.4");
+    // Datapath ports: br0 0, in 1, out 2.
+    expect(tr.stdout).toMatch(/Datapath actions: 2/);
+  });
+
+  it("reports a bad flow in one line and changes nothing", async () => {
+    const before = cli("dump-flows", "--target", SOCK, "br0").stdout;
+    const r = cli("add-flow", "--target", SOCK, "br0", "in_port=1,nw_srcx=1,actions=drop");
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/unknown keyword nw_srcx/);
+    expect(cli("dump-flows", "--target", SOCK, "br0", "nobridge").status).not.toBe(0);
+    await expect(request(SOCK, { cmd: "dump-flows", bridge: "nope" })).rejects.toThrow(/nope: unknown bridge/);
+    await expect(request(SOCK, { cmd: "frobnicate" })).rejects.toThrow(/unknown request/);
+    expect(cli("dump-flows", "--target", SOCK, "br0").stdout.replace(/duration=[\d.]+s|idle_age=\d+/g, "")).toBe(before.replace(/duration=[\d.]+s|idle_age=\d+/g, ""));
+  });
+
+  it("serves Prometheus metrics on loopback", async () => {
+    const res = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`);
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).toMatch(/^flowplane_port_tx_packets_total\{port="out",type="pcap-out"\} [1-9]/m);
+    expect(text).toMatch(/^flowplane_datapath_misses_total \d+/m);
+  });
+
+  it("keeps the offline dump-flows working", () => {
+    const r = cli("dump-flows", "--topology", join(TMP, "t.json"), "br0");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(" in_port=1 actions=output:2\n");
+  });
+
+  it("flushes the capture, removes its socket and exits 0 on SIGTERM", async () => {
+    daemon.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(existsSync(SOCK)).toBe(false);
+    const out = readCapture(OUT);
+    expect(out.count).toBe(readCapture(join(ROOT, "pcaps/icmp-echo.pcap")).count);
+    const r = cli("stats", "--target", SOCK);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot connect to .*: is flowplane run running\?/);
+  });
+});

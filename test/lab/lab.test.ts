@@ -1,0 +1,306 @@
+/**
+ * `flowplane run` and `flowplane lab` on real taps, with traffic between
+ * network namespaces. Needs root, /dev/net/tun, iproute2 and the native
+ * addon: without them the tests are skipped with the reason, except under
+ * CI=true, where a missing prerequisite fails.
+ * Every namespace, tap and socket is named after this process (lab name
+ * t<pid>, taps fpt<pid>..., namespaces fplab-t<pid>-...) and removed in
+ * afterAll/finally; traffic is only sent between namespaces created here.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const IN_CI = process.env.CI === "true";
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const MAIN = join(ROOT, "src/cli/main.ts");
+const CLI = [process.execPath, "--import", "tsx", MAIN];
+/** Short: lab names are at most 8 characters. */
+const ID = `t${process.pid % 100000}`;
+const NS1 = `fplab-${ID}-vm1`;
+const NS2 = `fplab-${ID}-vm2`;
+const TMP = mkdtempSync(join(tmpdir(), "fplab-test-"));
+// Readable by nobody, for the permission test.
+chmodSync(TMP, 0o755);
+
+function missing(): string {
+  if (process.platform !== "linux") return `not Linux (${process.platform})`;
+  if (process.getuid?.() !== 0) return "not running as root";
+  if (!existsSync("/dev/net/tun")) return "/dev/net/tun is missing";
+  if (spawnSync("ip", ["-V"]).status !== 0) return "iproute2's `ip` command is missing";
+  if (!existsSync(join(ROOT, "native/flowplane.node"))) return "the native addon is not built (npm run build:native)";
+  return "";
+}
+
+const MISSING = missing();
+if (MISSING !== "" && !IN_CI) console.warn(`flowplane: skipping the lab tests: ${MISSING}`);
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env }, timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function linkExists(name: string, netns = ""): boolean {
+  const args = netns === "" ? ["link", "show", "dev", name] : ["-n", netns, "link", "show", "dev", name];
+  return spawnSync("ip", args, { stdio: "ignore" }).status === 0;
+}
+
+function netnsList(): string[] {
+  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.includes(ID));
+}
+
+function ping(ns: string, to: string): boolean {
+  return spawnSync("ip", ["netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", to], { stdio: "ignore" }).status === 0;
+}
+
+function labUp(flows?: string): void {
+  const args = ["lab", "up", "--name", ID];
+  if (flows !== undefined) {
+    const file = join(TMP, `flows-${Math.random().toString(36).slice(2)}.txt`);
+    writeFileSync(file, flows);
+    args.push("--flows", file);
+  }
+  const r = cli(args);
+  if (r.status !== 0) throw new Error(`lab up failed: ${r.stderr}`);
+}
+
+function labDown(): void {
+  cli(["lab", "down", "--name", ID]);
+}
+
+const FORWARD = "in_port=1,actions=output:2\nin_port=2,actions=output:1\n";
+
+/** A node program run inside a namespace; resolves with its stdout when it exits. */
+function nodeIn(ns: string, source: string, args: string[] = []): { child: ChildProcess; done: Promise<string>; output: () => string } {
+  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", source, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err += d));
+  const done = new Promise<string>((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`)))));
+  // Servers are killed at the end of a test: that rejection is expected and nobody awaits it.
+  done.catch(() => {});
+  return { child, done, output: () => out };
+}
+
+/** A TCP server that reports "listening" then, per connection, the sha256 and size of what it received. */
+const SINK = `
+const net = require("node:net"), crypto = require("node:crypto");
+const [host, ...ports] = process.argv.slice(1);
+let up = 0;
+for (const port of ports) net.createServer((s) => {
+  const h = crypto.createHash("sha256"); let n = 0;
+  s.on("data", (d) => { h.update(d); n += d.length; });
+  s.on("end", () => { console.log(JSON.stringify({ port: Number(port), sha256: h.digest("hex"), size: n })); s.end(); });
+}).listen(Number(port), host, () => { if (++up === ports.length) console.log("listening"); });
+`;
+
+/** Connects and sends argv[3] bytes of random data (0: just connect); prints its sha256 or "timeout"/"error". */
+const SOURCE = `
+const net = require("node:net"), crypto = require("node:crypto");
+const [host, port, size] = process.argv.slice(1);
+const data = crypto.randomBytes(Number(size));
+const s = net.connect({ host, port: Number(port) });
+const t = setTimeout(() => { console.log("timeout"); process.exit(0); }, 3000);
+s.on("connect", () => { s.end(data); });
+s.on("error", (e) => { console.log("error " + e.code); process.exit(0); });
+s.on("close", () => { clearTimeout(t); console.log(crypto.createHash("sha256").update(data).digest("hex")); });
+`;
+
+async function waitLine(child: ChildProcess, text: string, timeoutMs = 5000): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let seen = "";
+    const t = setTimeout(() => reject(new Error(`no "${text}" within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on("data", (d) => {
+      seen += d;
+      if (seen.includes(text)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+}
+
+afterAll(() => {
+  rmSync(TMP, { recursive: true, force: true });
+});
+
+describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", () => {
+  afterAll(() => {
+    labDown();
+  });
+
+  it("has its prerequisites", () => {
+    expect(MISSING).toBe("");
+  });
+
+  it("forwards pings both ways with an in_port/output table", () => {
+    try {
+      labUp(FORWARD);
+      expect(ping(NS1, "10.0.0.4")).toBe(true);
+      expect(ping(NS2, "10.0.0.8")).toBe(true);
+      const dump = cli(["dump-flows", "--target", `/run/flowplane/lab-${ID}/control.sock`, "br-lab"]);
+      expect(dump.status).toBe(0);
+      expect(dump.stdout).toMatch(/n_packets=[1-9]\d*, .*in_port=1 actions=output:2/);
+    } finally {
+      labDown();
+    }
+  });
+
+  it("forwards pings both ways with NORMAL", () => {
+    try {
+      labUp();
+      expect(ping(NS1, "10.0.0.4")).toBe(true);
+      expect(ping(NS2, "10.0.0.8")).toBe(true);
+    } finally {
+      labDown();
+    }
+  });
+
+  it("carries a 10 MB TCP transfer intact", async () => {
+    const procs: ChildProcess[] = [];
+    try {
+      labUp();
+      const sink = nodeIn(NS2, SINK, ["10.0.0.4", "5001"]);
+      procs.push(sink.child);
+      await waitLine(sink.child, "listening");
+      const size = 10 * 1024 * 1024;
+      const source = nodeIn(NS1, SOURCE, ["10.0.0.4", "5001", String(size)]);
+      procs.push(source.child);
+      const sent = (await source.done).trim();
+      expect(sent).toMatch(/^[0-9a-f]{64}$/);
+      const deadline = Date.now() + 5000;
+      while (!sink.output().includes("sha256") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const got = JSON.parse(sink.output().trim().split("\n").at(-1)!) as { sha256: string; size: number };
+      expect(got.size).toBe(size);
+      expect(got.sha256).toBe(sent);
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+      labDown();
+    }
+  });
+
+  it("lets TCP 22 through and blocks 23", async () => {
+    const procs: ChildProcess[] = [];
+    try {
+      labUp(`priority=100,tcp,tp_dst=23,actions=drop\npriority=10,${FORWARD.trim().split("\n").join("\npriority=10,")}\n`);
+      const sink = nodeIn(NS2, SINK, ["10.0.0.4", "22", "23"]);
+      procs.push(sink.child);
+      await waitLine(sink.child, "listening");
+      const [ok, blocked] = await Promise.all(
+        ["22", "23"].map((port) => {
+          const c = nodeIn(NS1, SOURCE, ["10.0.0.4", port, "1000"]);
+          procs.push(c.child);
+          return c.done.then((s) => s.trim());
+        }),
+      );
+      expect(ok).toMatch(/^[0-9a-f]{64}$/);
+      expect(blocked).toBe("timeout");
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+      labDown();
+    }
+  });
+
+  it("leaves no namespaces, taps or sockets behind after SIGTERM, twice", async () => {
+    const dev1 = `fp${ID}r1`;
+    const dev2 = `fp${ID}r2`;
+    const topo = join(TMP, "restart.json");
+    const sock = join(TMP, "restart.sock");
+    writeFileSync(
+      topo,
+      JSON.stringify({
+        bridges: [{ name: "br0" }],
+        ports: [
+          { name: "p1", bridge: "br0", ofport: 1, type: "tap", options: { device: dev1 } },
+          { name: "p2", bridge: "br0", ofport: 2, type: "tap", options: { device: dev2 } },
+        ],
+      }),
+    );
+    const ns = `fplab-${ID}-rs`;
+    try {
+      spawnSync("ip", ["netns", "add", ns]);
+      for (let round = 0; round < 2; round++) {
+        const child = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", topo, "--control", sock], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        let err = "";
+        child.stderr!.on("data", (d) => (err += d));
+        await waitLine(child, "control ", 10_000);
+        expect(linkExists(dev1)).toBe(true);
+        expect(existsSync(sock)).toBe(true);
+        // A tap moved into a namespace must vanish from it too.
+        expect(spawnSync("ip", ["link", "set", dev2, "netns", ns]).status).toBe(0);
+        expect(linkExists(dev2, ns)).toBe(true);
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+        child.kill("SIGTERM");
+        expect(await exited).toBe(0);
+        expect(err).toBe("");
+        expect(linkExists(dev1)).toBe(false);
+        expect(linkExists(dev2, ns)).toBe(false);
+        expect(existsSync(sock)).toBe(false);
+      }
+    } finally {
+      spawnSync("ip", ["netns", "del", ns]);
+    }
+    expect(netnsList()).toEqual([]);
+  });
+});
+
+describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run refuses bad input in one line", () => {
+  const topo = (ports: object[]): string => {
+    const file = join(TMP, `bad-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify({ bridges: [{ name: "br0" }], ports }));
+    return file;
+  };
+  const oneLine = (r: { status: number | null; stderr: string }, pattern: RegExp): void => {
+    expect(r.status).not.toBe(0);
+    expect(r.status).not.toBeNull();
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  };
+
+  it("names a missing afpacket interface", () => {
+    const t = topo([{ name: "p1", bridge: "br0", ofport: 1, type: "afpacket", options: { device: `fp${ID}none` } }]);
+    oneLine(cli(["run", "--topology", t, "--control", join(TMP, "a.sock")]), /no network interface "fpt\d+none"/);
+  });
+
+  it("names a tap that another process holds", async () => {
+    const dev = `fp${ID}busy`;
+    const t = topo([{ name: "p1", bridge: "br0", ofport: 1, type: "tap", options: { device: dev } }]);
+    const first = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", t, "--control", join(TMP, "busy1.sock")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      await waitLine(first, "control ", 10_000);
+      oneLine(cli(["run", "--topology", t, "--control", join(TMP, "busy2.sock")]), /tap "fpt\d+busy": the name is in use/);
+    } finally {
+      const exited = new Promise((resolve) => first.on("exit", resolve));
+      first.kill("SIGTERM");
+      await exited;
+    }
+    expect(linkExists(dev)).toBe(false);
+  });
+
+  it("says it needs root when run as nobody", () => {
+    const t = topo([{ name: "p1", bridge: "br0", ofport: 1, type: "tap", options: { device: `fp${ID}nob` } }]);
+    const r = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", ...CLI, "run", "--topology", t, "--control", join(TMP, "nobody.sock")], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, HOME: "/tmp" },
+    });
+    oneLine(r, /operation not permitted \(flowplane run needs root or CAP_NET_ADMIN\)|permission denied/);
+    expect(linkExists(`fp${ID}nob`)).toBe(false);
+  });
+
+  it("says the native addon is missing", () => {
+    const t = topo([{ name: "p1", bridge: "br0", ofport: 1, type: "tap", options: { device: `fp${ID}na` } }]);
+    const r = cli(["run", "--topology", t, "--control", join(TMP, "na.sock")], { FLOWPLANE_NATIVE_ADDON: join(TMP, "nowhere.node") });
+    oneLine(r, /native addon is missing/);
+  });
+
+  it("says no daemon answers on a socket", () => {
+    oneLine(cli(["stats", "--target", join(TMP, "none.sock")]), /cannot connect to .*none\.sock: is flowplane run running\?/);
+  });
+});
