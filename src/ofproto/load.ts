@@ -92,7 +92,7 @@ setActionFormatter((a, portName) => formatActions([a], { portName }));
  * what it decoded: mod_vlan_vid sent in OpenFlow 1.3 becomes push_vlan plus
  * set_field), so trace and dump-flows show what OVS shows.
  */
-export function addFlowSpecs(bridge: Bridge, specs: FlowSpec[], nowMs = 0): void {
+export function addFlowSpecs(bridge: Bridge, specs: FlowSpec[], nowMs = Date.now()): void {
   const version = protocolVersion(bridge.protocol as OfProtocol);
   for (const s of specs) {
     const actions = bridge.protocol === "OpenFlow10" ? s.actions : roundTrip(s.actions, version, s.match);
