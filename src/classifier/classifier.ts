@@ -1,16 +1,17 @@
 /**
  * The classifier: given a packet's key, the highest-priority rule whose match
  * accepts it, and the bits of the key that answer depended on (OVS's
- * lib/classifier; OVS NSDI 2015, sections 5-6). One per OpenFlow table.
+ * lib/classifier, and the NSDI 2015 Open vSwitch paper). One per OpenFlow
+ * table.
  *
  * Invariants:
  * - lookup returns the rule a linear scan would: the highest priority among
- *   the rules whose match accepts the key. Equal-priority rules that both
- *   match leave OpenFlow's answer undefined (ovs-ofctl(8): "the behavior is
- *   undefined"), and OVS returns whichever subtable it happens to probe first;
- *   here the rule whose slot was created last wins, so the answer depends
- *   only on the rules and the order they were first inserted. Replacing a rule
- *   (same match, same priority) keeps its slot.
+ *   the rules whose match accepts the key. When several rules of that
+ *   priority match, OpenFlow leaves the choice undefined and OVS "returns one
+ *   arbitrarily" (the first it meets, in an order among equal subtables that
+ *   nothing fixes). Here the rule whose slot was created last wins, so the
+ *   answer depends only on the rules and the order they were first inserted;
+ *   replacing a rule (same match, same priority) keeps its slot.
  * - Every lookup ORs into `wc` (a mask key) the bits it consulted, and any
  *   key that agrees with the looked-up key on every bit of `wc` gets the same
  *   answer. The megaflow cache installs (key & wc, wc) on that promise.
@@ -27,18 +28,19 @@
  *   see subtable.ts and prefix-trie.ts. Tracked fields default to nw_src,
  *   nw_dst, ipv6_src and ipv6_dst (OVS tracks nw_dst and nw_src by default,
  *   configurable per table).
- * Limits: control-plane operations allocate (they build strings to find a
- *   subtable and sort for iteration); lookup allocates nothing. Conjunctive
- *   matches (conjunction actions) are not handled here.
+ * Limits: control-plane operations allocate (selection and iteration sort
+ *   what they return); lookup allocates nothing. Conjunctive matches
+ *   (conjunction actions) are not handled here. There is no bound on rules:
+ *   the owner bounds them (FlowTable's flowsMax).
  */
 import type { Match } from "../flow/match.js";
 import { KEY_WORDS } from "../flow/layout.js";
 import { type FieldDef, findField } from "../flow/fields.js";
 import { assert } from "../errors.js";
 import { PrefixTracker } from "./prefix-trie.js";
-import { ClsEntry, Subtable } from "./subtable.js";
+import { ClsEntry, Subtable, hashFinish, hashWord } from "./subtable.js";
 
-/** What the classifier stores: a match and a priority (larger wins). */
+/** What the classifier stores: a match and a priority (larger wins); neither may change while the rule is in a classifier. */
 export interface ClsRule {
   readonly match: Match;
   readonly priority: number;
@@ -63,11 +65,16 @@ function defaultPrefixFields(): FieldDef[] {
   });
 }
 
-/** The classifier's key for a mask: its nonzero words. */
-function maskKey(mask: Uint32Array): string {
-  let key = "";
-  for (let w = 0; w < KEY_WORDS; w++) if (mask[w] !== 0) key += `${w}:${mask[w]},`;
-  return key;
+/** Hash of a mask, to find its subtable. */
+function maskHash(mask: Uint32Array): number {
+  let h = 0;
+  for (let w = 0; w < KEY_WORDS; w++) h = hashWord(h, mask[w] | 0);
+  return hashFinish(h, KEY_WORDS);
+}
+
+function sameMask(a: Uint32Array, b: Uint32Array): boolean {
+  for (let w = 0; w < KEY_WORDS; w++) if (a[w] !== b[w]) return false;
+  return true;
 }
 
 /** Priority descending, then slot creation ascending: iteration and selection order. */
@@ -75,7 +82,8 @@ const byPriorityThenSeq = <R>(a: ClsEntry<R>, b: ClsEntry<R>): number => b.prior
 
 export class Classifier<R extends ClsRule> {
   private readonly tracker: PrefixTracker;
-  private readonly byMask: Map<string, Subtable<R>>;
+  /** Subtables by maskHash; masks that collide share a list. */
+  private readonly byMask: Map<number, Subtable<R>[]>;
   /** Highest maxPriority first, then older subtables first. */
   private readonly subtables: Subtable<R>[];
   private readonly entries: Map<R, ClsEntry<R>>;
@@ -129,11 +137,13 @@ export class Classifier<R extends ClsRule> {
     assert(rule.priority === (rule.priority | 0), "priority is a 32-bit integer");
     const { value, mask } = rule.match;
     for (let w = 0; w < KEY_WORDS; w++) assert((value[w] & ~mask[w]) === 0, "match value has no bits outside its mask");
-    const key = maskKey(mask);
-    let st = this.byMask.get(key);
-    if (st === undefined) {
-      st = new Subtable<R>(this.subtableIdNext++, mask.slice(), key, this.tracker);
-      this.byMask.set(key, st);
+    let st = this.findSubtable(mask);
+    if (st === null) {
+      const hash = maskHash(mask);
+      st = new Subtable<R>(this.subtableIdNext++, mask.slice(), hash, this.tracker);
+      const list = this.byMask.get(hash);
+      if (list === undefined) this.byMask.set(hash, [st]);
+      else list.push(st);
       this.subtables.push(st);
     }
     const head = st.addHead(value);
@@ -177,7 +187,9 @@ export class Classifier<R extends ClsRule> {
     else if (i === 0) st.refreshTop(entry.head);
     st.ruleCount--;
     if (st.ruleCount === 0) {
-      this.byMask.delete(st.key);
+      const list = this.byMask.get(st.maskHash)!;
+      if (list.length === 1) this.byMask.delete(st.maskHash);
+      else list.splice(list.indexOf(st), 1);
       this.subtables.splice(this.subtables.indexOf(st), 1);
     } else if (entry.priority === st.maxPriority && --st.maxCount === 0) {
       st.recomputeMax();
@@ -188,8 +200,8 @@ export class Classifier<R extends ClsRule> {
 
   /** The rule with exactly this match and priority, or null. */
   findExact(match: Match, priority: number): R | null {
-    const st = this.byMask.get(maskKey(match.mask));
-    if (st === undefined) return null;
+    const st = this.findSubtable(match.mask);
+    if (st === null) return null;
     const head = st.findValue(match.value);
     if (head === null) return null;
     for (const e of head.entries) if (e.priority === priority) return e.rule;
@@ -292,6 +304,12 @@ export class Classifier<R extends ClsRule> {
 
   [Symbol.iterator](): Iterator<R> {
     return this.rules()[Symbol.iterator]();
+  }
+
+  private findSubtable(mask: Uint32Array): Subtable<R> | null {
+    const list = this.byMask.get(maskHash(mask));
+    if (list !== undefined) for (const st of list) if (sameMask(st.mask, mask)) return st;
+    return null;
   }
 
   /** Moves a subtable to its place after its maxPriority changed. */

@@ -3,7 +3,7 @@
  *
  * A PrefixTrie counts rules by (prefix value, prefix length) for one field of
  * 32 or 128 bits, most significant bit first. Looking a packet's field up
- * answers two questions at once (OVS NSDI 2015, section 5.4):
+ * answers two questions at once:
  * - for every length L, whether some rule with an L-bit prefix matches the
  *   packet (the `plens` bitmap, bit L-1, most significant bit first);
  * - how many leading bits of the field that answer depends on (`maskbits`):
@@ -26,8 +26,9 @@
  * bits per node), nodes packed in one Int32Array as [prefix, child0,
  * child1, bits | rules << 6] with a free list, so a walk takes about log2(rules) steps
  * and touches one cache line per node; nothing is allocated by a lookup.
- * Limits: the node array doubles when full (control plane only); a 128-bit
- * field walks at most 128 / chunkBits + branching nodes.
+ * Limits: the node array doubles when full (control plane only); a walk
+ * visits one node per branching point on its path, plus one per chunkBits
+ * bits of unbranched path.
  */
 import { assert } from "../errors.js";
 

@@ -1,6 +1,6 @@
 /**
  * One subtable of the classifier: every rule whose match has one given mask
- * (tuple space search, OVS NSDI 2015 section 5).
+ * (tuple space search, as in the NSDI 2015 Open vSwitch paper).
  *
  * Invariant: rules with equal masked values share one Head, which lists them
  * by priority, highest first, with no two of equal priority; the subtable
@@ -10,7 +10,7 @@
  * - The mask's nonzero words are listed once, in stage order (metadata, L2,
  *   L3, L4; see stageOfWord), as parallel arrays `words` and `masks`, so a
  *   lookup touches only the words the subtable cares about.
- * - Staged lookup (section 6.1): a key is hashed stage by stage with one
+ * - Staged lookup: a key is hashed stage by stage with one
  *   running hash. Every stage but the last has a counting index of the
  *   partial hashes of its rules; the first stage whose partial hash is absent
  *   proves that no rule matches, and only the stages hashed so far are
@@ -19,7 +19,7 @@
  * - The last stage is the rule table: open addressing with linear probing
  *   over typed arrays (hashes apart from values, so a miss reads only
  *   hashes), backward-shift deletion, load at most 1/2.
- * - Prefix tracking (section 5.4): before hashing the stage that holds a
+ * - Prefix tracking: before hashing the stage that holds a
  *   tracked address field, the classifier-wide trie may prove that no rule of
  *   this subtable's prefix length matches, and the stage is not hashed.
  * - Ports trie: when the last stage misses and the subtable masks tp_src and
@@ -208,8 +208,8 @@ export class Subtable<R> {
   readonly id: number;
   /** The mask, as a full key (shared by no one else). */
   readonly mask: Uint32Array;
-  /** The classifier's map key for this mask. */
-  readonly key: string;
+  /** The classifier's hash of the mask. */
+  readonly maskHash: number;
   readonly words: Int32Array;
   readonly masks: Int32Array;
   /** End (exclusive, into words) of each nonempty stage; the last is the rule table's. */
@@ -254,10 +254,10 @@ export class Subtable<R> {
   /** Scratch for insert/remove: the partial hash of every stage. */
   private readonly stageHashes: Int32Array;
 
-  constructor(id: number, mask: Uint32Array, key: string, tracker: PrefixTracker) {
+  constructor(id: number, mask: Uint32Array, maskHash: number, tracker: PrefixTracker) {
     this.id = id;
     this.mask = mask;
-    this.key = key;
+    this.maskHash = maskHash;
     const words: number[] = [];
     const ends: number[] = [];
     let stage = -1;
