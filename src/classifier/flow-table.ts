@@ -31,7 +31,8 @@
  *   changes nothing: like OVS for OpenFlow 1.2+, modify does not add (an
  *   OpenFlow 1.0 front end adds when this returns no rule).
  * - delete: removes the selected rules; an out_port / out_group filter is a
- *   predicate over the actions, since A is opaque here.
+ *   predicate over the actions, since A is opaque here. remove() takes out
+ *   one rule by identity (what a front end holding the rule object wants).
  * - Selection: strict is the same match and priority; non-strict is every
  *   rule whose match is at least as specific as the given one (OVS's
  *   cls_rule_is_loose_match), any priority. Both filter on
@@ -41,6 +42,9 @@
  *   rule_expire), hard first.
  * - Counters: credit() adds packets and bytes whatever the
  *   no_packet_counts / no_byte_counts flags say (OVS keeps them too).
+ * - Rules are FlowRule<A> unless the table is given a newRule factory for a
+ *   subclass R (a front end's rule carrying its own fields, e.g. the bridge
+ *   table id and the parsed flow line); the table creates every rule itself.
  * Limits: flowsMax rules (FLOWS_MAX_DEFAULT unless configured); counters are
  * doubles, exact up to 2^53.
  */
@@ -168,14 +172,14 @@ export interface FlowChange<A> {
   flags?: number;
 }
 
-export interface AddResult<A> {
-  rule: FlowRule<A>;
+export interface AddResult<A, R extends FlowRule<A> = FlowRule<A>> {
+  rule: R;
   /** Whether a rule with the same match and priority was there (and was updated in place). */
   replaced: boolean;
 }
 
-export interface RemovedRule<A> {
-  rule: FlowRule<A>;
+export interface RemovedRule<A, R extends FlowRule<A> = FlowRule<A>> {
+  rule: R;
   reason: RemovedReason;
 }
 
@@ -193,21 +197,30 @@ export interface FlowTableOptions extends ClassifierOptions {
   flowsMax?: number;
 }
 
+/** Makes the rule an add inserts: a subclass's constructor, called as FlowRule's is. */
+export type NewFlowRule<A, R extends FlowRule<A>> = (spec: FlowSpec<A>, nowMs: number) => R;
+
 const assertUint16 = (v: number, what: string): void =>
   assert(Number.isInteger(v) && v >= 0 && v <= UINT16_MAX, `${what} is a 16-bit unsigned integer`);
 const assertCookie = (v: bigint, what: string): void => assert(v >= 0n && v <= COOKIE_NONE, `${what} is a 64-bit unsigned integer`);
 
-export class FlowTable<A> {
+/**
+ * R is the class of the table's rules; a table whose R is a subclass of
+ * FlowRule<A> must be given newRule (the default makes plain FlowRules).
+ */
+export class FlowTable<A, R extends FlowRule<A> = FlowRule<A>> {
   readonly flowsMax: number;
-  private readonly cls: Classifier<FlowRule<A>>;
+  private readonly cls: Classifier<R>;
+  private readonly newRule: NewFlowRule<A, R>;
   /** Rules with an idle or hard timeout, in the order they got one. */
-  private readonly expirable: Set<FlowRule<A>>;
+  private readonly expirable: Set<R>;
   private versionNow: number;
 
-  constructor(opts: FlowTableOptions = {}) {
+  constructor(opts: FlowTableOptions = {}, newRule?: NewFlowRule<A, R>) {
     this.flowsMax = opts.flowsMax ?? FLOWS_MAX_DEFAULT;
     assert(Number.isInteger(this.flowsMax) && this.flowsMax > 0, "flowsMax is a positive integer");
-    this.cls = new Classifier<FlowRule<A>>(opts);
+    this.cls = new Classifier<R>(opts);
+    this.newRule = newRule ?? ((spec, nowMs) => new FlowRule<A>(spec, nowMs) as R);
     this.expirable = new Set();
     this.versionNow = 0;
   }
@@ -222,7 +235,7 @@ export class FlowTable<A> {
   }
 
   /** OFPFC_ADD. Throws FlowModError for check_overlap and a full table. */
-  add(spec: FlowSpec<A>, nowMs: number): AddResult<A> {
+  add(spec: FlowSpec<A>, nowMs: number): AddResult<A, R> {
     const priority = spec.priority ?? PRIORITY_DEFAULT;
     assertUint16(priority, "priority");
     assertUint16(spec.idleTimeout ?? 0, "idle_timeout");
@@ -259,7 +272,7 @@ export class FlowTable<A> {
     if (this.cls.count >= this.flowsMax) {
       throw new FlowModError("FP_ERR_TABLE_FULL", "OFPFMFC_TABLE_FULL", `the table holds its maximum of ${this.flowsMax} rules`);
     }
-    const rule = new FlowRule<A>({ ...spec, priority }, nowMs);
+    const rule = this.newRule({ ...spec, priority }, nowMs);
     this.cls.insert(rule);
     rule.inTable = true;
     this.trackTimeouts(rule);
@@ -268,7 +281,7 @@ export class FlowTable<A> {
   }
 
   /** OFPFC_MODIFY / OFPFC_MODIFY_STRICT. Returns the modified rules (none: nothing changed). */
-  modify(sel: FlowSelector<A>, change: FlowChange<A>, nowMs: number): FlowRule<A>[] {
+  modify(sel: FlowSelector<A>, change: FlowChange<A>, nowMs: number): R[] {
     assert(sel.outPort === undefined && sel.outGroup === undefined, "modify takes no out_port or out_group");
     if (change.cookie !== undefined) assertCookie(change.cookie, "cookie");
     const rules = this.select(sel);
@@ -286,15 +299,23 @@ export class FlowTable<A> {
   }
 
   /** OFPFC_DELETE / OFPFC_DELETE_STRICT. Returns the removed rules. */
-  delete(sel: FlowSelector<A>): FlowRule<A>[] {
+  delete(sel: FlowSelector<A>): R[] {
     const rules = this.select(sel);
     for (const rule of rules) this.removeRule(rule);
     if (rules.length > 0) this.versionNow++;
     return rules;
   }
 
+  /** Deletes one rule; false (and no change) when it is not in this table. */
+  remove(rule: R): boolean {
+    if (!rule.inTable || this.cls.findExact(rule.match, rule.priority) !== rule) return false;
+    this.removeRule(rule);
+    this.versionNow++;
+    return true;
+  }
+
   /** The rules a selector names, in iteration order (dump-flows with a filter). */
-  select(sel: FlowSelector<A>): FlowRule<A>[] {
+  select(sel: FlowSelector<A>): R[] {
     const cookieMask = sel.cookieMask ?? 0n;
     const cookie = sel.cookie ?? 0n;
     assertCookie(cookieMask, "cookie mask");
@@ -311,18 +332,18 @@ export class FlowTable<A> {
   }
 
   /** The rule with exactly this match and priority, or null. */
-  find(match: Match, priority: number = PRIORITY_DEFAULT): FlowRule<A> | null {
+  find(match: Match, priority: number = PRIORITY_DEFAULT): R | null {
     return this.cls.findExact(match, priority);
   }
 
   /** The classifier's lookup (see Classifier.lookup): the rule for a key, and the bits that decided it. */
-  lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): FlowRule<A> | null {
+  lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
     return this.cls.lookup(keys, base, wc, wcBase);
   }
 
   /** Removes and returns every rule whose hard or idle timeout has passed at nowMs. */
-  expire(nowMs: number): RemovedRule<A>[] {
-    const out: RemovedRule<A>[] = [];
+  expire(nowMs: number): RemovedRule<A, R>[] {
+    const out: RemovedRule<A, R>[] = [];
     for (const rule of this.expirable) {
       if (rule.hardTimeout !== 0 && nowMs > rule.modifiedMs + rule.hardTimeout * 1000) {
         out.push({ rule, reason: "hard_timeout" });
@@ -340,7 +361,7 @@ export class FlowTable<A> {
    * caches); packets > 0 also marks it used at nowMs. A rule that has left
    * the table is not credited.
    */
-  credit(rule: FlowRule<A>, packets: number, bytes: number, nowMs: number): void {
+  credit(rule: R, packets: number, bytes: number, nowMs: number): void {
     assert(packets >= 0 && bytes >= 0, "credited counts are not negative");
     if (!rule.inTable) return;
     rule.nPackets += packets;
@@ -349,18 +370,18 @@ export class FlowTable<A> {
   }
 
   /** Every rule: priority descending, then in the order they were first added. */
-  rules(): FlowRule<A>[] {
+  rules(): R[] {
     return this.cls.rules();
   }
 
-  private removeRule(rule: FlowRule<A>): void {
+  private removeRule(rule: R): void {
     const removed = this.cls.remove(rule);
     assert(removed, "removed rule is in the table");
     rule.inTable = false;
     this.expirable.delete(rule);
   }
 
-  private trackTimeouts(rule: FlowRule<A>): void {
+  private trackTimeouts(rule: R): void {
     if (rule.idleTimeout !== 0 || rule.hardTimeout !== 0) this.expirable.add(rule);
     else this.expirable.delete(rule);
   }

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, FlowplaneError } from "../errors.js";
 import type { Bridge } from "../ofproto/bridge.js";
-import { tableOf, type Rule } from "../ofproto/load.js";
+import { BRIDGE_TABLES_COUNT, flowFlagsOf, tableOf, type Rule } from "../ofproto/load.js";
 import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
 import { formatFlow } from "../ofctl/format-flow.js";
 import type { OfProtocol } from "../ofctl/format-actions.js";
@@ -23,14 +23,23 @@ export interface DumpOptions {
   nowMs?: number;
 }
 
+/**
+ * The flow line of a rule: the table's state (cookie, timeouts, flags,
+ * importance) over the line it was added with, whose actions are printed as
+ * given so the add protocol's decoding shows as OVS shows it.
+ */
 function specOf(rule: Rule): FlowSpec {
   const spec = rule.spec ? { ...rule.spec } : newFlowSpec();
   spec.table = rule.table;
   spec.priority = rule.priority;
   spec.cookie = rule.cookie;
+  spec.cookieMask = 0n;
   spec.match = rule.match;
   spec.idleTimeout = rule.idleTimeout;
   spec.hardTimeout = rule.hardTimeout;
+  spec.importance = rule.importance;
+  spec.flags = flowFlagsOf(rule.flags);
+  spec.stats = null;
   if (!rule.spec) spec.actions = rule.actions;
   return spec;
 }
@@ -40,14 +49,15 @@ export function dumpBridgeFlows(bridge: Bridge, opts: DumpOptions = {}): string[
   const protocol = opts.protocol ?? (bridge.protocol as OfProtocol);
   const portName = opts.names ? (p: number) => bridge.port(p)?.name : undefined;
   const lines: string[] = [];
-  for (let t = 0; t < 255; t++) {
+  for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
     for (const r of tableOf(bridge, t).rules()) {
+      const nowMs = opts.nowMs ?? r.lastUsedMs;
       const stats = opts.stats
         ? {
-            durationSec: Math.max(0, ((opts.nowMs ?? r.usedMs) - r.createdMs) / 1000),
+            durationSec: Math.max(0, (nowMs - r.createdMs) / 1000),
             nPackets: BigInt(r.nPackets),
             nBytes: BigInt(r.nBytes),
-            idleAgeSec: Math.max(0, Math.floor(((opts.nowMs ?? r.usedMs) - r.usedMs) / 1000)),
+            idleAgeSec: Math.max(0, Math.floor(r.idleAgeMs(nowMs) / 1000)),
             hardAgeSec: -1,
           }
         : undefined;

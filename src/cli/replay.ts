@@ -19,7 +19,7 @@ import { formatMegaflow } from "../datapath/dump.js";
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
 import type { Switch, Port } from "../ofproto/bridge.js";
-import { addLearnedFlow, tableOf } from "../ofproto/load.js";
+import { BRIDGE_TABLES_COUNT, addLearnedFlow, tableOf } from "../ofproto/load.js";
 import { addSwitchOptions, loadSwitchFromOptions, type SwitchOptions } from "./switch-options.js";
 import { portOfSwitch } from "./ports.js";
 import { parseIntOption } from "./flows.js";
@@ -159,10 +159,11 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       // The switch's clock is the capture's: its flows come to life with the first packet.
       lastMaintainMs = nowMs;
       for (const b of sw.bridges) {
-        for (let t = 0; t < 255; t++) {
+        for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
           for (const r of tableOf(b, t).rules()) {
             r.createdMs = nowMs;
-            r.usedMs = nowMs;
+            r.modifiedMs = nowMs;
+            r.lastUsedMs = nowMs;
           }
         }
       }
@@ -239,9 +240,9 @@ export function flowStats(sw: Switch): { bridges: Record<string, { table: number
   const bridges: Record<string, { table: number; priority: number; match: string; cookie: string; nPackets: number; nBytes: number }[]> = {};
   for (const b of sw.bridges) {
     const list = [];
-    for (let t = 0; t < 255; t++) {
+    for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
       for (const r of tableOf(b, t).rules()) {
-        list.push({ table: t, priority: r.priority, match: r.match.format(), cookie: `0x${r.cookie.toString(16)}`, nPackets: r.nPackets, nBytes: r.nBytes });
+        list.push({ table: r.table, priority: r.priority, match: r.match.format(), cookie: `0x${r.cookie.toString(16)}`, nPackets: r.nPackets, nBytes: r.nBytes });
       }
     }
     bridges[b.name] = list;

@@ -1,33 +1,37 @@
 /**
  * OpenFlow flow-table changes on a running switch: what `ovs-ofctl
- * add-flow(s)`, `mod-flows` and `del-flows` do to a bridge (OVS's
- * ofproto.c add_flow_start, modify_flows_start__, delete_flows_start__).
+ * add-flow(s)`, `mod-flows` and `del-flows` do to a bridge. The semantics
+ * live in FlowTable (src/classifier/flow-table.ts, after OVS's ofproto.c
+ * add_flow_start, modify_flows_start__, delete_flows_start__); this file
+ * parses the text, spans tables and adds what OVS's front end adds.
  *
  * Invariants: every call that changes a table ends with bridge.touch(), so
  * the datapath revalidates the megaflows built on the old tables; a batch of
  * flows either parses whole or changes nothing.
  *
- * Semantics, as OVS has them:
- * - add: a rule with the same table, match and priority is replaced; its
- *   counters carry over to the new rule unless the flow says reset_counts
- *   (replace_rule_start's forward_counts), its age starts again.
- * - modify / delete, non-strict: every rule whose match is a subset of the
- *   given one (pins every field the given match pins, to the same value),
- *   whatever its priority; strict: the rule with exactly this match and
- *   priority. Without table=N both act on every table (ovs-ofctl's
- *   table_id 0xff). cookie=V/M selects only rules whose cookie agrees with V
- *   under M.
- * - modify keeps the rule's counters, creation time and timeouts and
- *   replaces its actions; a cookie given without a mask becomes the rule's
- *   new cookie. When nothing matches, OpenFlow 1.0 and 1.1 add the flow
- *   (OVS does, for those versions, when no cookie mask is given); 1.2 and
- *   later change nothing.
+ * Semantics (FlowTable's, see there), and what is layered on top:
+ * - add: FlowTable.add per flow; a rule with the same table, match and
+ *   priority is updated in place, its counters carry over unless the flow
+ *   says reset_counts.
+ * - modify / delete select with FlowTable.select, non-strict (every rule
+ *   whose match is at least as specific as the given one, any priority) or
+ *   strict (same match and priority); cookie=V/M selects only rules whose
+ *   cookie agrees with V under M. Without table=N both act on every table
+ *   (ovs-ofctl's table_id 0xff).
+ * - modify: FlowTable.modify, one rule at a time, because the actions are
+ *   stored as the bridge's OpenFlow version decodes them, which depends on
+ *   each rule's match. A cookie given without a mask becomes the rule's new
+ *   cookie. When nothing matches, OpenFlow 1.0 and 1.1 add the flow (OVS
+ *   does, for those versions, when no cookie mask is given); 1.2 and later
+ *   change nothing.
  * Limits: out_port/out_group filters are not supported (the parser does not
- * return them).
+ * return them, though FlowSelector takes them).
  */
 import type { Bridge } from "../ofproto/bridge.js";
-import { UsageError } from "../errors.js";
-import { Rule, tableOf, portNamesOf, addFlowSpecs } from "../ofproto/load.js";
+import { UsageError, assert } from "../errors.js";
+import { tableOf, portNamesOf, addFlowSpecs, type Rule } from "../ofproto/load.js";
+import { FF_RESET_COUNTS, type FlowSelector } from "../classifier/flow-table.js";
+import type { Action } from "../openflow/actions.js";
 import { parseFlow, parseFlows } from "../ofctl/parse-flow.js";
 import type { FlowSpec } from "../openflow/flow-spec.js";
 import { roundTrip, protocolVersion, type OfProtocol } from "../ofctl/format-actions.js";
@@ -77,41 +81,29 @@ function parseCookie(text: string): bigint {
   return v;
 }
 
-function cookieAgrees(rule: Rule, spec: FlowSpec): boolean {
-  if (spec.cookieMask === 0n) return true;
-  return (rule.cookie & spec.cookieMask) === (spec.cookie & spec.cookieMask);
+/** The FlowTable selector of a mod-flows / del-flows selection. */
+function selectorOf(sel: FlowSelection, strict: boolean): FlowSelector<Action[]> {
+  const spec = sel.spec;
+  return { match: spec.match, strict, priority: spec.priority, cookie: spec.cookie, cookieMask: spec.cookieMask };
 }
 
-/** The rules a mod-flows or del-flows selects, with the table of each. */
+/** The rules a mod-flows or del-flows selects, tables in order (each rule knows its table). */
 export function selectRules(bridge: Bridge, sel: FlowSelection, strict: boolean): Rule[] {
   const found: Rule[] = [];
+  const selector = selectorOf(sel, strict);
   const first = sel.table === TABLE_ALL ? 0 : sel.table;
   const last = sel.table === TABLE_ALL ? TABLES_COUNT - 1 : sel.table;
   for (let t = first; t <= last; t++) {
     const table = tableOf(bridge, t);
     if (table.count === 0) continue;
-    for (const r of table.cls.findMatches(sel.spec.match, strict, sel.spec.priority)) {
-      if (cookieAgrees(r, sel.spec)) found.push(r);
-    }
+    for (const r of table.flows.select(selector)) found.push(r);
   }
   return found;
 }
 
 /** Adds flows (ovs-ofctl add-flow / add-flows); returns how many. */
 export function addFlows(bridge: Bridge, specs: FlowSpec[], nowMs: number): number {
-  // Counters of replaced rules, by rule object, before addFlowSpecs replaces them.
-  const carried: { spec: FlowSpec; old: Rule }[] = [];
-  for (const s of specs) {
-    const old = tableOf(bridge, s.table).cls.findExact(s.match, s.priority);
-    if (old !== null && !s.flags.resetCounts) carried.push({ spec: s, old });
-  }
   addFlowSpecs(bridge, specs, nowMs);
-  for (const { spec, old } of carried) {
-    const now = tableOf(bridge, spec.table).cls.findExact(spec.match, spec.priority);
-    if (now === null || now === old) continue;
-    now.nPackets = old.nPackets;
-    now.nBytes = old.nBytes;
-  }
   return specs.length;
 }
 
@@ -122,10 +114,16 @@ export function addFlowsText(bridge: Bridge, text: string, fileName: string, now
 
 /** Deletes the selected rules (ovs-ofctl del-flows); returns how many. */
 export function deleteFlows(bridge: Bridge, sel: FlowSelection, strict: boolean): number {
-  const rules = selectRules(bridge, sel, strict);
-  for (const r of rules) tableOf(bridge, r.table).cls.remove(r);
-  if (rules.length) bridge.touch();
-  return rules.length;
+  const selector = selectorOf(sel, strict);
+  const first = sel.table === TABLE_ALL ? 0 : sel.table;
+  const last = sel.table === TABLE_ALL ? TABLES_COUNT - 1 : sel.table;
+  let count = 0;
+  for (let t = first; t <= last; t++) {
+    const table = tableOf(bridge, t);
+    if (table.count !== 0) count += table.flows.delete(selector).length;
+  }
+  if (count > 0) bridge.touch();
+  return count;
 }
 
 /** Modifies the actions of the selected rules (ovs-ofctl mod-flows); returns how many changed or were added. */
@@ -135,35 +133,25 @@ export function modifyFlows(bridge: Bridge, sel: FlowSelection, strict: boolean,
   if (rules.length === 0) {
     const addsWhenNone = bridge.protocol === "OpenFlow10" || bridge.protocol === "OpenFlow11";
     if (!addsWhenNone || spec.cookieMask !== 0n) return 0;
-    const add = { ...spec, table: sel.table === TABLE_ALL ? 0 : sel.table };
-    addFlowSpecs(bridge, [add], nowMs);
+    addFlowSpecs(bridge, [{ ...spec, table: sel.table === TABLE_ALL ? 0 : sel.table }], nowMs);
     return 1;
   }
   const version = protocolVersion(bridge.protocol as OfProtocol);
-  const setsCookie = spec.cookieMask === 0n && spec.cookie !== 0n;
-  for (const old of rules) {
-    const actions = bridge.protocol === "OpenFlow10" ? spec.actions : roundTrip(spec.actions, version, old.match);
-    const cookie = setsCookie ? spec.cookie : old.cookie;
-    const newSpec: FlowSpec = {
-      ...spec,
-      table: old.table,
-      priority: old.priority,
-      match: old.match,
-      cookie,
-      cookieMask: 0n,
-      idleTimeout: old.idleTimeout,
-      hardTimeout: old.hardTimeout,
-      stats: null,
-    };
-    const rule = new Rule(old.table, old.match, old.priority, cookie, actions, old.idleTimeout, old.hardTimeout, old.createdMs, newSpec);
-    if (!spec.flags.resetCounts) {
-      rule.nPackets = old.nPackets;
-      rule.nBytes = old.nBytes;
+  // The parser cannot tell cookie=0 from no cookie: only a non-zero unmasked cookie is a new one.
+  const cookie = spec.cookieMask === 0n && spec.cookie !== 0n ? spec.cookie : undefined;
+  const flags = spec.flags.resetCounts ? FF_RESET_COUNTS : 0;
+  try {
+    for (const r of rules) {
+      const actions = bridge.protocol === "OpenFlow10" ? spec.actions : roundTrip(spec.actions, version, r.match);
+      const changed = tableOf(bridge, r.table).flows.modify({ match: r.match, strict: true, priority: r.priority }, { actions, cookie, flags }, nowMs);
+      assert(changed.length === 1, "a strict modify of a selected rule changes one rule");
+      assert(changed[0] === r, "a strict modify of a selected rule changes that rule");
+      // dump-flows prints the actions as given (and decodes them as the bridge did); the rule's own fields override the rest.
+      r.spec = { ...spec, table: r.table, priority: r.priority, match: r.match, cookie: r.cookie, cookieMask: 0n, stats: null };
     }
-    rule.usedMs = old.usedMs;
-    tableOf(bridge, old.table).cls.replace(rule);
+  } finally {
+    bridge.touch();
   }
-  bridge.touch();
   return rules.length;
 }
 

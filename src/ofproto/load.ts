@@ -1,15 +1,32 @@
 /**
  * Building a switch from files: a topology (topology.ts) or a single bridge
  * from a flows file, with tables filled from ovs-ofctl flow text and groups
- * from add-groups text. Also the OpenFlow table each bridge uses, joining
- * the classifier to OpenFlow rule bookkeeping (statistics, learn()).
+ * from add-groups text. Also the OpenFlow table each bridge uses: a thin
+ * adapter that makes a FlowTable<Action[]> (classifier/flow-table.ts, which
+ * owns every OpenFlow add/modify/delete/timeout/counter rule) an OfTable.
+ *
+ * Invariants: a bridge table's rules are `Rule`s whose `table` is the index
+ * of the bridge table holding them; every change to a bridge's rules ends
+ * with bridge.touch(), so the datapath revalidates its megaflows.
+ * Limits: timeouts run only when expire() is called; nothing here reads a
+ * clock unless the caller leaves nowMs to its default.
  */
 import { readFileSync } from "node:fs";
-import { Classifier } from "../classifier/classifier.js";
 import { findField } from "../flow/fields.js";
 import { Match } from "../flow/match.js";
 import type { Action } from "../openflow/actions.js";
-import type { FlowSpec } from "../openflow/flow-spec.js";
+import { noFlags, type FlowFlags, type FlowSpec } from "../openflow/flow-spec.js";
+import {
+  FlowRule,
+  FlowTable,
+  FF_CHECK_OVERLAP,
+  FF_NO_BYT_COUNTS,
+  FF_NO_PKT_COUNTS,
+  FF_RESET_COUNTS,
+  FF_SEND_FLOW_REM,
+  type FlowSpec as RuleSpec,
+  type RemovedRule,
+} from "../classifier/flow-table.js";
 import { parseFlows } from "../ofctl/parse-flow.js";
 import { formatActions, roundTrip, protocolVersion, type OfProtocol } from "../ofctl/format-actions.js";
 import { setActionFormatter } from "../xlate/xlate.js";
@@ -19,54 +36,94 @@ import type { OfRule, OfTable } from "./table.js";
 import { buildSwitch, readTopology, type FlowLoader } from "./topology.js";
 import type { LearnedFlow } from "../xlate/xlate.js";
 
-/** One OpenFlow rule with its counters. */
-export class Rule implements OfRule {
-  nPackets = 0;
-  nBytes = 0;
-  usedMs: number;
-  constructor(
-    readonly table: number,
-    readonly match: Match,
-    readonly priority: number,
-    readonly cookie: bigint,
-    readonly actions: Action[],
-    readonly idleTimeout: number,
-    readonly hardTimeout: number,
-    public createdMs: number,
-    readonly spec: FlowSpec | null,
-  ) {
-    this.usedMs = createdMs;
+/** Bridge tables 0..254 (OpenFlow's table ids; 255 means "all"). */
+export const BRIDGE_TABLES_COUNT = 255;
+
+/**
+ * One rule of a bridge table: a FlowRule plus what the bridge needs beside
+ * it. OpenFlowTable.add sets both extra fields right after the FlowTable
+ * makes the rule (-1 and null only in between).
+ */
+export class Rule extends FlowRule<Action[]> implements OfRule {
+  /** The bridge table holding the rule. */
+  table: number;
+  /** The flow line the rule came from, for dump-flows to print what was added; null for learned flows. */
+  spec: FlowSpec | null;
+
+  constructor(spec: RuleSpec<Action[]>, nowMs: number) {
+    super(spec, nowMs);
+    this.table = -1;
+    this.spec = null;
+  }
+
+  /** lastUsedMs under the name the daemon and older callers use. */
+  get usedMs(): number {
+    return this.lastUsedMs;
+  }
+
+  set usedMs(ms: number) {
+    this.lastUsedMs = ms;
   }
 }
 
 /** OVS tracks prefixes of nw_src and nw_dst by default (Flow_Table prefixes). */
 const PREFIX_FIELDS = ["nw_src", "nw_dst"].map((n) => findField(n)!);
 
+const newRule = (spec: RuleSpec<Action[]>, nowMs: number): Rule => new Rule(spec, nowMs);
+
+/** The FF_* bits of a parsed flow's flags. */
+export function flagBits(f: FlowFlags): number {
+  return (
+    (f.sendFlowRem ? FF_SEND_FLOW_REM : 0) |
+    (f.noPacketCounts ? FF_NO_PKT_COUNTS : 0) |
+    (f.noByteCounts ? FF_NO_BYT_COUNTS : 0) |
+    (f.checkOverlap ? FF_CHECK_OVERLAP : 0) |
+    (f.resetCounts ? FF_RESET_COUNTS : 0)
+  );
+}
+
+/** The parsed-flow flags of FF_* bits (flagBits' inverse). */
+export function flowFlagsOf(bits: number): FlowFlags {
+  const f = noFlags();
+  f.sendFlowRem = (bits & FF_SEND_FLOW_REM) !== 0;
+  f.noPacketCounts = (bits & FF_NO_PKT_COUNTS) !== 0;
+  f.noByteCounts = (bits & FF_NO_BYT_COUNTS) !== 0;
+  f.checkOverlap = (bits & FF_CHECK_OVERLAP) !== 0;
+  f.resetCounts = (bits & FF_RESET_COUNTS) !== 0;
+  return f;
+}
+
+/** A bridge table: OfTable over a FlowTable, which holds the rules and their OpenFlow semantics. */
 export class OpenFlowTable implements OfTable {
-  readonly cls = new Classifier<Rule>({ prefixFields: PREFIX_FIELDS });
+  readonly flows = new FlowTable<Action[], Rule>({ prefixFields: PREFIX_FIELDS }, newRule);
 
   lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): Rule | null {
-    return this.cls.lookup(keys, base, wc, wcBase);
+    return this.flows.lookup(keys, base, wc, wcBase);
   }
 
   credit(rule: OfRule, packets: number, bytes: number, nowMs: number): void {
-    const r = rule as Rule;
-    r.nPackets += packets;
-    r.nBytes += bytes;
-    if (nowMs > r.usedMs) r.usedMs = nowMs;
+    this.flows.credit(rule as Rule, packets, bytes, nowMs);
   }
 
-  /** Adds a rule; one with the same match and priority is replaced (OpenFlow add). */
-  add(rule: Rule): void {
-    this.cls.replace(rule);
+  /**
+   * OpenFlow add (FlowTable.add: a rule with the same match and priority is
+   * updated in place) into bridge table `table`; `line` is the flow line it
+   * came from, null for a learned flow. Throws FlowModError (check_overlap,
+   * table full).
+   */
+  add(table: number, spec: RuleSpec<Action[]>, line: FlowSpec | null, nowMs: number): Rule {
+    const { rule } = this.flows.add(spec, nowMs);
+    rule.table = table;
+    rule.spec = line;
+    return rule;
   }
 
   rules(): Rule[] {
-    return this.cls.rules();
+    return this.flows.rules();
   }
 
   get count(): number {
-    return this.cls.count;
+    return this.flows.count;
   }
 }
 
@@ -90,15 +147,32 @@ setActionFormatter((a, portName) => formatActions([a], { portName }));
  * Adds flows to a bridge. Their actions are kept as the switch would hold
  * them after receiving them in the bridge's OpenFlow version (OVS stores
  * what it decoded: mod_vlan_vid sent in OpenFlow 1.3 becomes push_vlan plus
- * set_field), so trace and dump-flows show what OVS shows.
+ * set_field), so trace and dump-flows show what OVS shows. Each is an
+ * OpenFlow add (see FlowTable.add: a replaced rule keeps its counters unless
+ * the flow says reset_counts). A FlowModError (check_overlap, table full)
+ * stops the batch; the flows added before it stay, as they do in OVS when
+ * flow_mods are sent one by one, and the bridge is touched either way.
  */
 export function addFlowSpecs(bridge: Bridge, specs: FlowSpec[], nowMs = Date.now()): void {
   const version = protocolVersion(bridge.protocol as OfProtocol);
-  for (const s of specs) {
-    const actions = bridge.protocol === "OpenFlow10" ? s.actions : roundTrip(s.actions, version, s.match);
-    tableOf(bridge, s.table).add(new Rule(s.table, s.match, s.priority, s.cookie, actions, s.idleTimeout, s.hardTimeout, nowMs, s));
+  try {
+    for (const s of specs) {
+      const actions = bridge.protocol === "OpenFlow10" ? s.actions : roundTrip(s.actions, version, s.match);
+      const spec = {
+        match: s.match,
+        priority: s.priority,
+        actions,
+        cookie: s.cookie,
+        idleTimeout: s.idleTimeout,
+        hardTimeout: s.hardTimeout,
+        importance: s.importance,
+        flags: flagBits(s.flags),
+      };
+      tableOf(bridge, s.table).add(s.table, spec, s, nowMs);
+    }
+  } finally {
+    bridge.touch();
   }
-  bridge.touch();
 }
 
 export const openflowLoader: FlowLoader = {
@@ -128,16 +202,41 @@ export function singleBridge(flowsFile: string, ports: PortConfig[], bridgeName 
   return sw;
 }
 
-/** Adds the flow a learn() action asks for (replacing one with the same match and priority). */
+/**
+ * Adds the flow a learn() action asks for: an OpenFlow add (FlowTable.add),
+ * so a rule it replaces keeps its counters, as OVS forwards them when learn
+ * modifies a flow. The same flow again (match, priority, cookie and actions)
+ * only marks the rule used: nothing a megaflow depends on changes, so the
+ * bridge version stays.
+ */
 export function addLearnedFlow(bridge: Bridge, f: LearnedFlow, nowMs: number): void {
   const match = new Match(f.match.value.slice(), f.match.mask.slice());
   const table = tableOf(bridge, f.table);
-  const existing = table.cls.findExact(match, f.priority);
+  const existing = table.flows.find(match, f.priority);
   if (existing && existing.cookie === f.cookie && formatActions(existing.actions) === formatActions(f.actions)) {
-    // The same flow again: only its age is refreshed, nothing a megaflow depends on changes.
-    existing.usedMs = nowMs;
+    if (nowMs > existing.lastUsedMs) existing.lastUsedMs = nowMs;
     return;
   }
-  table.add(new Rule(f.table, match, f.priority, f.cookie, f.actions, f.idleTimeout, f.hardTimeout, nowMs, null));
+  const spec = { match, priority: f.priority, actions: f.actions, cookie: f.cookie, idleTimeout: f.idleTimeout, hardTimeout: f.hardTimeout };
+  const rule = table.add(f.table, spec, null, nowMs);
+  // Learning is a use: a replaced rule's idle timeout starts again.
+  if (nowMs > rule.lastUsedMs) rule.lastUsedMs = nowMs;
   bridge.touch();
+}
+
+/**
+ * Removes every rule of the bridge whose idle or hard timeout has passed at
+ * nowMs (FlowTable.expire) and touches the bridge when any went. Call it
+ * from the switch's periodic maintenance (where the datapath ages its
+ * megaflows), before revalidation, so no megaflow outlives its rule.
+ */
+export function expire(bridge: Bridge, nowMs: number): RemovedRule<Action[], Rule>[] {
+  const removed: RemovedRule<Action[], Rule>[] = [];
+  for (let t = 0; t < bridge.tables.length; t++) {
+    const table = tableOf(bridge, t);
+    if (table.count === 0) continue;
+    for (const r of table.flows.expire(nowMs)) removed.push(r);
+  }
+  if (removed.length > 0) bridge.touch();
+  return removed;
 }

@@ -4,7 +4,8 @@
  * every change touching the bridge so the datapath revalidates.
  */
 import { describe, expect, it } from "vitest";
-import { singleBridge, tableOf } from "../../src/ofproto/load.js";
+import { singleBridge, tableOf, expire, addLearnedFlow } from "../../src/ofproto/load.js";
+import { FlowModError } from "../../src/classifier/flow-table.js";
 import { dumpBridgeFlows } from "../../src/cli/dump-flows.js";
 import { addFlowsText, deleteFlowsText, modifyFlowsText } from "../../src/daemon/flowmod.js";
 import type { Bridge } from "../../src/ofproto/bridge.js";
@@ -93,5 +94,56 @@ describe("flow changes on a running bridge", () => {
     const v = b.version;
     expect(deleteFlowsText(b, "udp", false)).toBe(0);
     expect(b.version).toBe(v);
+  });
+
+  it("keeps creation time and timeouts on modify, and restarts the hard timeout from it", () => {
+    const b = bridgeWith("");
+    addFlowsText(b, "priority=10,in_port=1,hard_timeout=10,idle_timeout=100,actions=output:2", "f", 1000);
+    expect(modifyFlowsText(b, "in_port=1,idle_timeout=5,actions=drop", false, 8000)).toBe(1);
+    const r = tableOf(b, 0).rules()[0];
+    expect([r.createdMs, r.modifiedMs, r.idleTimeout, r.hardTimeout]).toEqual([1000, 8000, 100, 10]);
+    expect(expire(b, 12000)).toEqual([]);
+    const v = b.version;
+    expect(expire(b, 18001).map((e) => e.reason)).toEqual(["hard_timeout"]);
+    expect(b.version).toBeGreaterThan(v);
+    expect(dump(b)).toEqual([]);
+  });
+
+  it("expires idle flows in every table, touching the bridge only when one went", () => {
+    const b = bridgeWith("priority=1,in_port=1,idle_timeout=2,actions=drop\ntable=7,priority=1,in_port=2,idle_timeout=2,actions=drop\npriority=0,actions=drop");
+    for (const r of [...tableOf(b, 0).rules(), ...tableOf(b, 7).rules()]) r.lastUsedMs = 0;
+    const inPort1 = tableOf(b, 0).rules()[0];
+    tableOf(b, 0).credit(inPort1, 1, 60, 1500);
+    const v = b.version;
+    expect(expire(b, 2000)).toEqual([]);
+    expect(b.version).toBe(v);
+    expect(expire(b, 2001).map((e) => [e.rule.table, e.reason])).toEqual([[7, "idle_timeout"]]);
+    expect(expire(b, 3501).map((e) => [e.rule.table, e.reason])).toEqual([[0, "idle_timeout"]]);
+    expect(b.version).toBe(v + 2);
+    expect(dump(b)).toEqual(["priority=0 actions=drop"]);
+  });
+
+  it("refuses an overlapping flow with check_overlap, keeping the flows added before it", () => {
+    const b = bridgeWith("priority=5,tcp,actions=drop");
+    const v = b.version;
+    expect(() => addFlowsText(b, "priority=6,udp,actions=drop\npriority=5,check_overlap,tcp,tp_dst=80,actions=drop", "f", 0)).toThrow(FlowModError);
+    expect(b.version).toBeGreaterThan(v);
+    expect(dump(b)).toEqual(["priority=6,udp actions=drop", "priority=5,tcp actions=drop"]);
+  });
+
+  it("only refreshes a learned flow learned again, without bumping the bridge version", () => {
+    const b = bridgeWith("");
+    addFlowsText(b, "table=1,priority=9,in_port=1,actions=output:2", "f", 0);
+    const learnedFrom = tableOf(b, 1).rules()[0];
+    const flow = { table: 1, priority: 9, idleTimeout: 0, hardTimeout: 0, cookie: 0n, match: learnedFrom.match, actions: learnedFrom.actions };
+    const v = b.version;
+    addLearnedFlow(b, flow, 5000);
+    expect(b.version).toBe(v);
+    expect(tableOf(b, 1).rules()[0].lastUsedMs).toBe(5000);
+    addLearnedFlow(b, { ...flow, actions: [] }, 6000);
+    expect(b.version).toBeGreaterThan(v);
+    expect(tableOf(b, 1).rules()).toHaveLength(1);
+    expect(dump(b)).toEqual(["table=1, priority=9,in_port=1 actions=drop"]);
+    expect(tableOf(b, 0).count).toBe(0);
   });
 });
