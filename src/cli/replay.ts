@@ -19,7 +19,7 @@ import { formatMegaflow } from "../datapath/dump.js";
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
 import type { Switch, Port } from "../ofproto/bridge.js";
-import { BRIDGE_TABLES_COUNT, addLearnedFlow, tableOf } from "../ofproto/load.js";
+import { BRIDGE_TABLES_COUNT, addLearnedFlow, tableOf, expire as expireRules } from "../ofproto/load.js";
 import { addSwitchOptions, loadSwitchFromOptions, type SwitchOptions } from "./switch-options.js";
 import { portOfSwitch } from "./ports.js";
 import { parseIntOption } from "./flows.js";
@@ -90,6 +90,9 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
     noCache: opts.noCache,
     emcInsertInvProb: opts.emcInsertInvProb,
     onLearn: (bridge, flow, nowMs) => addLearnedFlow(bridge, flow, nowMs),
+    expireRules: (nowMs) => {
+      for (const b of sw.bridges) expireRules(b, nowMs);
+    },
   };
   const installed: number[] = [];
   if (opts.megaflowsFile) dpOpts.onInstall = (id) => installed.push(id);
@@ -147,27 +150,30 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
     let n = 0;
     const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
     const firstIndex = index[j];
+    const batchStartMs = cap.tsSec[firstIndex] * 1000 + cap.tsNsec[firstIndex] / 1e6;
+    if (lastMaintainMs < 0) {
+      // The switch's clock is the capture's: its flows come to life with the first packet.
+      lastMaintainMs = batchStartMs;
+      for (const b of sw.bridges) {
+        for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
+          for (const r of tableOf(b, t).rules()) {
+            r.createdMs = batchStartMs;
+            r.modifiedMs = batchStartMs;
+            r.lastUsedMs = batchStartMs;
+          }
+        }
+      }
+    }
     while (n < limit && j + n < total && which[j + n] === k) {
       const i = index[j + n];
+      // A batch never spans a maintenance tick (1 s of capture time): timeouts and aging stay exact.
+      if (n > 0 && lastMaintainMs >= 0 && cap.tsSec[i] * 1000 + cap.tsNsec[i] / 1e6 >= lastMaintainMs + 1000) break;
       offsets[n] = cap.offsets[i];
       lengths[n] = cap.lengths[i];
       inPorts[n] = inputs[k].port.dpPort;
       n++;
     }
-    nowMs = cap.tsSec[firstIndex] * 1000 + cap.tsNsec[firstIndex] / 1e6;
-    if (lastMaintainMs < 0) {
-      // The switch's clock is the capture's: its flows come to life with the first packet.
-      lastMaintainMs = nowMs;
-      for (const b of sw.bridges) {
-        for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
-          for (const r of tableOf(b, t).rules()) {
-            r.createdMs = nowMs;
-            r.modifiedMs = nowMs;
-            r.lastUsedMs = nowMs;
-          }
-        }
-      }
-    }
+    nowMs = batchStartMs;
     if (nowMs - lastMaintainMs >= 1000) {
       dp.maintain(nowMs);
       lastMaintainMs = nowMs;

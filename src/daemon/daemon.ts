@@ -26,7 +26,7 @@ import { FlowplaneError } from "../errors.js";
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
 import type { Switch } from "../ofproto/bridge.js";
-import { addLearnedFlow, tableOf } from "../ofproto/load.js";
+import { addLearnedFlow, tableOf, expire as expireRules } from "../ofproto/load.js";
 import { SlotBatch, loadNative } from "../io/native.js";
 import { attachPort, detachPort, rxBatchFor, slotSizeFor, type Attachment } from "./ports.js";
 
@@ -78,7 +78,12 @@ export class Daemon {
 
   constructor(sw: Switch) {
     this.sw = sw;
-    this.dp = new Datapath(sw, { onLearn: (bridge, flow, nowMs) => addLearnedFlow(bridge, flow, nowMs) });
+    this.dp = new Datapath(sw, {
+      onLearn: (bridge, flow, nowMs) => addLearnedFlow(bridge, flow, nowMs),
+      expireRules: (nowMs) => {
+        for (const b of sw.bridges) expireRules(b, nowMs);
+      },
+    });
     const n = sw.dpPorts.length;
     this.counters = new PortCounters(n);
     this.outs = new Array<SlotBatch | null>(n).fill(null);

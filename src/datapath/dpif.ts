@@ -52,6 +52,8 @@ export interface DatapathOptions {
   onLearn?: (bridge: Bridge, flow: LearnedFlow, nowMs: number) => void;
   /** Called for every megaflow installed (replay --megaflows). */
   onInstall?: (id: number) => void;
+  /** Removes OpenFlow rules whose idle or hard timeout passed; run by maintain(). */
+  expireRules?: (nowMs: number) => void;
 }
 
 /**
@@ -347,6 +349,8 @@ export class Datapath {
    */
   maintain(nowMs: number): void {
     this.pushStats();
+    // Statistics first, so idle timeouts see the packets the fast path handled.
+    this.opts.expireRules?.(nowMs);
     for (const id of this.megaflows.ids()) {
       for (const r of this.results[id]!.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
     }

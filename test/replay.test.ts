@@ -1,0 +1,87 @@
+/**
+ * replay as a user runs it: merged inputs in timestamp order, outputs with
+ * their inputs' timestamps, rule timeouts on the capture's clock, stats for
+ * dump-flows, and --megaflows output.
+ */
+import { describe, it, expect } from "vitest";
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { singleBridge } from "../src/ofproto/load.js";
+import { replay } from "../src/cli/replay.js";
+import { writeCapture, readCapture } from "../src/io/pcap.js";
+import { eth, ipv4, udp } from "../src/packet/build.js";
+
+const frame = (dport: number, src = "10.0.0.1"): Uint8Array =>
+  eth({ src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" }, ipv4({ src, dst: "10.0.0.2" }, udp({ src: 1000, dst: dport }, new Uint8Array(8))));
+
+function setup(flows: string) {
+  const dir = mkdtempSync(join(tmpdir(), "fp-replay-"));
+  const sw = singleBridge("t.flows", [
+    { name: "p1", ofport: 1 },
+    { name: "p2", ofport: 2 },
+    { name: "p3", ofport: 3 },
+    { name: "p4", ofport: 4 },
+  ], "br0", () => flows);
+  return { dir, sw };
+}
+
+describe("replay", () => {
+  it("expires an idle rule on the capture's clock", () => {
+    const { dir, sw } = setup("priority=10,udp,actions=output:2\npriority=20,idle_timeout=2,udp,tp_dst=2000,actions=output:3\n");
+    const t0 = 1_700_000_000;
+    writeCapture(join(dir, "in.pcap"), [
+      { data: frame(2000), tsSec: t0 },
+      { data: frame(2000), tsSec: t0 + 1 },
+      { data: frame(2000), tsSec: t0 + 5 },
+    ]);
+    const summary = replay(sw, [{ port: sw.portsByName.get("p1")!, capture: readCapture(join(dir, "in.pcap")) }], { outDir: join(dir, "out") });
+    expect(summary.ports.p3.packets).toBe(2);
+    expect(summary.ports.p2.packets).toBe(1);
+    const out = readCapture(join(dir, "out", "p2.pcap"));
+    expect(out.tsSec[0]).toBe(t0 + 5);
+  });
+
+  it("merges inputs by timestamp, ties by port order, and keeps each output's input timestamp", () => {
+    const { dir, sw } = setup("in_port=1,actions=output:4\nin_port=2,actions=output:4\n");
+    const t0 = 1_700_000_000;
+    writeCapture(join(dir, "a.pcap"), [
+      { data: frame(1, "10.0.0.1"), tsSec: t0, tsNsec: 0 },
+      { data: frame(3, "10.0.0.1"), tsSec: t0, tsNsec: 2_000 },
+    ]);
+    writeCapture(join(dir, "b.pcap"), [
+      { data: frame(2, "10.0.0.7"), tsSec: t0, tsNsec: 1_000 },
+      { data: frame(4, "10.0.0.7"), tsSec: t0, tsNsec: 2_000 },
+    ]);
+    replay(
+      sw,
+      [
+        { port: sw.portsByName.get("p2")!, capture: readCapture(join(dir, "b.pcap")) },
+        { port: sw.portsByName.get("p1")!, capture: readCapture(join(dir, "a.pcap")) },
+      ],
+      { outDir: join(dir, "out") },
+    );
+    const out = readCapture(join(dir, "out", "p4.pcap"));
+    const dports = Array.from({ length: out.count }, (_, i) => (out.buffer[out.offsets[i] + 36] << 8) | out.buffer[out.offsets[i] + 37]);
+    // 1 (t=0), 2 (t=1us), then the tie at 2us: p1 before p2 in the switch's port order.
+    expect(dports).toEqual([1, 2, 3, 4]);
+    expect(Array.from(out.tsNsec)).toEqual([0, 1000, 2000, 2000]);
+  });
+
+  it("writes each packet's megaflows with --megaflows and leaves stats for dump-flows", () => {
+    const { dir, sw } = setup("priority=10,udp,tp_dst=53,actions=output:2\npriority=5,actions=NORMAL\n");
+    writeCapture(join(dir, "in.pcap"), [{ data: frame(53) }, { data: frame(80) }]);
+    replay(sw, [{ port: sw.portsByName.get("p1")!, capture: readCapture(join(dir, "in.pcap")) }], {
+      outDir: join(dir, "out"),
+      megaflowsFile: join(dir, "mf.txt"),
+    });
+    const text = readFileSync(join(dir, "mf.txt"), "utf8").trimEnd().split("\n");
+    expect(text[0]).toMatch(/^## packet 1 in_port=p1 len=\d+$/);
+    expect(text[1]).toMatch(/^recirc_id\(0\),in_port\(p1\),packet_type\(ns=0,id=0\),.*udp\(dst=53\).*actions:p2$/);
+    const second = text.indexOf(text.find((l) => l.startsWith("## packet 2"))!);
+    expect(text[second + 1]).toMatch(/eth\(src=fa:16:3e:00:00:01,dst=fa:16:3e:00:00:02\)/);
+    expect(existsSync(join(dir, "out", "stats.json"))).toBe(true);
+    const stats = JSON.parse(readFileSync(join(dir, "out", "stats.json"), "utf8"));
+    expect(stats.dumps.br0.numbers.join("\n")).toMatch(/n_packets=1, n_bytes=\d+, .*priority=10,udp,tp_dst=53 actions=output:2/);
+  });
+});
