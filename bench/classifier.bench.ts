@@ -27,21 +27,11 @@ import type { Action } from "../src/openflow/actions.js";
 import type { FlowFlags } from "../src/openflow/flow-spec.js";
 import { parseFlows } from "../src/ofctl/parse-flow.js";
 import { ratePerSecond, runIfMain, type Figure } from "./lib.js";
+import { mulberry32 } from "../src/util/prng.js";
 
 const KEYS_COUNT = 4096;
 const LOOKUPS_PER_CALL = 1024;
 
-/** Small deterministic PRNG (mulberry32): the same tables on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const field = (name: string) => {
   const f = findField(name);
@@ -107,7 +97,7 @@ interface Table {
 }
 
 function buildTable(rulesCount: number, masksCount: number): Table {
-  const rnd = prng(rulesCount * 131 + masksCount);
+  const rnd = mulberry32(rulesCount * 131 + masksCount);
   const shapes = Array.from({ length: masksCount }, (_, i) => shape(i));
   const cls = new Classifier<Rule>();
   const rules: Rule[] = [];

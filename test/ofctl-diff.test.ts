@@ -24,6 +24,7 @@ import { formatGroup, parseGroup } from "../src/ofctl/parse-group.js";
 import { FlowSyntaxError } from "../src/ofctl/errors.js";
 import type { FlowSpec } from "../src/openflow/flow-spec.js";
 import type { OfProtocol } from "../src/ofctl/format-actions.js";
+import { mulberry32Unit } from "../src/util/prng.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = (name: string): string => readFileSync(path.join(here, "fixtures/ofctl", name), "utf8");
@@ -55,21 +56,10 @@ const portName = (p: number): string | undefined => nameOfPort.get(p);
 
 // ---------------------------------------------------------------- generator
 
-/** mulberry32: a small seeded PRNG so the random corpus is the same every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random flow lines consistent with prerequisites, over the fields and actions OVS accepts in OpenFlow 1.3. */
 export function generateLines(count: number, seed: number): string[] {
-  const r = rng(seed);
+  const r = mulberry32Unit(seed);
   const int = (n: number): number => Math.floor(r() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   const chance = (p: number): boolean => r() < p;

@@ -6,6 +6,7 @@ import { Match } from "../flow/match.js";
 import { Classifier, type ClsRule } from "./classifier.js";
 import { PrefixTrie, prefixLength } from "./prefix-trie.js";
 import { stageOfWord } from "./subtable.js";
+import { mulberry32 } from "../util/prng.js";
 
 // ---------------------------------------------------------------------------
 // Helpers: rules, keys and a brute-force model of the classifier.
@@ -48,17 +49,6 @@ function key(pairs: Record<string, bigint>): Uint32Array {
 
 const newWc = (): Uint32Array => new Uint32Array(L.KEY_WORDS);
 
-/** Small deterministic PRNG (mulberry32) for building large random worlds from one fast-check seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** The classifier's contract, by linear scan: highest priority, ties to the newest slot. */
 class Model {
@@ -197,7 +187,7 @@ const scenario = fc.record({
 });
 
 function build(s: Scenario): { world: World; cls: Classifier<Rule>; model: Model; rules: Rule[]; rnd: () => number } {
-  const rnd = prng(s.seed);
+  const rnd = mulberry32(s.seed);
   const world = new World(rnd, s.masks);
   const cls = new Classifier<Rule>();
   const model = new Model();
@@ -572,7 +562,7 @@ describe("PrefixTrie", () => {
     it(`agrees with a list of prefixes under random inserts and removals (${bits}-bit field, ${chunkBits} bits per node)`, () => {
       fc.assert(
         fc.property(fc.integer({ min: 0, max: 0x7fffffff }), fc.integer({ min: 1, max: 60 }), (seed, n) => {
-          const rnd = prng(seed);
+          const rnd = mulberry32(seed);
           const words = bits >>> 5;
           // Values share long prefixes so that nodes split and merge.
           const base = new Uint32Array(words).map(() => rnd());
