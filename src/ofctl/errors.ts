@@ -50,3 +50,29 @@ export class TextError extends Error {
     this.token = token;
   }
 }
+
+/** Runs `parse` with a TextError turned into a FlowSyntaxError naming the file, line and column. */
+export function withPlace<T>(fileName: string, lineNumber: number, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof TextError) throw new FlowSyntaxError(fileName, lineNumber, e.at + 1, e.token, e.message);
+    throw e;
+  }
+}
+
+/**
+ * The lines of an ovs-ofctl file that hold something: `#` starts a comment,
+ * blank lines are skipped; each comes with its 1-based line number.
+ */
+export function contentLines(fileText: string): { line: string; number: number }[] {
+  const out: { line: string; number: number }[] = [];
+  const lines = fileText.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    const hash = line.indexOf("#");
+    if (hash >= 0) line = line.slice(0, hash);
+    if (line.replace(/[ \t\r\n]/g, "") !== "") out.push({ line, number: i + 1 });
+  }
+  return out;
+}

@@ -20,7 +20,7 @@
 import { Match } from "../flow/match.js";
 import * as L from "../flow/layout.js";
 import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
-import { FlowSyntaxError, TextError } from "./errors.js";
+import { TextError, withPlace, contentLines } from "./errors.js";
 import { splitItems, strToU16, strToU64, strToUintDecimal } from "./lex.js";
 import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, type OvsField } from "./mf.js";
 import { checkActions, ctValid, parseActionList } from "./parse-actions.js";
@@ -62,14 +62,7 @@ const STAT_KEYS = new Set(["duration", "n_packets", "n_bytes", "idle_age", "hard
 
 /** Parses one flow. Throws FlowSyntaxError naming file, line and column. */
 export function parseFlow(text: string, opts: ParseFlowOptions = {}): FlowSpec {
-  try {
-    return parseFlowText(text, opts);
-  } catch (e) {
-    if (e instanceof TextError) {
-      throw new FlowSyntaxError(opts.fileName ?? "", opts.lineNumber ?? 1, e.at + 1, e.token, e.message);
-    }
-    throw e;
-  }
+  return withPlace(opts.fileName ?? "", opts.lineNumber ?? 1, () => parseFlowText(text, opts));
 }
 
 /**
@@ -77,16 +70,7 @@ export function parseFlow(text: string, opts: ParseFlowOptions = {}): FlowSpec {
  * are skipped. The first bad line throws and nothing is returned.
  */
 export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptions = {}): FlowSpec[] {
-  const out: FlowSpec[] = [];
-  const lines = fileText.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    const hash = line.indexOf("#");
-    if (hash >= 0) line = line.slice(0, hash);
-    if (line.replace(/[ \t\r\n]/g, "") === "") continue;
-    out.push(parseFlow(line, { ...opts, fileName, lineNumber: i + 1 }));
-  }
-  return out;
+  return contentLines(fileText).map(({ line, number }) => parseFlow(line, { ...opts, fileName, lineNumber: number }));
 }
 
 interface FieldUse {

@@ -14,7 +14,7 @@
 import type { Bucket, Group, GroupType } from "../openflow/group.js";
 import { GROUP_ID_MAX, OFPG_ANY, WATCH_PORT_NONE } from "../openflow/group.js";
 import { OFPP_CONTROLLER } from "../flow/text.js";
-import { FlowSyntaxError, TextError } from "./errors.js";
+import { TextError, withPlace, contentLines } from "./errors.js";
 import { splitItems, strToU16, strToU32, strToU64 } from "./lex.js";
 import { OFPP_MAX, portFromString } from "./mf.js";
 import { parseActionList } from "./parse-actions.js";
@@ -32,28 +32,12 @@ const BUCKET_ID_MAX = 0xffffff00;
 
 /** Parses one add-group line. Throws FlowSyntaxError. */
 export function parseGroup(text: string, opts: ParseGroupOptions = {}): Group {
-  try {
-    return parseGroupText(text, opts);
-  } catch (e) {
-    if (e instanceof TextError) {
-      throw new FlowSyntaxError(opts.fileName ?? "", opts.lineNumber ?? 1, e.at + 1, e.token, e.message);
-    }
-    throw e;
-  }
+  return withPlace(opts.fileName ?? "", opts.lineNumber ?? 1, () => parseGroupText(text, opts));
 }
 
 /** Parses an add-groups file (`#` comments, blank lines skipped); the first bad line throws. */
 export function parseGroups(fileText: string, fileName = "", opts: ParseGroupOptions = {}): Group[] {
-  const out: Group[] = [];
-  const lines = fileText.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    const hash = line.indexOf("#");
-    if (hash >= 0) line = line.slice(0, hash);
-    if (line.replace(/[ \t\r\n]/g, "") === "") continue;
-    out.push(parseGroup(line, { ...opts, fileName, lineNumber: i + 1 }));
-  }
-  return out;
+  return contentLines(fileText).map(({ line, number }) => parseGroup(line, { ...opts, fileName, lineNumber: number }));
 }
 
 function parseGroupText(text: string, opts: ParseGroupOptions): Group {
