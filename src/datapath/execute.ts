@@ -8,12 +8,18 @@
  * copies it once into a scratch buffer (copy on write), and outputs of an
  * unchanged frame hand out the original bytes.
  *
+ * Header rewrites follow lib/odp-execute.c and lib/packets.c byte for
+ * byte, including their length checks (a set is skipped when the header it
+ * needs is shorter than OVS requires) and their checksum quirks (the L4
+ * checksum of an IPv4 later fragment is patched as if the fragment began
+ * with the L4 header; an SCTP checksum that was wrong stays wrong).
+ *
  * Limits: frames up to SCRATCH_SIZE bytes plus VLAN_HEADERS_MAX pushes;
  * ct/recirc are handled by the caller (the datapath), not here.
  */
 import * as L from "../flow/layout.js";
 import type { OdpAction } from "./actions.js";
-import { csumReplace16, csumReplace32, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
+import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
 import { HDR_L3, HDR_L4, HDR_NONE } from "../packet/parse.js";
 
 const HEADROOM = 64;
@@ -50,8 +56,19 @@ export class Executor {
     let l4 = hdrs[hb + HDR_L4];
     const dlType = key[kb + L.W_DL_TYPE] & 0xffff;
     const nw = key[kb + L.W_NW];
-    const proto = nw & 0xff;
     const laterFrag = ((nw >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
+    // Bytes after the IP packet (Ethernet padding): OVS's l2_pad_size, which
+    // L4 sizes leave out. VLAN pushes and pops never change it.
+    let pad = 0;
+    if (l3 !== HDR_NONE && dlType === L.ETH_TYPE_IP && l3 + 20 <= length) {
+      const p = offset + l3;
+      pad = Math.max(0, length - (l3 + ((buf[p + 2] << 8) | buf[p + 3])));
+      // miniflow_extract sets the L4 offset of a later fragment too, just past the IP header.
+      if (l4 === HDR_NONE && laterFrag) l4 = l3 + (buf[p] & 0x0f) * 4;
+    } else if (l3 !== HDR_NONE && dlType === L.ETH_TYPE_IPV6 && l3 + 40 <= length) {
+      const p = offset + l3;
+      pad = Math.max(0, length - (l3 + 40 + ((buf[p + 4] << 8) | buf[p + 5])));
+    }
 
     const own = (): boolean => {
       if (copied) return true;
@@ -100,9 +117,10 @@ export class Executor {
         case "set": {
           if (!own()) return;
           const v = a.value;
-          const m = a.mask;
-          const masked = a.masked;
-          const mk = (w: number): number => (masked ? m[w] : 0xffffffff);
+          const m = a.masked ? a.mask : null;
+          const mk = (w: number): number => (m ? m[w] : 0xffffffff);
+          // dp_packet_l4_size: from the L4 header to the end of the IP packet.
+          const l4Size = l4 === HDR_NONE ? 0 : Math.max(0, len - pad - l4);
           switch (a.attr) {
             case "eth":
               writeMac(b, start, v[L.W_DL_DST], v[L.W_DL_DST + 1], mk(L.W_DL_DST), mk(L.W_DL_DST + 1));
@@ -110,28 +128,50 @@ export class Executor {
               break;
             case "ipv4":
               if (l3 === HDR_NONE || dlType !== L.ETH_TYPE_IP) break;
-              setIpv4(b, start + l3, l4 === HDR_NONE || laterFrag ? -1 : start + l4, proto, start + len, v, masked ? m : null);
+              setIpv4(b, start + l3, l4 === HDR_NONE ? -1 : start + l4, l4Size, v, m);
               break;
             case "ipv6":
               if (l3 === HDR_NONE || dlType !== L.ETH_TYPE_IPV6) break;
-              setIpv6(b, start + l3, l4 === HDR_NONE || laterFrag ? -1 : start + l4, proto, start + len, v, masked ? m : null);
+              setIpv6(b, start + l3, l4 === HDR_NONE ? start + len - pad : start + l4, l4Size, v, m);
               break;
             case "tcp":
+              // odp_set_tcp: only with a whole TCP header (dp_packet_get_tcp_payload).
+              if (l4 === HDR_NONE || l4Size < 20) break;
+              {
+                const doff = (b[start + l4 + 12] >>> 4) * 4;
+                if (doff < 20 || doff > l4Size) break;
+              }
+              setPorts(b, start + l4, l4Size, "tcp", v[L.W_TP], mk(L.W_TP));
+              break;
             case "udp":
+              if (l4 === HDR_NONE || l4Size < 8) break;
+              setPorts(b, start + l4, l4Size, "udp", v[L.W_TP], mk(L.W_TP));
+              break;
             case "sctp":
-              if (l4 === HDR_NONE || laterFrag) break;
-              setPorts(b, start + l4, start + len, a.attr, v[L.W_TP], mk(L.W_TP));
+              if (l4 === HDR_NONE || l4Size < 12) break;
+              setPorts(b, start + l4, l4Size, "sctp", v[L.W_TP], mk(L.W_TP));
               break;
             case "icmp":
             case "icmpv6":
-              if (l4 === HDR_NONE || laterFrag || start + l4 + 4 > start + len) break;
+              // packet_set_icmp needs the 8-byte ICMP header (dp_packet_get_icmp_payload).
+              if (l4 === HDR_NONE || l4Size < 8) break;
               {
                 const p = start + l4;
                 const old = (b[p] << 8) | b[p + 1];
                 const want = (((v[L.W_TP] >>> 16) & 0xff) << 8) | (v[L.W_TP] & 0xff);
                 const wm = (((mk(L.W_TP) >>> 16) & 0xff) << 8) | (mk(L.W_TP) & 0xff);
-                csumReplace16(b, p + 2, p, (old & ~wm) | (want & wm));
+                const nv = (old & ~wm) | (want & wm);
+                if (nv !== old) csumReplace16(b, p + 2, p, nv);
               }
+              break;
+            case "arp":
+              if (l3 === HDR_NONE || dlType !== L.ETH_TYPE_ARP) break;
+              setArp(b, start + l3, v, m);
+              break;
+            case "nd":
+              // odp_set_nd: needs the ND message (24 bytes).
+              if (l4 === HDR_NONE || l4Size < 24) break;
+              setNd(b, start + l4, l4Size, v, m);
               break;
             default:
               break; // skb_priority, skb_mark: metadata, no bytes
@@ -154,127 +194,256 @@ function writeMac(b: Uint8Array, at: number, hi: number, lo: number, mhi: number
   }
 }
 
+const read16 = (b: Uint8Array, at: number): number => (b[at] << 8) | b[at + 1];
 const read32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+const write16 = (b: Uint8Array, at: number, v: number): void => {
+  b[at] = (v >>> 8) & 0xff;
+  b[at + 1] = v & 0xff;
+};
+const write32 = (b: Uint8Array, at: number, v: number): void => {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+};
 
-/** Offset of the L4 checksum covering the pseudo-header, or -1 (none, absent or UDP "no checksum"). */
-function l4CsumAt(b: Uint8Array, l4: number, end: number, proto: number): number {
+/**
+ * The checksum an address change in the pseudo-header must patch
+ * (packet_set_ipv4_addr, packet_update_csum128): TCP with a 20-byte header,
+ * UDP with a non-zero checksum, ICMPv6 (IPv6 only); else -1.
+ */
+function pseudoCsumAt(b: Uint8Array, l4: number, l4Size: number, proto: number, v6: boolean): number {
   if (l4 < 0) return -1;
-  if (proto === L.IPPROTO_TCP && l4 + 18 <= end) return l4 + 16;
-  if (proto === L.IPPROTO_UDP && l4 + 8 <= end) return b[l4 + 6] | b[l4 + 7] ? l4 + 6 : -1;
-  if (proto === L.IPPROTO_ICMPV6 && l4 + 4 <= end) return l4 + 2;
+  if (proto === L.IPPROTO_TCP && l4Size >= 20) return l4 + 16;
+  if (proto === L.IPPROTO_UDP && l4Size >= 8) return b[l4 + 6] | b[l4 + 7] ? l4 + 6 : -1;
+  if (v6 && proto === L.IPPROTO_ICMPV6 && l4Size >= 4) return l4 + 2;
   return -1;
 }
 
-/** Patches an L4 checksum for a changed 32-bit pseudo-header word; UDP never writes 0. */
-function patchL4(b: Uint8Array, at: number, proto: number, oldV: number, newV: number): void {
-  if (at < 0) return;
-  let c = csumUpdate32((b[at] << 8) | b[at + 1], oldV, newV);
-  if (proto === L.IPPROTO_UDP && c === 0) c = 0xffff;
-  b[at] = c >>> 8;
-  b[at + 1] = c & 0xff;
-}
-
-function setIpv4(b: Uint8Array, p: number, l4: number, proto: number, end: number, v: Uint32Array, m: Uint32Array | null): void {
-  if (p + 20 > end) return;
-  const l4c = l4CsumAt(b, l4, end, proto);
-  const fields: [number, number][] = [
-    [L.W_NW_SRC, p + 12],
-    [L.W_NW_DST, p + 16],
-  ];
-  for (const [w, at] of fields) {
-    const mm = m ? m[w] : 0xffffffff;
-    if (!mm) continue;
-    const old = read32(b, at);
-    const nv = ((old & ~mm) | (v[w] & mm)) >>> 0;
-    if (nv === old) continue;
-    csumReplace32(b, p + 10, at, nv);
-    patchL4(b, l4c, proto, old, nv);
-  }
+/**
+ * odp_set_ipv4 / packet_set_ipv4: each masked field that changes, with the
+ * header checksum and (for addresses) the L4 checksum patched. The protocol
+ * is the header's own, and the L4 header is where OVS put it, also in a
+ * later fragment.
+ */
+function setIpv4(b: Uint8Array, p: number, l4: number, l4Size: number, v: Uint32Array, m: Uint32Array | null): void {
+  setIpv4Addr(b, p, p + 12, l4, l4Size, v[L.W_NW_SRC], m ? m[L.W_NW_SRC] : 0xffffffff);
+  setIpv4Addr(b, p, p + 16, l4, l4Size, v[L.W_NW_DST], m ? m[L.W_NW_DST] : 0xffffffff);
   const nwMask = m ? m[L.W_NW] : 0xffffffff;
   const tosMask = (nwMask >>> L.NW_TOS_SHIFT) & 0xff;
   if (tosMask) {
-    const old = (b[p] << 8) | b[p + 1];
-    const tos = (b[p + 1] & ~tosMask) | ((v[L.W_NW] >>> L.NW_TOS_SHIFT) & tosMask);
-    csumReplace16(b, p + 10, p, (old & 0xff00) | (tos & 0xff));
+    const tos = ((b[p + 1] & ~tosMask) | ((v[L.W_NW] >>> L.NW_TOS_SHIFT) & tosMask)) & 0xff;
+    if (tos !== b[p + 1]) {
+      write16(b, p + 10, csumUpdate16(read16(b, p + 10), b[p + 1], tos));
+      b[p + 1] = tos;
+    }
   }
   const ttlMask = (nwMask >>> L.NW_TTL_SHIFT) & 0xff;
   if (ttlMask) {
-    const old = (b[p + 8] << 8) | b[p + 9];
-    const ttl = (b[p + 8] & ~ttlMask) | ((v[L.W_NW] >>> L.NW_TTL_SHIFT) & ttlMask);
-    csumReplace16(b, p + 10, p + 8, ((ttl & 0xff) << 8) | (old & 0xff));
+    const ttl = ((b[p + 8] & ~ttlMask) | ((v[L.W_NW] >>> L.NW_TTL_SHIFT) & ttlMask)) & 0xff;
+    if (ttl !== b[p + 8]) {
+      write16(b, p + 10, csumUpdate16(read16(b, p + 10), b[p + 8] << 8, ttl << 8));
+      b[p + 8] = ttl;
+    }
   }
 }
 
-function setIpv6(b: Uint8Array, p: number, l4: number, proto: number, end: number, v: Uint32Array, m: Uint32Array | null): void {
-  if (p + 40 > end) return;
-  const l4c = l4CsumAt(b, l4, end, proto);
-  for (const [w0, at0] of [
-    [L.W_IPV6_SRC, p + 8],
-    [L.W_IPV6_DST, p + 24],
-  ]) {
-    for (let i = 0; i < 4; i++) {
-      const w = w0 + i;
-      const at = at0 + 4 * i;
-      const mm = m ? m[w] : 0xffffffff;
-      if (!mm) continue;
-      const old = read32(b, at);
-      const nv = ((old & ~mm) | (v[w] & mm)) >>> 0;
-      if (nv === old) continue;
-      b[at] = nv >>> 24;
-      b[at + 1] = nv >>> 16;
-      b[at + 2] = nv >>> 8;
-      b[at + 3] = nv;
-      patchL4(b, l4c, proto, old, nv);
-    }
+/** packet_set_ipv4_addr: the L4 checksum (TCP, or UDP when it has one), then the header checksum, then the address. */
+function setIpv4Addr(b: Uint8Array, p: number, at: number, l4: number, l4Size: number, value: number, mask: number): void {
+  if (!mask) return;
+  const old = read32(b, at);
+  const nv = ((old & ~mask) | (value & mask)) >>> 0;
+  if (nv === old) return;
+  const proto = b[p + 9];
+  const l4c = pseudoCsumAt(b, l4, l4Size, proto, false);
+  if (l4c >= 0) {
+    let c = csumUpdate32(read16(b, l4c), old, nv);
+    if (proto === L.IPPROTO_UDP && c === 0) c = 0xffff;
+    write16(b, l4c, c);
   }
+  write16(b, p + 10, csumUpdate32(read16(b, p + 10), old, nv));
+  write32(b, at, nv);
+}
+
+/** What ipv6Walk found (module scratch, so a walk allocates nothing). */
+let walkProto = 0;
+let walkRoutingHeader = false;
+let walkRecalc = true;
+
+/**
+ * packet_rh_present: walks the extension headers between the IPv6 header at
+ * `p` and `l4`; sets the final next header, whether a routing header with
+ * segments left was found (the destination's checksum is then not patched),
+ * and whether checksums are patched at all (only in the first fragment when
+ * there is a fragment header).
+ */
+function ipv6Walk(b: Uint8Array, p: number, l4: number): void {
+  walkProto = 0;
+  walkRoutingHeader = false;
+  walkRecalc = true;
+  let remaining = l4 - p;
+  if (remaining < 40) return;
+  let at = p + 40;
+  remaining -= 40;
+  walkProto = b[p + 6];
+  for (;;) {
+    const nh = walkProto;
+    if (nh !== L.IPPROTO_HOPOPTS && nh !== L.IPPROTO_ROUTING && nh !== L.IPPROTO_DSTOPTS && nh !== L.IPPROTO_AH && nh !== L.IPPROTO_FRAGMENT) return;
+    if (remaining < 8) return;
+    let extLen: number;
+    if (nh === L.IPPROTO_AH) {
+      walkProto = b[at];
+      extLen = (b[at + 1] + 2) * 4;
+    } else if (nh === L.IPPROTO_FRAGMENT) {
+      const offlg = read16(b, at + 2);
+      walkRecalc = (offlg & 0xfff8) === 0 && (offlg & 1) !== 0;
+      walkProto = b[at];
+      extLen = 8;
+    } else if (nh === L.IPPROTO_ROUTING) {
+      if (b[at + 3] > 0) {
+        walkRoutingHeader = true;
+        return;
+      }
+      walkProto = b[at];
+      extLen = (b[at + 1] + 1) * 8;
+    } else {
+      walkProto = b[at];
+      extLen = (b[at + 1] + 1) * 8;
+    }
+    if (remaining < extLen) return;
+    remaining -= extLen;
+    at += extLen;
+  }
+}
+
+/**
+ * packet_set_ipv6_addr: the masked address `v[w..w+3]` at `at`, with the L4
+ * checksum patched when `recalc` (packet_update_csum128).
+ */
+function setIpv6Addr(b: Uint8Array, at: number, v: Uint32Array, w: number, m: Uint32Array | null, l4: number, l4Size: number, recalc: boolean): void {
+  let differs = false;
+  for (let i = 0; i < 4; i++) {
+    const mm = m ? m[w + i] : 0xffffffff;
+    const old = read32(b, at + 4 * i);
+    if ((((v[w + i] & mm) | (old & ~mm)) >>> 0) !== old) differs = true;
+  }
+  if (!differs) return;
+  const csumAt = recalc ? pseudoCsumAt(b, l4, l4Size, walkProto, true) : -1;
+  for (let i = 0; i < 4; i++) {
+    const mm = m ? m[w + i] : 0xffffffff;
+    const old = read32(b, at + 4 * i);
+    const nv = ((v[w + i] & mm) | (old & ~mm)) >>> 0;
+    if (csumAt >= 0) write16(b, csumAt, csumUpdate32(read16(b, csumAt), old, nv));
+    write32(b, at + 4 * i, nv);
+  }
+  if (csumAt >= 0 && walkProto === L.IPPROTO_UDP && read16(b, csumAt) === 0) write16(b, csumAt, 0xffff);
+}
+
+/** odp_set_ipv6 / packet_set_ipv6: addresses (checksums as OVS patches them), traffic class, label, hop limit. */
+function setIpv6(b: Uint8Array, p: number, l4: number, l4Size: number, v: Uint32Array, m: Uint32Array | null): void {
+  ipv6Walk(b, p, l4);
+  const recalc = walkRecalc;
+  setIpv6Addr(b, p + 8, v, L.W_IPV6_SRC, m, l4, l4Size, recalc);
+  setIpv6Addr(b, p + 24, v, L.W_IPV6_DST, m, l4, l4Size, !walkRoutingHeader && recalc);
   const first = read32(b, p);
   const labelMask = (m ? m[L.W_IPV6_LABEL] : 0xfffff) & 0xfffff;
   const tcMask = ((m ? m[L.W_NW] : 0xffffffff) >>> L.NW_TOS_SHIFT) & 0xff;
   const want = ((first & ~labelMask & ~(tcMask << 20)) | (v[L.W_IPV6_LABEL] & labelMask) | ((((v[L.W_NW] >>> L.NW_TOS_SHIFT) & tcMask) << 20) >>> 0)) >>> 0;
-  b[p] = want >>> 24;
-  b[p + 1] = want >>> 16;
-  b[p + 2] = want >>> 8;
-  b[p + 3] = want;
+  write32(b, p, want);
   const hlMask = ((m ? m[L.W_NW] : 0xffffffff) >>> L.NW_TTL_SHIFT) & 0xff;
   if (hlMask) b[p + 7] = (b[p + 7] & ~hlMask) | ((v[L.W_NW] >>> L.NW_TTL_SHIFT) & hlMask);
 }
 
-function setPorts(b: Uint8Array, p: number, end: number, attr: "tcp" | "udp" | "sctp", tp: number, mask: number): void {
-  if (p + 4 > end) return;
-  const oldSrc = (b[p] << 8) | b[p + 1];
-  const oldDst = (b[p + 2] << 8) | b[p + 3];
+/**
+ * packet_set_{tcp,udp,sctp}_port: TCP patches its checksum per port; UDP
+ * only when it has one, and turns a result of 0 into 0xffff after both
+ * ports; SCTP keeps a wrong CRC32c wrong (old ^ old correct ^ new correct).
+ */
+function setPorts(b: Uint8Array, p: number, l4Size: number, attr: "tcp" | "udp" | "sctp", tp: number, mask: number): void {
+  const oldSrc = read16(b, p);
+  const oldDst = read16(b, p + 2);
   const src = (oldSrc & ~(mask >>> 16)) | ((tp >>> 16) & (mask >>> 16));
   const dst = (oldDst & ~(mask & 0xffff)) | (tp & mask & 0xffff);
   if (attr === "sctp") {
-    b[p] = src >>> 8;
-    b[p + 1] = src;
-    b[p + 2] = dst >>> 8;
-    b[p + 3] = dst;
-    if (p + 12 <= end) {
-      // SCTP's CRC32c covers the whole packet: recompute it (stored little-endian).
-      b.fill(0, p + 8, p + 12);
-      const c = crc32c(b, p, end - p);
-      b[p + 8] = c;
-      b[p + 9] = c >>> 8;
-      b[p + 10] = c >>> 16;
-      b[p + 11] = c >>> 24;
-    }
+    const c0 = b[p + 8];
+    const c1 = b[p + 9];
+    const c2 = b[p + 10];
+    const c3 = b[p + 11];
+    b.fill(0, p + 8, p + 12);
+    const oldCorrect = crc32c(b, p, l4Size);
+    write16(b, p, src);
+    write16(b, p + 2, dst);
+    // Stored least significant byte first; the XOR works byte by byte.
+    const x = (oldCorrect ^ crc32c(b, p, l4Size)) >>> 0;
+    b[p + 8] = c0 ^ (x & 0xff);
+    b[p + 9] = c1 ^ ((x >>> 8) & 0xff);
+    b[p + 10] = c2 ^ ((x >>> 16) & 0xff);
+    b[p + 11] = c3 ^ (x >>> 24);
     return;
   }
   const csumAt = attr === "tcp" ? p + 16 : p + 6;
-  const hasCsum = csumAt + 2 <= end && (attr === "tcp" || b[csumAt] | b[csumAt + 1]);
-  for (const [at, nv, ov] of [
-    [p, src, oldSrc],
-    [p + 2, dst, oldDst],
-  ]) {
-    if (nv === ov) continue;
-    if (hasCsum) {
-      let c = csumUpdate16((b[csumAt] << 8) | b[csumAt + 1], ov, nv);
-      if (attr === "udp" && c === 0) c = 0xffff;
-      b[csumAt] = c >>> 8;
-      b[csumAt + 1] = c & 0xff;
+  if (attr === "udp" && read16(b, csumAt) === 0) {
+    write16(b, p, src);
+    write16(b, p + 2, dst);
+    return;
+  }
+  setPort(b, p, src, csumAt);
+  setPort(b, p + 2, dst, csumAt);
+  if (attr === "udp" && read16(b, csumAt) === 0) write16(b, csumAt, 0xffff);
+}
+
+/** packet_set_port: a changed port and its checksum. */
+function setPort(b: Uint8Array, at: number, port: number, csumAt: number): void {
+  const old = read16(b, at);
+  if (old === port) return;
+  write16(b, csumAt, csumUpdate16(read16(b, csumAt), old, port));
+  write16(b, at, port);
+}
+
+/** set_arp: opcode, sender and target addresses (ARP has no checksum). */
+function setArp(b: Uint8Array, p: number, v: Uint32Array, m: Uint32Array | null): void {
+  // The key holds the opcode's low byte; a plain set writes the whole 16-bit opcode.
+  const opMask = m ? (m[L.W_NW] >>> L.NW_PROTO_SHIFT) & 0xff : 0xffff;
+  const op = (v[L.W_NW] >>> L.NW_PROTO_SHIFT) & 0xff;
+  write16(b, p + 6, (read16(b, p + 6) & ~opMask) | (op & opMask));
+  writeMac(b, p + 8, v[L.W_ARP_SHA], v[L.W_ARP_SHA + 1], m ? m[L.W_ARP_SHA] : 0xffff, m ? m[L.W_ARP_SHA + 1] : 0xffffffff);
+  const spaMask = m ? m[L.W_NW_SRC] : 0xffffffff;
+  write32(b, p + 14, ((v[L.W_NW_SRC] & spaMask) | (read32(b, p + 14) & ~spaMask)) >>> 0);
+  writeMac(b, p + 18, v[L.W_ARP_THA], v[L.W_ARP_THA + 1], m ? m[L.W_ARP_THA] : 0xffff, m ? m[L.W_ARP_THA + 1] : 0xffffffff);
+  const tpaMask = m ? m[L.W_NW_DST] : 0xffffffff;
+  write32(b, p + 24, ((v[L.W_NW_DST] & tpaMask) | (read32(b, p + 24) & ~tpaMask)) >>> 0);
+}
+
+/**
+ * odp_set_nd / packet_set_nd: the target (ICMPv6 checksum patched) and the
+ * first source or target link-layer option. The option walk is OVS's,
+ * including how it counts the bytes left after a step.
+ */
+function setNd(b: Uint8Array, p: number, l4Size: number, v: Uint32Array, m: Uint32Array | null): void {
+  // The target, with the ICMPv6 checksum patched (packet_set_ipv6_addr).
+  walkProto = L.IPPROTO_ICMPV6;
+  setIpv6Addr(b, p + 8, v, L.W_ND_TARGET, m, p, l4Size, true);
+  let opt = p + 24;
+  let remain = l4Size - 24;
+  const end = p + l4Size;
+  while (remain >= 8 && opt + 2 <= end && b[opt + 1] !== 0) {
+    const type = b[opt];
+    if ((type === 1 || type === 2) && b[opt + 1] === 1) {
+      const w = type === 1 ? L.W_ARP_SHA : L.W_ARP_THA;
+      const mhi = m ? m[w] : 0xffff;
+      const mlo = m ? m[w + 1] : 0xffffffff;
+      const old0 = read16(b, opt + 2);
+      const old1 = read16(b, opt + 4);
+      const old2 = read16(b, opt + 6);
+      writeMac(b, opt + 2, v[w], v[w + 1], mhi, mlo);
+      // recalc_csum48: the option's three 16-bit words.
+      write16(b, p + 2, csumUpdate16(read16(b, p + 2), old0, read16(b, opt + 2)));
+      write16(b, p + 2, csumUpdate16(read16(b, p + 2), old1, read16(b, opt + 4)));
+      write16(b, p + 2, csumUpdate16(read16(b, p + 2), old2, read16(b, opt + 6)));
+      break;
     }
-    b[at] = nv >>> 8;
-    b[at + 1] = nv & 0xff;
+    opt += b[opt + 1] * 8;
+    if (opt + 2 > end) break;
+    remain -= b[opt + 1] * 8;
   }
 }

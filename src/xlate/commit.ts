@@ -3,8 +3,8 @@
  * differences between the flow as the actions left it and the packet as the
  * datapath currently holds it ("base") into datapath set/push/pop actions,
  * as OVS's commit_odp_actions() (lib/odp-util.c) does, in the same order:
- * Ethernet addresses, IPv4/IPv6, L4 ports, ICMP, VLAN tags, skb priority and
- * packet mark.
+ * Ethernet addresses, IPv4/IPv6 (with ND) or ARP, L4 ports, ICMP, VLAN tags,
+ * skb priority and packet mark.
  *
  * A header's set action carries only the fields that changed and that the
  * megaflow mask covers; when that is every field of the header, it is a plain
@@ -25,9 +25,13 @@ function subfieldWords(word: number, shift: number, bits: number): [number, numb
 }
 
 /**
- * Commits one header. `fixedZero` names sub-fields the datapath cannot set
- * (IP proto and frag): their mask is forced to zero, so such a set is never
- * "fully masked".
+ * Commits one header, as odp-util's commit(): fields equal in flow and base
+ * drop out of the mask; if any field differs, the header is a plain set when
+ * the remaining mask covers every field of the header (or masked sets are
+ * not wanted: `useMasked` false, as for ICMP), else a masked set. A plain set
+ * writes the whole header, so the megaflow then matches all of it.
+ * `fixedZero` names sub-fields the datapath cannot set (IP proto and frag):
+ * their mask is forced to zero, so such a set is never "fully masked".
  */
 function commitAttr(
   attr: SetAttr,
@@ -36,6 +40,7 @@ function commitAttr(
   wc: Uint32Array,
   out: OdpAction[],
   fixedZero: readonly string[] = [],
+  useMasked = true,
 ): void {
   const value = new Uint32Array(L.KEY_WORDS);
   const mask = new Uint32Array(L.KEY_WORDS);
@@ -53,17 +58,16 @@ function commitAttr(
     }
   }
   if (!differ) return;
-  if (full) {
-    out.push({ t: "set", attr, masked: false, value, mask });
-  } else {
-    out.push({ t: "set", attr, masked: true, value, mask });
-  }
+  const plain = full || !useMasked;
+  // commit_masked_set_action: the value carries only the masked bits.
+  if (!plain) for (let w = 0; w < L.KEY_WORDS; w++) value[w] &= mask[w];
+  out.push({ t: "set", attr, masked: !plain, value, mask });
   // The datapath packet now has the new values.
   for (const f of SET_ATTR_FIELDS[attr]) {
     if (fixedZero.includes(f.name)) continue;
     for (const [w, m] of subfieldWords(f.word, f.shift, f.bits)) {
       base[w] = ((base[w] & ~m) | (flow[w] & m)) >>> 0;
-      if (full) wc[w] = (wc[w] | m) >>> 0;
+      if (plain) wc[w] = (wc[w] | m) >>> 0;
     }
   }
 }
@@ -95,22 +99,35 @@ function commitVlans(flow: Uint32Array, base: Uint32Array, wc: Uint32Array, out:
   base[L.W_VLAN1] = flow[L.W_VLAN1];
 }
 
-/** Appends to `out` the actions that make the datapath packet (base) look like `flow`. */
+/**
+ * Appends to `out` the actions that make the datapath packet (base) look
+ * like `flow` (commit_odp_actions). L3 and L4 headers are committed only
+ * when the flow has an L3 protocol (nw_proto, or the ARP opcode, non-zero),
+ * as commit_set_nw_action and commit_set_port_action require: a packet whose
+ * IP header could not be parsed is never rewritten.
+ */
 export function commitActions(flow: Uint32Array, base: Uint32Array, wc: Uint32Array, out: OdpAction[]): void {
   commitAttr("eth", flow, base, wc, out);
-  const dlType = flow[L.W_DL_TYPE] & 0xffff;
-  if (dlType === L.ETH_TYPE_IP) commitAttr("ipv4", flow, base, wc, out, ["proto", "frag"]);
-  else if (dlType === L.ETH_TYPE_IPV6) commitAttr("ipv6", flow, base, wc, out, ["proto", "frag"]);
-  const isIp = dlType === L.ETH_TYPE_IP || dlType === L.ETH_TYPE_IPV6;
+  const dlType = base[L.W_DL_TYPE] & 0xffff;
   const nwProto = flow[L.W_NW] & 0xff;
-  const later = ((flow[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
-  if (isIp && !later) {
-    if (nwProto === L.IPPROTO_TCP) commitAttr("tcp", flow, base, wc, out);
-    else if (nwProto === L.IPPROTO_UDP) commitAttr("udp", flow, base, wc, out);
-    else if (nwProto === L.IPPROTO_SCTP) commitAttr("sctp", flow, base, wc, out);
-    else if (nwProto === L.IPPROTO_ICMP && dlType === L.ETH_TYPE_IP) commitAttr("icmp", flow, base, wc, out);
-    else if (nwProto === L.IPPROTO_ICMPV6 && dlType === L.ETH_TYPE_IPV6) commitAttr("icmpv6", flow, base, wc, out);
+  const isIp = dlType === L.ETH_TYPE_IP || dlType === L.ETH_TYPE_IPV6;
+  if (nwProto !== 0) {
+    if (dlType === L.ETH_TYPE_IP) commitAttr("ipv4", flow, base, wc, out, ["proto", "frag"]);
+    else if (dlType === L.ETH_TYPE_IPV6) {
+      commitAttr("ipv6", flow, base, wc, out, ["proto", "frag"]);
+      if ((base[L.W_NW] & 0xff) === L.IPPROTO_ICMPV6) commitAttr("nd", flow, base, wc, out);
+    } else if (dlType === L.ETH_TYPE_ARP) commitAttr("arp", flow, base, wc, out);
+    const later = ((flow[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
+    if (isIp && !later) {
+      if (nwProto === L.IPPROTO_TCP) commitAttr("tcp", flow, base, wc, out);
+      else if (nwProto === L.IPPROTO_UDP) commitAttr("udp", flow, base, wc, out);
+      else if (nwProto === L.IPPROTO_SCTP) commitAttr("sctp", flow, base, wc, out);
+    }
   }
+  // commit_set_icmp_action: never a masked set.
+  const fDlType = flow[L.W_DL_TYPE] & 0xffff;
+  if (nwProto === L.IPPROTO_ICMP && fDlType === L.ETH_TYPE_IP) commitAttr("icmp", flow, base, wc, out, [], false);
+  else if (nwProto === L.IPPROTO_ICMPV6 && fDlType === L.ETH_TYPE_IPV6) commitAttr("icmpv6", flow, base, wc, out, [], false);
   commitVlans(flow, base, wc, out);
   if (flow[L.W_SKB_PRIORITY] !== base[L.W_SKB_PRIORITY]) commitAttr("skb_priority", flow, base, wc, out);
   if (flow[L.W_PKT_MARK] !== base[L.W_PKT_MARK]) commitAttr("skb_mark", flow, base, wc, out);

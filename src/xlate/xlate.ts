@@ -8,9 +8,14 @@
  * goto_table, the OpenFlow 1.1+ action set (write_actions, clear_actions)
  * executed at the end, NORMAL with per-VLAN MAC learning, patch ports that
  * continue in the peer bridge with registers and metadata cleared, learn(),
- * groups (all, select, indirect, fast failover), a resubmit depth of 64 and
- * 4096 resubmits in all. Header changes are committed as datapath set, push
- * and pop actions just before each output (commit.ts).
+ * groups (all, select, indirect, fast failover), a resubmit depth of 64
+ * (only a lookup in the same or an earlier table deepens it) and 4096
+ * resubmits in all. Header changes are committed as datapath set, push and
+ * pop actions just before each output (commit.ts).
+ *
+ * Limits: a select group picks its bucket by flowplane's own hash (OVS hashes
+ * in the datapath and recirculates); controller actions and dec_ttl's
+ * invalid_ttl report emit nothing (there is no controller channel).
  *
  * Invariant: the result depends only on the key bits in `wc` (the megaflow
  * property); side effects (MAC learning, learn(), rule statistics) happen
@@ -24,6 +29,7 @@ import { fieldMax } from "../flow/match.js";
 import { formatMatch } from "../flow/format.js";
 import { formatMac, OFPP_IN_PORT, OFPP_TABLE, OFPP_NORMAL, OFPP_FLOOD, OFPP_ALL, OFPP_CONTROLLER, OFPP_LOCAL, OFPP_NONE } from "../flow/text.js";
 import type { Action, SubField, LearnAction } from "../openflow/actions.js";
+import { type Group, type Bucket, WATCH_PORT_NONE, OFPG_ANY } from "../openflow/group.js";
 import { TABLE_NONE } from "../openflow/actions.js";
 import type { Bridge, Port, Switch } from "../ofproto/bridge.js";
 import type { OfRule } from "../ofproto/table.js";
@@ -184,8 +190,18 @@ function finishWildcards(ctx: Ctx, orig: Uint32Array): void {
   for (let i = 0; i < 2; i++) if (wc[L.W_VLAN0 + i] & 0xffff) wc[L.W_VLAN0 + i] |= L.VLAN_CFI;
   if ((orig[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) wc[L.W_TP] = 0;
   if (dlType !== L.ETH_TYPE_MPLS && dlType !== L.ETH_TYPE_MPLS_MCAST) for (let i = 0; i < 3; i++) wc[L.W_MPLS0 + i] = 0;
-  // No wildcard bits for VLAN headers the original packet does not have.
-  for (let i = 0; i < 2; i++) if (!(orig[L.W_VLAN0 + i] & L.VLAN_CFI)) wc[L.W_VLAN0 + i] = 0;
+  // No wildcard bits for VLAN headers the original packet does not have,
+  // except their presence. OVS's datapath key always matches the outer
+  // EtherType exactly (eth_type, or eth_type(0x8100) and encap()), so a tagged
+  // and an untagged packet never share a megaflow, nor 802.1Q and 802.1ad
+  // ones; flowplane's key has no outer EtherType, so each header's presence
+  // bit (CFI) and TPID stand for it.
+  for (let i = 0; i < 2; i++) {
+    const present = (orig[L.W_VLAN0 + i] & L.VLAN_CFI) !== 0;
+    const outerPresent = i === 0 || (orig[L.W_VLAN0] & L.VLAN_CFI) !== 0;
+    if (present) wc[L.W_VLAN0 + i] = (wc[L.W_VLAN0 + i] | 0xffff0000 | L.VLAN_CFI) >>> 0;
+    else wc[L.W_VLAN0 + i] = outerPresent ? L.VLAN_CFI : 0;
+  }
   wc[L.W_TP] >>>= 0;
 }
 
@@ -196,22 +212,30 @@ const isIp = (f: Uint32Array): boolean => {
 
 // ---------------------------------------------------------------- tables
 
-/**
- * Looks the flow up in `tableId` (with in_port temporarily `inPort`) and runs
- * the rule's actions (rule_dpif_lookup_from_table + xlate_recursively).
- */
-function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean): void {
+/** xlate_resubmit_resource_check: depth and resubmit limits; false (and an error) when exceeded. */
+function resourceCheck(ctx: Ctx): boolean {
   if (ctx.depth >= RESUBMIT_DEPTH_MAX) {
     ctx.error = `over max translation depth ${RESUBMIT_DEPTH_MAX}`;
     ctx.report("error", ctx.error);
-    return;
+    return false;
   }
   if (ctx.resubmits >= RESUBMITS_MAX) {
     ctx.error = `over ${RESUBMITS_MAX} resubmit actions`;
     ctx.report("error", ctx.error);
-    return;
+    return false;
   }
-  if (!isFirst) ctx.resubmits++;
+  return true;
+}
+
+/**
+ * Looks the flow up in `tableId` (with in_port temporarily `inPort`) and runs
+ * the rule's actions (xlate_table_action + xlate_recursively). Every rule
+ * reached this way counts as a resubmit; only a lookup in the same or an
+ * earlier table deepens the recursion. The first lookup (isFirst) is the
+ * packet's own and counts as neither.
+ */
+function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean): void {
+  if (!isFirst && !resourceCheck(ctx)) return;
   const flow = ctx.flow;
   const oldTableId = ctx.tableId;
   ctx.tableId = tableId;
@@ -231,9 +255,11 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
   if (rule) {
     ctx.rules.push({ bridge: ctx.bridge, table: tableId, rule });
     if (ctx.input.sideEffects) table.credit(rule, 1, ctx.input.packetSize, ctx.input.nowMs);
-    ctx.depth++;
+    const deepens = !isFirst && tableId <= oldTableId ? 1 : 0;
+    if (!isFirst) ctx.resubmits++;
+    ctx.depth += deepens;
     runActions(ctx, rule.actions);
-    ctx.depth--;
+    ctx.depth -= deepens;
   }
   ctx.trace = savedTrace;
   ctx.tableId = oldTableId;
@@ -428,9 +454,19 @@ function runAction(ctx: Ctx, a: Action): boolean {
       learn(ctx, a);
       break;
     case "clone": {
-      const saved = saveState(ctx);
+      // clone_xlate_actions: the clone works on copies of the flow, stack and
+      // action set, and executes its copy of the action set at its end; an
+      // exit inside it still ends the actions after it.
+      const oldFlow = flow.slice();
+      const oldStack = ctx.stack;
+      const oldSet = ctx.actionSet;
+      ctx.stack = oldStack.slice();
+      ctx.actionSet = oldSet.slice();
       runActions(ctx, a.actions);
-      restoreState(ctx, saved);
+      executeActionSet(ctx);
+      flow.set(oldFlow);
+      ctx.stack = oldStack;
+      ctx.actionSet = oldSet;
       break;
     }
     case "write_actions":
@@ -670,27 +706,62 @@ function patchOutput(ctx: Ctx, from: Port, to: Port): void {
   ctx.trace = savedTrace;
   restoreState(ctx, saved);
   ctx.wc.set(savedTunWc, L.W_TUN_ID);
+  // Errors in the peer bridge do not propagate back (patch_port_output).
+  ctx.error = null;
   void from;
 }
 
 // ---------------------------------------------------------------- NORMAL
 
-interface Vlans {
-  vid0: number;
-  pcp0: number;
-  tpid0: number;
-  vid1: number;
+/** One VLAN header as NORMAL sees it (OVS's struct xvlan_single); pcp keeps its TCI bit position. */
+interface XVlan {
+  tpid: number;
+  vid: number;
+  pcp: number;
 }
+
+/** The packet's VLAN headers, outermost first (OVS's struct xvlan); absent ones are all zero. */
+type Vlans = [XVlan, XVlan];
+
+const NO_VLAN: XVlan = { tpid: 0, vid: 0, pcp: 0 };
 
 const isBroadcast = (hi: number, lo: number): boolean => hi === 0xffff && lo >>> 0 === 0xffffffff;
 
-/** eth_addr_is_reserved(): 802.1D/802.1Q link-local and a few other protocol MACs NORMAL never forwards. */
+/**
+ * eth_addr_is_reserved(): 802.1D/802.1Q link-local (01:80:c2:00:00:00-0f),
+ * Extreme (EDP, EAPS) and Cisco (ISL, CDP/VTP/DTP/PAgP, PVST+, STP uplink
+ * fast, CFM) protocol MACs, which NORMAL never forwards.
+ */
 function isReservedMac(hi: number, lo: number): boolean {
-  if (hi === 0x0180 && lo >>> 8 === 0xc20000) return true; // 01:80:c2:00:00:0x
-  if (hi === 0x0100 && lo >>> 0 === 0x0ccccccc) return true; // CDP, VTP, DTP, PAgP
-  if (hi === 0x0100 && lo >>> 0 === 0x0ccccccd) return true; // PVST+
-  if (hi === 0x0100 && (lo >>> 0 === 0x0ccdcdcd || lo >>> 0 === 0x0ccdcdce || lo >>> 0 === 0x0ccdcdcf)) return true;
+  lo >>>= 0;
+  if (hi === 0x0180) return lo >>> 4 === 0xc200000;
+  if (hi === 0x00e0) return lo === 0x2b000000 || lo === 0x2b000004 || lo === 0x2b000006;
+  if (hi === 0x0100) {
+    if (lo === 0x0c000000 || lo === 0x0ccccccc || lo === 0x0ccccccd || lo === 0x0ccdcdcd) return true;
+    return lo >>> 4 === 0x0cccccc && (lo & 0xf) <= 7;
+  }
   return false;
+}
+
+/**
+ * xbundle_trunks_vlan with the trunk set bundle_set() gives a port: a
+ * native-tagged or native-untagged port always trunks its native VLAN and
+ * never VLAN 0 (when the native VLAN is not 0); an access port trunks none.
+ */
+function trunksVlan(port: Port, vid: number): boolean {
+  switch (port.vlanMode) {
+    case "access":
+      return false;
+    case "trunk":
+      return port.trunksVlan(vid);
+    case "native-tagged":
+    case "native-untagged": {
+      const native = port.tag > 0 ? port.tag : 0;
+      if (native === 0) return port.trunksVlan(vid);
+      if (vid === native) return true;
+      return vid !== 0 && port.trunksVlan(vid);
+    }
+  }
 }
 
 /** xlate_normal: an L2 learning switch with VLANs (OVS Port tag/trunks/vlan_mode). */
@@ -713,12 +784,12 @@ function normal(ctx: Ctx): void {
     return;
   }
   const inVlans = extractVlans(flow);
-  if (!inputVidIsValid(ctx, inVlans.vid0, inPort)) {
+  if (!inputVidIsValid(ctx, inVlans[0].vid, inPort)) {
     ctx.report("warn", "disallowed VLAN VID for this input port, dropping");
     return;
   }
   const vlans = inputTranslate(inPort, inVlans);
-  const vlan = vlans.vid0;
+  const vlan = vlans[0].vid;
   const dstHi = flow[L.W_DL_DST];
   const dstLo = flow[L.W_DL_DST + 1];
   if (isReservedMac(dstHi, dstLo)) {
@@ -727,10 +798,13 @@ function normal(ctx: Ctx): void {
   }
   ctx.usesMacs = true;
   const src = (BigInt(flow[L.W_DL_SRC]) << 32n) | BigInt(flow[L.W_DL_SRC + 1]);
-  const isGratArp = isGratuitousArp(ctx);
+  // is_gratuitous_arp() is consulted (its fields join the megaflow), but the
+  // gratuitous-ARP lock only stops learning on bond ports, and flowplane has
+  // no bonds: every port learns every source (update_learning_table__).
+  isGratuitousArp(ctx);
   ctx.macRefs.push({ bridge: ctx.bridge, mac: src, vlan, port: inPort.ofport });
   if (ctx.input.sideEffects) {
-    if (ctx.bridge.macs.learn(src, vlan, inPort.ofport, ctx.input.nowMs, isGratArp)) {
+    if (ctx.bridge.macs.learn(src, vlan, inPort.ofport, ctx.input.nowMs, false)) {
       ctx.report("detail", `learned that ${formatMac(flow[L.W_DL_SRC], flow[L.W_DL_SRC + 1])} is on port ${inPort.name} in VLAN ${vlan}`);
     }
   } else if (ctx.trace) {
@@ -764,17 +838,16 @@ function normal(ctx: Ctx): void {
   }
 }
 
+/** xvlan_extract: the headers present, up to the first absent one. */
 function extractVlans(flow: Uint32Array): Vlans {
-  const v0 = flow[L.W_VLAN0];
-  const v1 = flow[L.W_VLAN1];
-  const has0 = (v0 & L.VLAN_CFI) !== 0;
-  const has1 = has0 && (v1 & L.VLAN_CFI) !== 0;
-  return {
-    tpid0: has0 ? v0 >>> 16 : 0,
-    vid0: has0 ? v0 & L.VLAN_VID_MASK : 0,
-    pcp0: has0 ? v0 & L.VLAN_PCP_MASK : 0,
-    vid1: has1 ? v1 & L.VLAN_VID_MASK : 0,
-  };
+  const out: Vlans = [NO_VLAN, NO_VLAN];
+  for (let i = 0; i < 2; i++) {
+    const v = flow[L.W_VLAN0 + i];
+    const tpid = v >>> 16;
+    if ((tpid !== L.ETH_TYPE_VLAN_8021Q && tpid !== L.ETH_TYPE_VLAN_8021AD) || !(v & L.VLAN_CFI)) break;
+    out[i] = { tpid, vid: v & L.VLAN_VID_MASK, pcp: v & L.VLAN_PCP_MASK };
+  }
+  return out;
 }
 
 function inputVidIsValid(ctx: Ctx, vid: number, port: Port): boolean {
@@ -789,7 +862,7 @@ function inputVidIsValid(ctx: Ctx, vid: number, port: Port): boolean {
     case "native-untagged":
     case "trunk":
       if (port.vlanMode !== "trunk" && !vid) return true;
-      if (!port.trunksVlan(vid)) {
+      if (!trunksVlan(port, vid)) {
         ctx.report("error", `dropping VLAN ${vid} packet received on port ${port.name} not configured for trunking VLAN ${vid}`);
         return false;
       }
@@ -797,45 +870,51 @@ function inputVidIsValid(ctx: Ctx, vid: number, port: Port): boolean {
   }
 }
 
+/** xvlan_input_translate: the VLANs of the packet inside the bridge. */
 function inputTranslate(port: Port, v: Vlans): Vlans {
+  const native = (): XVlan => ({ tpid: v[0].tpid || L.ETH_TYPE_VLAN_8021Q, vid: port.tag, pcp: v[0].pcp });
   switch (port.vlanMode) {
     case "access":
-      return { tpid0: v.tpid0 || L.ETH_TYPE_VLAN_8021Q, vid0: port.tag, pcp0: v.pcp0, vid1: 0 };
+      return [native(), NO_VLAN];
     case "trunk":
-      return { ...v };
+      return [v[0], v[1]];
     case "native-tagged":
     case "native-untagged":
-      if (!v.vid0) return { tpid0: v.tpid0 || L.ETH_TYPE_VLAN_8021Q, vid0: port.tag, pcp0: v.pcp0, vid1: v.vid1 };
-      return { ...v };
+      return v[0].vid ? [v[0], v[1]] : [native(), v[1]];
   }
 }
 
+/** xbundle_includes_vlan. */
 function includesVlan(port: Port, v: Vlans): boolean {
-  if (port.vlanMode === "access") return v.vid0 === port.tag && v.vid1 === 0;
-  return port.trunksVlan(v.vid0);
+  if (port.vlanMode === "access") return v[0].vid === port.tag && v[1].vid === 0;
+  return trunksVlan(port, v[0].vid);
 }
 
-/** output_normal: the VLAN tags the output port wants, then a plain output. */
+/**
+ * output_normal: the VLAN headers the output port wants
+ * (xvlan_output_translate: none on an access port, the native VLAN's header
+ * popped on a native-untagged one), written into the flow (xvlan_put: a
+ * header exists when its VID or PCP is not zero), then a plain output.
+ */
 function outputNormal(ctx: Ctx, port: Port, v: Vlans): void {
   let out: Vlans;
   switch (port.vlanMode) {
     case "access":
-      out = { tpid0: 0, vid0: 0, pcp0: 0, vid1: 0 };
+      out = [NO_VLAN, NO_VLAN];
       break;
     case "native-untagged":
-      out = v.vid0 === port.tag ? { tpid0: 0, vid0: v.vid1, pcp0: 0, vid1: 0 } : { ...v };
+      out = v[0].vid === port.tag ? [v[1], NO_VLAN] : [v[0], v[1]];
       break;
     default:
-      out = { ...v };
+      out = [v[0], v[1]];
   }
   const flow = ctx.flow;
   const old0 = flow[L.W_VLAN0];
   const old1 = flow[L.W_VLAN1];
-  // xvlan_put: a tag exists when VID or PCP is non-zero.
-  const tci0 = out.vid0 | out.pcp0;
-  flow[L.W_VLAN0] = tci0 ? (((out.tpid0 || L.ETH_TYPE_VLAN_8021Q) << 16) | tci0 | L.VLAN_CFI) >>> 0 : 0;
-  if (port.vlanMode === "native-untagged" && v.vid0 === port.tag) flow[L.W_VLAN1] = 0;
-  else if (port.vlanMode === "access") flow[L.W_VLAN1] = 0;
+  for (let i = 0; i < 2; i++) {
+    const tci = out[i].vid | out[i].pcp;
+    flow[L.W_VLAN0 + i] = tci ? (((out[i].tpid || L.ETH_TYPE_VLAN_8021Q) << 16) | tci | L.VLAN_CFI) >>> 0 : 0;
+  }
   composeOutput(ctx, port.ofport);
   flow[L.W_VLAN0] = old0;
   flow[L.W_VLAN1] = old1;
@@ -861,106 +940,129 @@ function isGratuitousArp(ctx: Ctx): boolean {
 
 // ---------------------------------------------------------------- action set
 
-/** write_actions: merges into the action set; one action per kind, later ones replace earlier ones. */
+/**
+ * write_actions: appends to the action set, keeping every action in order
+ * (xlate_write_actions__); which of them run is decided when the set is
+ * executed (actionSetToList).
+ */
 function writeActions(ctx: Ctx, actions: readonly Action[]): void {
-  for (const a of actions) {
-    const slot = actionSetSlot(a);
-    ctx.actionSet = ctx.actionSet.filter((b) => actionSetSlot(b) !== slot);
-    ctx.actionSet.push(a);
-  }
+  for (const a of actions) ctx.actionSet.push(a);
   if (ctx.trace) ctx.report("detail", `action set is: ${ctx.actionSet.map((a) => actionTraceText(ctx, a, true)).join(",")}`);
 }
 
-function actionSetSlot(a: Action): string {
-  if (a.type === "set_field") return `set_field:${a.field.name}`;
-  if (a.type === "output" || a.type === "output_reg" || a.type === "output_trunc" || a.type === "enqueue") return "output";
-  return a.type;
-}
-
-/** OpenFlow 1.3 section 5.10 order: pops, pushes, dec_ttl, sets, then group or output. */
-const ACTION_SET_ORDER = [
-  "strip_vlan",
-  "pop_mpls",
-  "push_mpls",
-  "push_vlan",
-  "dec_ttl",
-  "dec_mpls_ttl",
-  "set_vlan_vid",
-  "set_vlan_pcp",
+/**
+ * The action-set classes of OVS's ofpacts_execute_action_set(): actions that
+ * count once (the last written), in this execution order ...
+ */
+const ACTION_SET_SLOTS = ["strip_vlan", "pop_mpls", "push_mpls", "push_vlan", "dec_ttl", "dec_mpls_ttl"];
+/** ... "final" actions, of which only the highest class (the last written among equals) runs ... */
+const ACTION_SET_FINALS = ["ct", "ct_clear", "resubmit", "output", "group"];
+/** ... and header sets and moves, which all run, in the order written. */
+const ACTION_SET_SETS: ReadonlySet<string> = new Set([
+  "set_field",
+  "reg_move",
   "set_eth_src",
   "set_eth_dst",
-  "set_ipv4_src",
-  "set_ipv4_dst",
   "set_ip_dscp",
   "set_ip_ecn",
   "set_ip_ttl",
+  "set_ipv4_src",
+  "set_ipv4_dst",
   "set_l4_src_port",
   "set_l4_dst_port",
-  "set_tunnel",
-  "set_field",
+  "set_mpls_label",
+  "set_mpls_tc",
+  "set_mpls_ttl",
   "set_queue",
-  "group",
-  "output",
-];
+  "set_tunnel",
+  "set_vlan_pcp",
+  "set_vlan_vid",
+]);
 
+/**
+ * The action list an action set (or a group bucket, which OVS treats as one)
+ * executes, as ofpacts_execute_action_set() builds it: the slot actions in
+ * their fixed order, then every set and move as written, then the one final
+ * action. Without a final action (output, group, resubmit, ct) nothing runs.
+ */
+function actionSetToList(set: readonly Action[]): Action[] {
+  const slots: (Action | null)[] = ACTION_SET_SLOTS.map(() => null);
+  const sets: Action[] = [];
+  let final: Action | null = null;
+  let finalClass = -1;
+  for (const a of set) {
+    const slot = ACTION_SET_SLOTS.indexOf(a.type);
+    if (slot >= 0) {
+      slots[slot] = a;
+      continue;
+    }
+    const cls = ACTION_SET_FINALS.indexOf(a.type);
+    if (cls >= 0) {
+      if (cls >= finalClass) {
+        final = a;
+        finalClass = cls;
+      }
+    } else if (ACTION_SET_SETS.has(a.type)) {
+      sets.push(a);
+    }
+  }
+  if (!final) return [];
+  const out: Action[] = [];
+  for (const a of slots) if (a) out.push(a);
+  for (const a of sets) out.push(a);
+  out.push(final);
+  return out;
+}
+
+/** xlate_action_set: runs the accumulated action set and empties it; nothing runs after `exit`. */
 function executeActionSet(ctx: Ctx): void {
   if (ctx.actionSet.length === 0) return;
-  const set = ctx.actionSet;
+  const list = actionSetToList(ctx.actionSet);
   ctx.actionSet = [];
-  const ordered = [...set].sort((a, b) => orderIndex(a) - orderIndex(b));
-  const hasGroup = ordered.some((a) => a.type === "group");
-  const list = hasGroup ? ordered.filter((a) => actionSetSlot(a) !== "output") : ordered;
+  if (list.length === 0 || ctx.exit) return;
   const node = ctx.report("table", "--. Executing action set:");
   const saved = ctx.trace;
   if (node) ctx.trace = node.subs;
-  ctx.exit = false;
   runActions(ctx, list);
   ctx.trace = saved;
 }
 
-function orderIndex(a: Action): number {
-  const i = ACTION_SET_ORDER.indexOf(a.type === "output_reg" || a.type === "output_trunc" || a.type === "enqueue" ? "output" : a.type);
-  return i < 0 ? ACTION_SET_ORDER.length : i;
-}
-
 // ---------------------------------------------------------------- groups
+
+/** OVS's MAX_LIVENESS_RECURSION: watch_group chains longer than this count as dead. */
+const LIVENESS_DEPTH_MAX = 128;
 
 /** group:N — returns true when the group does not exist (the action list stops, as in OVS). */
 function group(ctx: Ctx, groupId: number): boolean {
+  if (!resourceCheck(ctx)) return false;
   const g = ctx.bridge.groups.get(groupId);
   if (!g) {
-    ctx.report("warn", `no group ${groupId}`);
+    ctx.report("warn", `output to nonexistent group ${groupId}`);
     return true;
   }
-  const runBucket = (b: (typeof g.buckets)[number]): void => {
-    const node = ctx.report("bucket", `bucket ${b.bucketId}`);
-    const savedTrace = ctx.trace;
-    if (node) ctx.trace = node.subs;
-    const saved = saveState(ctx);
-    runActions(ctx, b.actions);
-    restoreState(ctx, saved);
-    ctx.trace = savedTrace;
-  };
+  // xlate_group_action__: all and indirect run every bucket; ff and select one live bucket.
   switch (g.type) {
     case "all":
-      for (const b of g.buckets) runBucket(b);
-      break;
     case "indirect":
-      if (g.buckets[0]) runBucket(g.buckets[0]);
+      for (const b of g.buckets) runBucket(ctx, b);
       break;
     case "ff": {
-      const live = g.buckets.find((b) => bucketIsLive(ctx, b.watchPort));
-      if (live) runBucket(live);
-      else ctx.report("detail", "no live bucket");
+      const live = firstLiveBucket(ctx, g, 0);
+      if (live) {
+        ctx.report("detail", `using bucket ${live.bucketId}`);
+        runBucket(ctx, live);
+      } else ctx.report("detail", "no live bucket");
       break;
     }
     case "select": {
-      const live = g.buckets.filter((b) => bucketIsLive(ctx, b.watchPort) && b.weight > 0);
+      const live = g.buckets.filter((b) => bucketIsLive(ctx, g, b, 0));
       if (!live.length) {
         ctx.report("detail", "no live bucket");
         break;
       }
-      // OVS's default selection hashes the destination MAC (and VLAN); use the same inputs.
+      // Deliberate difference: OVS 3.1 hashes in the datapath (hash(sym_l4), recirc)
+      // and maps the hash to a bucket; flowplane picks directly from a hash of
+      // the destination MAC, weighted like group_best_live_bucket().
       ctx.wc[L.W_DL_DST] = 0xffff;
       ctx.wc[L.W_DL_DST + 1] = 0xffffffff;
       const h = hashMac(ctx.flow[L.W_DL_DST], ctx.flow[L.W_DL_DST + 1]);
@@ -973,16 +1075,60 @@ function group(ctx: Ctx, groupId: number): boolean {
           bestScore = score;
         }
       }
-      runBucket(best);
+      ctx.report("detail", `using bucket ${best.bucketId}`);
+      runBucket(ctx, best);
       break;
     }
   }
   return false;
 }
 
-function bucketIsLive(ctx: Ctx, watchPort: number): boolean {
-  if (watchPort === 0xffff || watchPort === 0xffffffff) return true;
-  return ctx.bridge.port(watchPort) !== undefined;
+/**
+ * xlate_group_bucket: a bucket's actions are an action set (only its last
+ * output runs, after its sets); the flow is rolled back afterwards, as if
+ * each bucket had its own copy of the packet, and an exit inside does not
+ * end the actions after the group.
+ */
+function runBucket(ctx: Ctx, b: Bucket): void {
+  const node = ctx.report("bucket", `bucket ${b.bucketId}`);
+  const savedTrace = ctx.trace;
+  if (node) ctx.trace = node.subs;
+  const oldFlow = ctx.flow.slice();
+  ctx.depth++;
+  runActions(ctx, actionSetToList(b.actions));
+  ctx.depth--;
+  ctx.flow.set(oldFlow);
+  ctx.exit = false;
+  ctx.trace = savedTrace;
+}
+
+/** group_first_live_bucket. */
+function firstLiveBucket(ctx: Ctx, g: Group, depth: number): Bucket | null {
+  for (const b of g.buckets) if (bucketIsLive(ctx, g, b, depth)) return b;
+  return null;
+}
+
+/**
+ * bucket_is_alive: a bucket that watches nothing is live; one that watches a
+ * port is live while the port exists (flowplane's ports are always up); one
+ * that watches a group is live while that group has a live bucket; the
+ * controller is never live (there is none). Weight 0 disables a select bucket.
+ */
+function bucketIsLive(ctx: Ctx, g: Group, b: Bucket, depth: number): boolean {
+  if (depth >= LIVENESS_DEPTH_MAX) {
+    ctx.report("error", `bucket chaining exceeded ${LIVENESS_DEPTH_MAX} links`);
+    return false;
+  }
+  if (g.type === "select" && b.weight === 0) return false;
+  const watchesPort = b.watchPort !== WATCH_PORT_NONE && b.watchPort !== 0xffffffff;
+  const watchesGroup = b.watchGroup !== OFPG_ANY;
+  if (!watchesPort && !watchesGroup) return true;
+  if (watchesPort && b.watchPort !== OFPP_CONTROLLER && ctx.bridge.port(b.watchPort) !== undefined) return true;
+  if (watchesGroup) {
+    const wg = ctx.bridge.groups.get(b.watchGroup);
+    if (wg && firstLiveBucket(ctx, wg, depth + 1)) return true;
+  }
+  return false;
 }
 
 function hashMac(hi: number, lo: number): number {
