@@ -112,14 +112,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       t = { packets: 0, bytes: 0, mtuDrops: 0 };
       tx.set(dpPort, t);
     }
-    // A frame longer than the port's MTU plus its Ethernet and VLAN headers is dropped on transmit.
-    let hdr = 14;
-    for (let p = offset + 12; hdr < 22 && p + 2 <= offset + length; p += 4) {
-      const tpid = (buf[p] << 8) | buf[p + 1];
-      if (tpid !== L.ETH_TYPE_VLAN_8021Q && tpid !== L.ETH_TYPE_VLAN_8021AD) break;
-      hdr += 4;
-    }
-    if (length > port.mtu + hdr) {
+    if (!port.fitsMtu(buf, offset, length)) {
       t.mtuDrops++;
       return;
     }

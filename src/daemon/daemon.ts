@@ -23,7 +23,6 @@
  */
 import { Datapath } from "../datapath/dpif.js";
 import { FlowplaneError } from "../errors.js";
-import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
 import type { Switch } from "../ofproto/bridge.js";
 import { addLearnedFlow, tableOf, expire as expireRules } from "../ofproto/load.js";
@@ -64,7 +63,6 @@ export class Daemon {
   private readonly outs: (SlotBatch | null)[];
   private readonly outViews: (Buffer | null)[];
   private readonly byDp: (Attachment | null)[];
-  private readonly frameMax: Int32Array;
   private readonly dirty: Int32Array;
   private dirtyCount = 0;
   /** Buffer views of the last two source buffers emit copied from (the receive batch, the executor's scratch). */
@@ -89,9 +87,7 @@ export class Daemon {
     this.outs = new Array<SlotBatch | null>(n).fill(null);
     this.outViews = new Array<Buffer | null>(n).fill(null);
     this.byDp = new Array<Attachment | null>(n).fill(null);
-    this.frameMax = new Int32Array(n);
     this.dirty = new Int32Array(n);
-    for (let i = 0; i < n; i++) this.frameMax[i] = sw.dpPorts[i].mtu + 14;
     this.emit = (dpPort, buf, offset, length) => this.stage(dpPort, buf, offset, length);
     // The topology's flows were loaded with no clock: they come to life now.
     for (const b of sw.bridges) {
@@ -180,7 +176,7 @@ export class Daemon {
       this.counters.txDrops[dpPort]++;
       return;
     }
-    if (length > out.slotSize || length > this.frameMax[dpPort] + vlanBytes(buf, offset, length)) {
+    if (length > out.slotSize || !this.sw.dpPorts[dpPort].fitsMtu(buf, offset, length)) {
       this.counters.txDrops[dpPort]++;
       return;
     }
@@ -270,12 +266,3 @@ export class Daemon {
 }
 
 /** Bytes of VLAN headers at the front of a frame (0, 4 or 8): allowed beyond the MTU. */
-function vlanBytes(buf: Uint8Array, offset: number, length: number): number {
-  let extra = 0;
-  for (let p = offset + 12; extra < 8 && p + 2 <= offset + length; p += 4) {
-    const tpid = (buf[p] << 8) | buf[p + 1];
-    if (tpid !== L.ETH_TYPE_VLAN_8021Q && tpid !== L.ETH_TYPE_VLAN_8021AD) break;
-    extra += 4;
-  }
-  return extra;
-}

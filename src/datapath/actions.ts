@@ -101,9 +101,8 @@ function formatSubValue(f: SubField, w: number[]): string {
     case "ipv6":
       return formatIPv6(w, 0);
     case "x":
-      return `0x${w[0].toString(16)}`;
     case "label":
-      return `0x${w[0].toString(16)}`;
+      return hexC(w[0]);
     case "frag":
       return ["no", "first", "<error>", "later"][w[0] & 3] ?? String(w[0]);
     default:
@@ -120,9 +119,12 @@ function formatSubMask(f: SubField, w: number[]): string {
     case "ipv6":
       return formatIPv6(w, 0);
     default:
-      return `0x${w[0].toString(16)}`;
+      return hexC(w[0]);
   }
 }
+
+/** C's "%#x": zero is "0", anything else 0x-prefixed (odp-util prints hex fields so). */
+const hexC = (n: number): string => (n === 0 ? "0" : `0x${(n >>> 0).toString(16)}`);
 
 /** Text of a set action's header, e.g. "eth(src=...,dst=...)", masked fields only for masked sets. */
 export function formatSet(a: { attr: SetAttr; masked: boolean; value: Uint32Array; mask: Uint32Array }): string {
@@ -130,7 +132,7 @@ export function formatSet(a: { attr: SetAttr; masked: boolean; value: Uint32Arra
   if (a.attr === "skb_priority" || a.attr === "skb_mark") {
     const v = subWords(a.value, fields[0])[0];
     const m = subWords(a.mask, fields[0])[0];
-    return `${a.attr}(0x${v.toString(16)}${a.masked && m !== 0xffffffff ? `/0x${m.toString(16)}` : ""})`;
+    return `${a.attr}(${hexC(v)}${a.masked && m !== 0xffffffff ? `/${hexC(m)}` : ""})`;
   }
   const parts: string[] = [];
   for (const f of fields) {

@@ -243,6 +243,9 @@ export class Datapath {
     let covered = true;
     for (let w = 0; w < L.DP_WORDS; w++) if ((out.wc[w] & ~mask[w]) !== 0) covered = false;
     if (covered && sameActions(out.actions, old.actions)) {
+      // The packet's source MAC is learned as on a miss (OVS's revalidator applies the
+      // flow's NORMAL xlate-cache entry the same way), so a MAC that moved back is seen.
+      for (const r of out.macRefs) r.bridge.macs.learn(r.mac, r.vlan, r.port, nowMs, false);
       this.pushFlowStats(flow);
       this.release(old);
       this.results[flow] = this.intern(out);

@@ -50,7 +50,7 @@ export class Port {
   readonly tag: number;
   /** Trunked VLANs; null means all. */
   readonly trunks: ReadonlySet<number> | null;
-  readonly mtu: number;
+  mtu: number;
   readonly options: Readonly<Record<string, string>>;
 
   constructor(bridge: Bridge, cfg: PortConfig) {
@@ -61,10 +61,21 @@ export class Port {
     this.peerName = cfg.peer ?? null;
     this.tag = cfg.tag ?? -1;
     this.trunks = cfg.trunks && cfg.trunks.length ? new Set(cfg.trunks) : null;
-    // OVS's default vlan_mode: access when a tag is set without trunks, else trunk.
-    this.vlanMode = cfg.vlanMode ?? (this.tag >= 0 && !this.trunks ? "access" : "trunk");
+    // OVS's default vlan_mode: access when a tag is set (trunks are then ignored,
+    // vswitchd/bridge.c port_configure), else trunk.
+    this.vlanMode = cfg.vlanMode ?? (this.tag >= 0 ? "access" : "trunk");
     this.mtu = cfg.mtu ?? MTU_DEFAULT;
     this.options = cfg.options ?? {};
+  }
+
+  /**
+   * Whether a frame fits the port's MTU on transmit: at most MTU bytes plus
+   * the Ethernet header, plus one 802.1Q (0x8100) tag (OVS's netdev_dummy_send,
+   * as the kernel does); longer frames are dropped.
+   */
+  fitsMtu(buf: Uint8Array, offset: number, length: number): boolean {
+    const tagged = length >= 14 && buf[offset + 12] === 0x81 && buf[offset + 13] === 0x00;
+    return length <= this.mtu + (tagged ? 18 : 14);
   }
 
   /** Whether NORMAL may carry VLAN `vid` (0 = untagged) on this port (xbundle_trunks_vlan). */
@@ -98,8 +109,20 @@ export class Bridge {
     const port = new Port(this, cfg);
     this.ports.push(port);
     this.byOfport.set(port.ofport, port);
+    this.updateLocalMtu();
     this.touch();
     return port;
+  }
+
+  /**
+   * OVS gives a bridge's internal (LOCAL) port the smallest MTU of the
+   * bridge's other non-internal ports (ofproto.c update_mtu_ofproto).
+   */
+  private updateLocalMtu(): void {
+    if (!this.local) return;
+    let min = Infinity;
+    for (const p of this.ports) if (p.type !== "internal" && p.type !== "patch" && p.mtu < min) min = p.mtu;
+    this.local.mtu = min === Infinity ? MTU_DEFAULT : min;
   }
 
   /** Records a change to tables, groups or ports. */

@@ -78,12 +78,12 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: NORMAL", () => {
     await checkScenario({ name: "normal-learn", bridges: [{ name: "br0" }], ports: normalPorts, inputs });
   });
 
-  // Bug in src/ofproto/bridge.ts (Port constructor, default vlanMode): a port
+  // Regression test, once a bug in src/ofproto/bridge.ts (Port constructor, default vlanMode): a port
   // with a tag and trunks but no vlan_mode is an access port in OVS
   // (vswitchd/bridge.c port_configure: "ignoring trunks in favor of implicit
   // vlan"); flowplane makes it a trunk port, so it accepts tagged frames and
   // floods VLAN 20 to it.
-  it.fails("treats a port with tag and trunks but no vlan_mode as an access port", async () => {
+  it("treats a port with tag and trunks but no vlan_mode as an access port", async () => {
     await checkScenario({
       name: "tag-and-trunks",
       bridges: [{ name: "br0" }],
@@ -100,7 +100,7 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: NORMAL", () => {
     });
   });
 
-  // Bug in src/datapath/dpif.ts: when the MAC table changes, a cached
+  // Regression test, once a bug in src/datapath/dpif.ts: when the MAC table changes, a cached
   // megaflow that used it is revalidated by a translation without side
   // effects, and kept when its actions did not change; so the source MAC of
   // a packet that hits it is not learned, and maintain() only refreshes MACs
@@ -110,7 +110,7 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: NORMAL", () => {
   // XC_NORMAL xlate-cache entry), so frame 4 goes to p1; flowplane's cached
   // datapath still sends it to p2 (without caches it sends it to p1). runBatch
   // takes OVS's slow path for every frame.
-  it.fails("learns a MAC that moves back through a cached megaflow", async () => {
+  it("learns a MAC that moves back through a cached megaflow", async () => {
     const f = (src: number, dst: number): Uint8Array => eth({ src: M(src), dst: M(dst) }, ipv4({ src: `10.0.0.${src}`, dst: `10.0.0.${dst}` }, udp({ src: 1, dst: 2 })));
     const [problems] = await runBatch([
       {
@@ -179,12 +179,12 @@ in_port=5 actions=NORMAL
     );
   });
 
-  // Bug in src/ofproto/bridge.ts (Port MTU of the LOCAL port) / src/cli/replay.ts:
+  // Regression test, once a bug in src/ofproto/bridge.ts (Port MTU of the LOCAL port) / src/cli/replay.ts:
   // OVS sets an internal port's MTU to the smallest MTU of the bridge's other
   // ports (ofproto.c, update_mtu_ofproto); flowplane keeps 1500 for the
   // bridge's LOCAL port, so a 1419-byte tagged frame flooded to br0 is sent
   // by flowplane and dropped by OVS.
-  it.fails("gives the LOCAL port the smallest MTU of the bridge's ports", async () => {
+  it("gives the LOCAL port the smallest MTU of the bridge's ports", async () => {
     await checkScenario({
       name: "mtu-local",
       bridges: [{ name: "br0" }],
@@ -196,12 +196,12 @@ in_port=5 actions=NORMAL
     });
   });
 
-  // Bug in src/cli/replay.ts (the MTU check in `emit`): OVS's dummy netdev
+  // Regression test, once a bug in src/cli/replay.ts (the MTU check in `emit`): OVS's dummy netdev
   // (netdev_dummy_send) allows one extra 4-byte header only when the outer
   // EtherType is 0x8100; flowplane also allows 0x88a8 and a second tag, so an
   // 802.1ad frame of MTU + 18 bytes and a double-tagged frame of MTU + 22
   // bytes leave flowplane but not OVS.
-  it.fails("allows only one 802.1Q header over the MTU", async () => {
+  it("allows only one 802.1Q header over the MTU", async () => {
     await checkScenario({
       name: "mtu-qinq",
       bridges: [{ name: "br0", flows: "in_port=1 actions=output:2\n" }],
