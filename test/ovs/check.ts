@@ -96,26 +96,15 @@ function originalFields(frame: Uint8Array): Map<string, string> {
   return out;
 }
 
-/**
- * A field's value and mask with a zero hex number written as OVS writes it:
- * OVS prints "0" (C's %#x), flowplane "0x0", a bug in src/datapath/actions.ts
- * (see pipeline-of13's it.fails) that this comparison looks past.
- */
-const zeroAsOvs = (v: string): string =>
-  v
-    .split("/")
-    .map((x) => (x === "0x0" ? "0" : x))
-    .join("/");
-
 const asNumber = (x: string): number | null => (/^(0x[0-9a-f]+|\d+)$/.test(x) ? Number(x) : null);
 
 /**
  * A field's value after a set of `text` ("v" or masked "v/m") on `current`:
- * numeric fields are computed, so "tclass=0/0xfc" on a tclass of 0 is no
- * change; other masked values are kept as written.
+ * numeric fields are computed (so "tclass=0/0xfc" on a tclass of 0 is no
+ * change, and 0 and 0x0 are the same); other masked values stay as written.
  */
 function applySet(current: string | undefined, text: string): string {
-  const [v, m] = zeroAsOvs(text).split("/");
+  const [v, m] = text.split("/");
   if (m === undefined) return asNumber(v) === null ? v : String(asNumber(v));
   const cur = current === undefined ? null : asNumber(current);
   const nv = asNumber(v);
