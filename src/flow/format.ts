@@ -201,6 +201,9 @@ export function matchItems(v: Uint32Array, vb: number, m: Uint32Array, mb: numbe
   for (let i = 0; i < 2; i++) {
     const tciMask = msk(L.W_VLAN0 + i) & 0xffff;
     if (!tciMask) break;
+    // In a megaflow, "no tag here" is matched on the tag-present bit (OVS gets the same from its exact outer
+    // ethertype) and OVS's text shows nothing for it.
+    if (opts.packetTypeEth && tciMask === L.VLAN_CFI && !(val(L.W_VLAN0 + i) & L.VLAN_CFI)) break;
     const tci = val(L.W_VLAN0 + i) & 0xffff;
     const suffix = i === 0 ? "" : String(i);
     const vidMask = tciMask & L.VLAN_VID_MASK;
