@@ -42,6 +42,8 @@ function commitAttr(
   fixedZero: readonly string[] = [],
   useMasked = true,
 ): void {
+  // Most outputs change nothing in most headers: find out before building anything.
+  if (!attrDiffers(attr, flow, base, fixedZero)) return;
   const value = new Uint32Array(L.KEY_WORDS);
   const mask = new Uint32Array(L.KEY_WORDS);
   let differ = false;
@@ -70,6 +72,25 @@ function commitAttr(
       if (plain) wc[w] = (wc[w] | m) >>> 0;
     }
   }
+}
+
+/** (word, bits) pairs of each settable header's changeable sub-fields, computed once. */
+const ATTR_WORDS = new Map<string, Int32Array>();
+
+function attrDiffers(attr: SetAttr, flow: Uint32Array, base: Uint32Array, fixedZero: readonly string[]): boolean {
+  const key = fixedZero.length ? `${attr}/${fixedZero.join(",")}` : attr;
+  let pairs = ATTR_WORDS.get(key);
+  if (!pairs) {
+    const list: number[] = [];
+    for (const f of SET_ATTR_FIELDS[attr]) {
+      if (fixedZero.includes(f.name)) continue;
+      for (const [w, m] of subfieldWords(f.word, f.shift, f.bits)) list.push(w, m | 0);
+    }
+    pairs = Int32Array.from(list);
+    ATTR_WORDS.set(key, pairs);
+  }
+  for (let i = 0; i < pairs.length; i += 2) if (((flow[pairs[i]] ^ base[pairs[i]]) & pairs[i + 1]) !== 0) return true;
+  return false;
 }
 
 const vlanCount = (k: Uint32Array): number => {

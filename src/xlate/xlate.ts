@@ -249,7 +249,8 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
   flow[L.W_IN_PORT] = oldInPort;
   flow[L.W_TP] = oldTp;
 
-  const node = ctx.report("table", tableText(ctx, tableId, rule));
+  // Only a trace pays for the rule's text.
+  const node = ctx.trace ? ctx.report("table", tableText(ctx, tableId, rule)) : null;
   const savedTrace = ctx.trace;
   if (node) ctx.trace = node.subs;
   if (rule) {
@@ -804,7 +805,7 @@ function normal(ctx: Ctx): void {
   isGratuitousArp(ctx);
   ctx.macRefs.push({ bridge: ctx.bridge, mac: src, vlan, port: inPort.ofport });
   if (ctx.input.sideEffects) {
-    if (ctx.bridge.macs.learn(src, vlan, inPort.ofport, ctx.input.nowMs, false)) {
+    if (ctx.bridge.macs.learn(src, vlan, inPort.ofport, ctx.input.nowMs, false) && ctx.trace) {
       ctx.report("detail", `learned that ${formatMac(flow[L.W_DL_SRC], flow[L.W_DL_SRC + 1])} is on port ${inPort.name} in VLAN ${vlan}`);
     }
   } else if (ctx.trace) {
