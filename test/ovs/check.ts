@@ -15,12 +15,10 @@
 import { expect } from "vitest";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
-import { tmpdir } from "node:os";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { OvsSandbox, mapLimit, parseTrace, countPcapRecords } from "./harness.js";
-import { parseCapture, writeCapture } from "../../src/io/pcap.js";
-import { replay } from "../../src/cli/replay.js";
-import { type Scenario, setupOvs, injectOvs, runFlowplane, traceBoth, buildScenarioSwitch } from "./scenario.js";
+import { parseCapture } from "../../src/io/pcap.js";
+import { type Scenario, setupOvs, injectOvs, runFlowplane, traceBoth, buildScenarioSwitch, replayScenario, TS0 } from "./scenario.js";
 import * as L from "../../src/flow/layout.js";
 import { Parser, HDR_WORDS } from "../../src/packet/parse.js";
 import { formatSet, formatOdpActions, SET_ATTR_FIELDS, type SetAttr } from "../../src/datapath/actions.js";
@@ -380,23 +378,9 @@ interface Sent {
 
 /** flowplane's side of a batch: replay, each output frame tagged with its input by its timestamp (runFlowplane's stamps). */
 function runFlowplaneSent(s: Scenario, opts: { noCache?: boolean }): Map<string, Sent[]> {
-  const dir = mkdtempSync(join(tmpdir(), "fp-batch-"));
-  const sw = buildScenarioSwitch(s, dir);
-  const byPort = new Map<string, { data: Uint8Array; tsSec: number; tsNsec: number }[]>();
-  s.inputs.forEach((inp, i) => {
-    const list = byPort.get(inp.port) ?? [];
-    list.push({ data: inp.frame, tsSec: TS0 + Math.floor(i / 1000), tsNsec: (i % 1000) * 1_000_000 });
-    byPort.set(inp.port, list);
-  });
-  const inputs = [...byPort.entries()].map(([port, frames]) => {
-    const path = join(dir, `in-${port}.pcap`);
-    writeCapture(path, frames);
-    return { port: sw.portsByName.get(port)!, capture: parseCapture(readFileSync(path), path) };
-  });
-  const outDir = join(dir, "out");
-  replay(sw, inputs, { outDir, noCache: opts.noCache });
+  const { outDir, portNames } = replayScenario(s, opts);
   const out = new Map<string, Sent[]>();
-  for (const p of s.ports.filter((p) => p.type !== "patch").map((p) => p.name).concat(s.bridges.map((b) => b.name))) {
+  for (const p of portNames) {
     const path = join(outDir, `${p}.pcap`);
     const list: Sent[] = [];
     if (existsSync(path)) {
@@ -412,8 +396,6 @@ function runFlowplaneSent(s: Scenario, opts: { noCache?: boolean }): Map<string,
   return out;
 }
 
-/** runFlowplane's first timestamp (the input index is the offset from it, in ms). */
-const TS0 = 1_700_000_000;
 
 /**
  * Where two sides' frames of one port differ: the same inputs must cause

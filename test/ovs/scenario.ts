@@ -38,7 +38,6 @@ export interface ScenarioResult {
   actions: [string, string][];
 }
 
-const TS0 = 1_700_000_000;
 
 /** Writes the scenario as a topology directory for flowplane and returns the switch builder's input. */
 function writeTopology(s: Scenario, dir: string): { file: string; spec: TopologySpec } {
@@ -67,8 +66,11 @@ export function buildScenarioSwitch(s: Scenario, dir = mkdtempSync(join(tmpdir()
   return buildSwitch(spec, file, newTable, openflowLoader);
 }
 
-/** flowplane side: replay each port's frames (merged by timestamp = arrival order). */
-export function runFlowplane(s: Scenario, opts: { noCache?: boolean } = {}): SideResult {
+/** The first input's timestamp; input i is stamped i ms later, so an output's timestamp names its input. */
+export const TS0 = 1_700_000_000;
+
+/** Replays the scenario's inputs (input i at TS0 + i ms) and returns the switch and the output directory. */
+export function replayScenario(s: Scenario, opts: { noCache?: boolean } = {}): { sw: Switch; outDir: string; portNames: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "fp-scn-"));
   const sw = buildScenarioSwitch(s, dir);
   const byPort = new Map<string, { data: Uint8Array; tsSec: number; tsNsec: number }[]>();
@@ -84,8 +86,15 @@ export function runFlowplane(s: Scenario, opts: { noCache?: boolean } = {}): Sid
   });
   const outDir = join(dir, "out");
   replay(sw, inputs, { outDir, noCache: opts.noCache });
+  const portNames = s.ports.filter((p) => p.type !== "patch").map((p) => p.name).concat(s.bridges.map((b) => b.name));
+  return { sw, outDir, portNames };
+}
+
+/** flowplane side: replay each port's frames (merged by timestamp = arrival order). */
+export function runFlowplane(s: Scenario, opts: { noCache?: boolean } = {}): SideResult {
+  const { outDir, portNames } = replayScenario(s, opts);
   const tx: Record<string, string[]> = {};
-  for (const p of s.ports.filter((p) => p.type !== "patch").map((p) => p.name).concat(s.bridges.map((b) => b.name))) {
+  for (const p of portNames) {
     const path = join(outDir, `${p}.pcap`);
     tx[p] = existsSync(path) ? framesOf(readFileSync(path)) : [];
   }
