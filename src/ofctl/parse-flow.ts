@@ -80,7 +80,8 @@ interface FieldUse {
 }
 
 function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
-  const spec = newFlowSpec();
+  const match = new Match();
+  const spec = newFlowSpec(match);
   spec.table = opts.defaultTable ?? 0;
   // OVS finds the actions at the first "action" in the line, then its '='.
   const actIdx = text.indexOf("action");
@@ -90,7 +91,6 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
   const matchText = text.slice(0, actIdx);
   const actText = text.slice(eq + 1);
 
-  const match = new Match();
   const uses: FieldUse[] = [];
   let durationSec = -1;
   let nPackets = -1n;

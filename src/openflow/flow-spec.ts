@@ -55,8 +55,8 @@ export function noFlags(): FlowFlags {
   return { sendFlowRem: false, checkOverlap: false, resetCounts: false, noPacketCounts: false, noByteCounts: false };
 }
 
-/** An empty flow: table 0, default priority, catch-all match, drop. */
-export function newFlowSpec(): FlowSpec {
+/** An empty flow: table 0, default priority, catch-all match (or `match`), drop. */
+export function newFlowSpec(match: Match = new Match()): FlowSpec {
   return {
     table: 0,
     priority: PRIORITY_DEFAULT,
@@ -66,7 +66,7 @@ export function newFlowSpec(): FlowSpec {
     hardTimeout: 0,
     importance: 0,
     flags: noFlags(),
-    match: new Match(),
+    match,
     actions: [],
     stats: null,
   };
