@@ -34,6 +34,8 @@ class Subtable {
   readonly n: number;
   /** Masked words of local entry e at e * n. */
   keys: Uint32Array;
+  /** The same words unmasked, as the packet that created the entry had them (what dumps show, as OVS's do). */
+  origKeys: Uint32Array;
   /** Global megaflow id of local entry e (-1: free). */
   entryFlow: Int32Array;
   entryHash: Uint32Array;
@@ -53,6 +55,7 @@ class Subtable {
     this.n = idx.length;
     this.maskVals = Uint32Array.from(idx.map((w) => mask[mb + w]));
     this.keys = new Uint32Array(16 * Math.max(this.n, 1));
+    this.origKeys = new Uint32Array(16 * Math.max(this.n, 1));
     this.entryFlow = new Int32Array(16).fill(-1);
     this.entryHash = new Uint32Array(16);
     this.slots = new Int32Array(32).fill(-1);
@@ -107,7 +110,10 @@ class Subtable {
       if (e >= this.entryFlow.length) this.growEntries();
     }
     const o = e * this.n;
-    for (let j = 0; j < this.n; j++) this.keys[o + j] = (keys[base + this.words[j]] & this.maskVals[j]) >>> 0;
+    for (let j = 0; j < this.n; j++) {
+      this.keys[o + j] = (keys[base + this.words[j]] & this.maskVals[j]) >>> 0;
+      this.origKeys[o + j] = keys[base + this.words[j]];
+    }
     this.entryFlow[e] = flow;
     this.entryHash[e] = h;
     if ((this.used + 1) * 2 > this.slots.length) this.rehash(this.slots.length * (this.live * 4 > this.slots.length ? 2 : 1));
@@ -137,6 +143,9 @@ class Subtable {
     const keys = new Uint32Array(cap * Math.max(this.n, 1));
     keys.set(this.keys);
     this.keys = keys;
+    const orig = new Uint32Array(cap * Math.max(this.n, 1));
+    orig.set(this.origKeys);
+    this.origKeys = orig;
     const ef = new Int32Array(cap).fill(-1);
     ef.set(this.entryFlow);
     this.entryFlow = ef;
@@ -256,12 +265,12 @@ export class MegaflowCache {
     for (let j = 0; j < st.n; j++) out[ob + st.words[j]] = st.maskVals[j];
   }
 
-  /** The masked key of megaflow `id` into out[ob..]. */
+  /** The key of megaflow `id` into out[ob..]: the creating packet's values on the masked words. */
   keyOf(id: number, out: Uint32Array, ob: number): void {
     out.fill(0, ob, ob + DP_WORDS);
     const st = this.all[this.flowSubtable[id]];
     const o = this.flowEntry[id] * st.n;
-    for (let j = 0; j < st.n; j++) out[ob + st.words[j]] = st.keys[o + j];
+    for (let j = 0; j < st.n; j++) out[ob + st.words[j]] = st.origKeys[o + j];
   }
 
   /** Ids of live megaflows. */
@@ -274,7 +283,7 @@ export class MegaflowCache {
   /** Bytes of typed-array storage (for the memory figures). */
   storageBytes(): number {
     let n = this.flowSubtable.byteLength + this.flowEntry.byteLength + this.gens.byteLength;
-    for (const st of this.all) n += st.keys.byteLength + st.entryFlow.byteLength + st.entryHash.byteLength + st.slots.byteLength;
+    for (const st of this.all) n += st.keys.byteLength + st.origKeys.byteLength + st.entryFlow.byteLength + st.entryHash.byteLength + st.slots.byteLength;
     return n;
   }
 
