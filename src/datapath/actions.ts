@@ -110,17 +110,9 @@ function formatSubValue(f: SubField, w: number[]): string {
   }
 }
 
+/** A mask prints like its field's value for addresses, and in hex otherwise. */
 function formatSubMask(f: SubField, w: number[]): string {
-  switch (f.kind) {
-    case "mac":
-      return formatMac(w[0], w[1]);
-    case "ipv4":
-      return formatIPv4(w[0]);
-    case "ipv6":
-      return formatIPv6(w, 0);
-    default:
-      return hexC(w[0]);
-  }
+  return f.kind === "mac" || f.kind === "ipv4" || f.kind === "ipv6" ? formatSubValue(f, w) : hexC(w[0]);
 }
 
 /** C's "%#x": zero is "0", anything else 0x-prefixed (odp-util prints hex fields so). */

@@ -37,6 +37,22 @@ export class Executor {
    * Runs `actions` on frame buf[offset, offset + length) whose parsed key is
    * key[kb..] and header offsets hdrs[hb..] (parse.ts), calling emit per output.
    */
+  /**
+   * Copies the frame into the scratch buffer at HEADROOM (copy on write:
+   * only when an action must change bytes); false when it is too large.
+   * A byte loop for short frames avoids allocating a subarray view per packet.
+   */
+  private copyIn(buf: Uint8Array, offset: number, length: number): boolean {
+    if (length + HEADROOM > SCRATCH_SIZE) {
+      this.tooLargeCount++;
+      return false;
+    }
+    const dst = this.scratch;
+    if (length <= 256) for (let i = 0; i < length; i++) dst[HEADROOM + i] = buf[offset + i];
+    else dst.set(buf.subarray(offset, offset + length), HEADROOM);
+    return true;
+  }
+
   run(
     buf: Uint8Array,
     offset: number,
@@ -70,26 +86,20 @@ export class Executor {
       pad = Math.max(0, length - (l3 + 40 + ((buf[p + 4] << 8) | buf[p + 5])));
     }
 
-    const own = (): boolean => {
-      if (copied) return true;
-      if (len + HEADROOM > SCRATCH_SIZE) {
-        this.tooLargeCount++;
-        return false;
-      }
-      this.scratch.set(buf.subarray(offset, offset + length), HEADROOM);
-      b = this.scratch;
-      start = HEADROOM;
-      copied = true;
-      return true;
-    };
-
-    for (const a of actions) {
+    for (let ai = 0; ai < actions.length; ai++) {
+      const a = actions[ai];
       switch (a.t) {
         case "output":
           emit(a.port, b, start, len);
           break;
         case "push_vlan": {
-          if (!own() || start < 4) return;
+          if (!copied) {
+            if (!this.copyIn(buf, offset, length)) return;
+            b = this.scratch;
+            start = HEADROOM;
+            copied = true;
+          }
+          if (start < 4) return;
           b.copyWithin(start - 4, start, start + 12);
           start -= 4;
           len += 4;
@@ -106,7 +116,12 @@ export class Executor {
         case "pop_vlan": {
           const t = (b[start + 12] << 8) | b[start + 13];
           if (len < 18 || (t !== L.ETH_TYPE_VLAN_8021Q && t !== L.ETH_TYPE_VLAN_8021AD)) break;
-          if (!own()) return;
+          if (!copied) {
+            if (!this.copyIn(buf, offset, length)) return;
+            b = this.scratch;
+            start = HEADROOM;
+            copied = true;
+          }
           b.copyWithin(start + 4, start, start + 12);
           start += 4;
           len -= 4;
@@ -115,7 +130,12 @@ export class Executor {
           break;
         }
         case "set": {
-          if (!own()) return;
+          if (!copied) {
+            if (!this.copyIn(buf, offset, length)) return;
+            b = this.scratch;
+            start = HEADROOM;
+            copied = true;
+          }
           const v = a.value;
           const m = a.masked ? a.mask : null;
           const mk = (w: number): number => (m ? m[w] : 0xffffffff);
