@@ -13,6 +13,7 @@
  */
 import * as L from "../flow/layout.js";
 import { formatIPv4, formatIPv6, formatMac } from "../flow/text.js";
+import { formatTunnelHeader, type TunnelHeader } from "../tunnel/header.js";
 
 export type SetAttr = "eth" | "ipv4" | "ipv6" | "tcp" | "udp" | "sctp" | "icmp" | "icmpv6" | "arp" | "nd" | "skb_priority" | "skb_mark";
 
@@ -26,7 +27,11 @@ export type OdpAction =
   | { t: "recirc"; id: number }
   | { t: "userspace"; text: string }
   | { t: "clone"; actions: OdpAction[] }
-  | { t: "drop" };
+  | { t: "drop" }
+  // Native tunnels (src/datapath/tunnel.ts): push `header`, then run `actions` on the outer frame,
+  // whose key is `outerKey`; inside a clone unless it is the last action.
+  | { t: "tnl_push"; tnlPort: number; header: TunnelHeader; outPort: number; clone: boolean; actions: OdpAction[]; outerKey: Uint32Array }
+  | { t: "tnl_pop"; port: number; udp: boolean };
 
 /** A header field inside a set action: its name in odp-util's text and where it lives in the key. */
 interface SubField {
@@ -171,5 +176,13 @@ function formatOdpAction(a: OdpAction, portName?: (port: number) => string | und
       return `clone(${formatOdpActions(a.actions, portName)})`;
     case "drop":
       return "drop";
+    case "tnl_push": {
+      const name = (p: number): string => portName?.(p) ?? String(p);
+      const push = `tnl_push(tnl_port(${name(a.tnlPort)}),${formatTunnelHeader(a.header)},out_port(${name(a.outPort)}))`;
+      const inner = `${push}${a.actions.length ? `,${formatOdpActions(a.actions, portName)}` : ""}`;
+      return a.clone ? `clone(${inner})` : inner;
+    }
+    case "tnl_pop":
+      return `tnl_pop(${portName?.(a.port) ?? a.port})`;
   }
 }

@@ -36,6 +36,7 @@ import { formatOdpActions } from "./actions.js";
 import { emcHash } from "./hash.js";
 import { xlate, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
+import { TunnelPopQueue, TUNNEL_POP_DEPTH_MAX } from "./tunnel.js";
 
 /** OVS's default other_config:max-idle: 10 s. */
 export const MEGAFLOW_IDLE_MS_DEFAULT = 10_000;
@@ -112,6 +113,10 @@ export class Datapath {
   private readonly hdrs = new Uint16Array(BATCH_MAX * HDR_WORDS);
   private readonly parseResults = new Uint8Array(BATCH_MAX);
   private readonly hashes = new Uint32Array(BATCH_MAX);
+  /** Decapsulated packets waiting to be recirculated, one queue per tunnel depth (tunnel.ts). */
+  private readonly tunnelQueues: TunnelPopQueue[] = [];
+  /** The queue whose packets the current batch is, or null for received packets. */
+  private tunnelMeta: TunnelPopQueue | null = null;
 
   constructor(
     readonly sw: Switch,
@@ -133,6 +138,10 @@ export class Datapath {
     this.results = new Array(n).fill(null);
     this.noCache = opts.noCache === true;
     this.idleMs = opts.idleMs ?? MEGAFLOW_IDLE_MS_DEFAULT;
+    if (sw.tunnelPorts.size > 0) {
+      for (let d = 0; d < TUNNEL_POP_DEPTH_MAX; d++) this.tunnelQueues.push(new TunnelPopQueue());
+      this.executor.tunnelPops = this.tunnelQueues[0];
+    }
   }
 
   /**
@@ -143,6 +152,7 @@ export class Datapath {
     const keys = this.keys;
     const hdrs = this.hdrs;
     this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, this.parseResults);
+    if (this.tunnelMeta !== null) this.tunnelMeta.applyTo(keys, hdrs, count);
     const stats = this.stats;
     const emc = this.emc;
     const useEmc = emc.enabled && !this.noCache;
@@ -184,6 +194,20 @@ export class Datapath {
       this.usedMsOf[flow] = nowMs;
       this.execute(this.results[flow]!, buf, offsets[i], lengths[i], keys, kb, hdrs, i * HDR_WORDS, emit);
     }
+    const pops = this.executor.tunnelPops;
+    if (pops !== null && pops.count > 0) this.recirculateTunnelPops(pops, nowMs, emit);
+  }
+
+  /** Processes the packets tnl_pop decapsulated as a new batch (OVS's recirculation after tnl_pop). */
+  private recirculateTunnelPops(q: TunnelPopQueue, nowMs: number, emit: EmitFn): void {
+    const depth = this.tunnelQueues.indexOf(q);
+    const savedMeta = this.tunnelMeta;
+    this.executor.tunnelPops = depth + 1 < this.tunnelQueues.length ? this.tunnelQueues[depth + 1] : null;
+    this.tunnelMeta = q;
+    this.processBatch(q.buf, q.offsets, q.lengths, q.inPorts, q.count, nowMs, emit);
+    this.tunnelMeta = savedMeta;
+    this.executor.tunnelPops = q;
+    q.reset();
   }
 
   private readonly aliveFn = (flow: number, gen: number): boolean => this.megaflows.isAlive(flow, gen);
@@ -396,6 +420,7 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     }
     if (x.t === "ct" && y.t === "ct" && x.text !== y.text) return false;
     if (x.t === "recirc" && y.t === "recirc" && x.id !== y.id) return false;
+    if ((x.t === "tnl_push" || x.t === "tnl_pop") && formatOdpActions([x]) !== formatOdpActions([y])) return false;
   }
   return true;
 }

@@ -21,6 +21,9 @@ import * as L from "../flow/layout.js";
 import type { OdpAction } from "./actions.js";
 import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
 import { HDR_L3, HDR_L4, HDR_NONE } from "../packet/parse.js";
+import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
+import { pushTunnelHeader } from "../tunnel/frame.js";
+import { hash5Tuple } from "../tunnel/hash.js";
 
 const HEADROOM = 64;
 const SCRATCH_SIZE = 65536 + HEADROOM;
@@ -32,6 +35,10 @@ export class Executor {
   private readonly scratch = new Uint8Array(SCRATCH_SIZE);
   /** Frames dropped because they were too large to rewrite. */
   tooLargeCount = 0;
+  /** Where tnl_pop puts decapsulated packets (the datapath recirculates them); null drops them. */
+  tunnelPops: TunnelPopQueue | null = null;
+  /** Runs the actions on an encapsulated frame (tnl_push); made on first use. */
+  private outerExecutor: Executor | null = null;
 
   /**
    * Runs `actions` on frame buf[offset, offset + length) whose parsed key is
@@ -198,6 +205,23 @@ export class Executor {
           }
           break;
         }
+        case "tnl_push": {
+          if (!copied) {
+            if (!this.copyIn(buf, offset, length)) return;
+            b = this.scratch;
+            start = HEADROOM;
+            copied = true;
+          }
+          if (start < a.header.size) return;
+          // The UDP source port comes from the packet's receive hash (its key before any rewrite).
+          const at = pushTunnelHeader(b, start, len, a.header.bytes, a.header.size, a.header.kind === "vxlan", hash5Tuple(key, kb));
+          this.outerExecutor ??= new Executor();
+          this.outerExecutor.run(b, at, len + a.header.size, a.outerKey, 0, OUTER_HDRS, 0, a.actions, emit);
+          break;
+        }
+        case "tnl_pop":
+          if (this.tunnelPops !== null) this.tunnelPops.push(a.port, a.udp, b, start, len, l3 === HDR_NONE ? -1 : start + l3);
+          break;
         default:
           break;
       }

@@ -15,9 +15,11 @@ import { MacTable } from "./mac-learning.js";
 import { OFPP_LOCAL } from "../flow/text.js";
 import type { Group } from "../openflow/group.js";
 import type { OfTable } from "./table.js";
+import { parseTunnelConfig, vportName, type TunnelConfig } from "../tunnel/config.js";
+import { Underlay } from "../tunnel/underlay.js";
 
 export type VlanMode = "access" | "trunk" | "native-tagged" | "native-untagged";
-export type PortType = "plain" | "internal" | "patch" | "tap" | "afpacket" | "pcap-in" | "pcap-out" | "vxlan" | "gre";
+export type PortType = "plain" | "internal" | "patch" | "tap" | "afpacket" | "pcap-in" | "pcap-out" | "vxlan" | "gre" | "vport";
 
 export interface PortConfig {
   name: string;
@@ -52,6 +54,8 @@ export class Port {
   readonly trunks: ReadonlySet<number> | null;
   mtu: number;
   readonly options: Readonly<Record<string, string>>;
+  /** A vxlan or gre port's tunnel settings (options parsed), else null. */
+  readonly tunnel: TunnelConfig | null;
 
   constructor(bridge: Bridge, cfg: PortConfig) {
     this.bridge = bridge;
@@ -66,6 +70,7 @@ export class Port {
     this.vlanMode = cfg.vlanMode ?? (this.tag >= 0 ? "access" : "trunk");
     this.mtu = cfg.mtu ?? MTU_DEFAULT;
     this.options = cfg.options ?? {};
+    this.tunnel = this.type === "vxlan" || this.type === "gre" ? parseTunnelConfig(this.name, this.type, this.options) : null;
   }
 
   /**
@@ -154,6 +159,10 @@ export class Switch {
   version = 0;
   /** Bumped whenever any bridge's MAC table changes an answer. */
   macVersion = 0;
+  /** Addresses, routes and neighbours native tunnels use (src/tunnel/underlay.ts). */
+  readonly underlay = new Underlay();
+  /** Tunnel ports by the datapath port (vport) they share: VXLAN per UDP port, GRE one. */
+  readonly tunnelPorts = new Map<number, Port[]>();
 
   constructor(private readonly newTable: () => OfTable) {}
 
@@ -179,12 +188,37 @@ export class Switch {
 
   private register(p: Port): void {
     this.portsByName.set(p.name, p);
+    if (p.tunnel) {
+      this.registerTunnel(p, p.tunnel);
+      return;
+    }
     // Patch ports never reach the datapath: translation crosses them.
     if (p.type !== "patch") {
       p.dpPort = this.dpPorts.length;
       this.dpPorts.push(p);
     }
   }
+
+  /**
+   * A tunnel port has no datapath port of its own: it shares its kind's
+   * vport (OVS: `vxlan_sys_4789`, `gre_sys`), created with the first one.
+   */
+  private registerTunnel(p: Port, cfg: TunnelConfig): void {
+    const name = vportName(cfg);
+    let vport = this.vports.get(name);
+    if (!vport) {
+      vport = new Port(p.bridge, { name, ofport: 0, type: "vport" });
+      vport.dpPort = this.dpPorts.length;
+      this.dpPorts.push(vport);
+      this.vports.set(name, vport);
+      this.tunnelPorts.set(vport.dpPort, []);
+    }
+    p.dpPort = vport.dpPort;
+    this.tunnelPorts.get(vport.dpPort)!.push(p);
+  }
+
+  /** Tunnel vports by name. */
+  readonly vports = new Map<string, Port>();
 
   /** Joins patch ports with their peers; returns the names of patches without one. */
   linkPatches(): string[] {

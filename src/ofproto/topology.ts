@@ -48,9 +48,25 @@ export interface PortSpec {
   options?: Record<string, string>;
 }
 
+/**
+ * What native tunnels need of the underlay, in the terms of the OVS
+ * commands it replaces: `netdev-dummy/ip4addr` plus the bridge hwaddr
+ * (addresses), `ovs/route/add` (routes), `tnl/arp/set` (neighbours).
+ *
+ *   "underlay": { "addresses":  [{"bridge": "br-phy", "ip": "1.1.2.88/24", "mac": "aa:55:aa:55:00:00"}],
+ *                 "routes":     [{"prefix": "1.1.2.0/24", "bridge": "br-phy"}],
+ *                 "neighbours": [{"bridge": "br-phy", "ip": "1.1.2.92", "mac": "f8:bc:12:44:34:b6"}] }
+ */
+export interface UnderlaySpec {
+  addresses?: { bridge: string; ip: string; mac: string }[];
+  routes?: { prefix: string; bridge: string; src?: string }[];
+  neighbours?: { bridge: string; ip: string; mac: string }[];
+}
+
 export interface TopologySpec {
   bridges: BridgeSpec[];
   ports: PortSpec[];
+  underlay?: UnderlaySpec;
 }
 
 /** Loads bridge flows and groups into a switch; supplied by the syntax layer so this file stays small. */
@@ -72,7 +88,7 @@ const OFPORT_MAX = 0xff00;
 export function validateTopology(raw: unknown, file: string): TopologySpec {
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
   if (!isObj(raw)) throw new TopologyError(file, "top level", "must be a JSON object with \"bridges\" and \"ports\"");
-  for (const k of Object.keys(raw)) if (k !== "bridges" && k !== "ports") throw new TopologyError(file, "top level", `unknown key "${k}"`);
+  for (const k of Object.keys(raw)) if (k !== "bridges" && k !== "ports" && k !== "underlay") throw new TopologyError(file, "top level", `unknown key "${k}"`);
   if (!Array.isArray(raw.bridges) || raw.bridges.length === 0) throw new TopologyError(file, "bridges", "must be a non-empty array");
   const ports = raw.ports ?? [];
   if (!Array.isArray(ports)) throw new TopologyError(file, "ports", "must be an array");
@@ -147,7 +163,34 @@ export function validateTopology(raw: unknown, file: string): TopologySpec {
     if (!peer) throw new TopologyError(file, `port ${p.name}`, `patch peer "${p.peer}" is not a port of this file`);
     if (peer.type !== "patch" || peer.peer !== p.name) throw new TopologyError(file, `port ${p.name}`, `patch peer "${p.peer}" must be a patch port whose peer is "${p.name}"`);
   }
-  return { bridges, ports: out };
+  const underlay = raw.underlay === undefined ? undefined : validateUnderlay(raw.underlay, file, bridgeNames);
+  return underlay ? { bridges, ports: out, underlay } : { bridges, ports: out };
+}
+
+/** Checks the "underlay" object's shape; the values are parsed when the switch is built. */
+function validateUnderlay(raw: unknown, file: string, bridgeNames: ReadonlySet<string>): UnderlaySpec {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!isObj(raw)) throw new TopologyError(file, "underlay", "must be an object with \"addresses\", \"routes\" and \"neighbours\"");
+  const shapes: Record<string, [string[], string[]]> = {
+    addresses: [["bridge", "ip", "mac"], []],
+    routes: [["prefix", "bridge"], ["src"]],
+    neighbours: [["bridge", "ip", "mac"], []],
+  };
+  for (const k of Object.keys(raw)) {
+    const shape = shapes[k];
+    if (!shape) throw new TopologyError(file, "underlay", `unknown key "${k}"`);
+    const list = raw[k];
+    if (!Array.isArray(list)) throw new TopologyError(file, `underlay.${k}`, "must be an array");
+    list.forEach((e: unknown, i: number) => {
+      const item = `underlay.${k}[${i}]`;
+      if (!isObj(e)) throw new TopologyError(file, item, "must be an object");
+      for (const f of Object.keys(e)) if (!shape[0].includes(f) && !shape[1].includes(f)) throw new TopologyError(file, item, `unknown key "${f}"`);
+      for (const f of shape[0]) if (typeof e[f] !== "string") throw new TopologyError(file, item, `"${f}" must be a string`);
+      for (const f of shape[1]) if (e[f] !== undefined && typeof e[f] !== "string") throw new TopologyError(file, item, `"${f}" must be a string`);
+      if (!bridgeNames.has(e.bridge as string)) throw new TopologyError(file, item, `"bridge" must name a bridge of this file`);
+    });
+  }
+  return raw as UnderlaySpec;
 }
 
 /** Builds a switch from a validated topology; flows and groups come through `loader`. */
@@ -170,7 +213,20 @@ export function buildSwitch(spec: TopologySpec, file: string, newTable: () => Of
       mtu: p.mtu,
       options: p.options,
     };
-    sw.addPort(sw.byName.get(p.bridge)!, cfg);
+    try {
+      sw.addPort(sw.byName.get(p.bridge)!, cfg);
+    } catch (e) {
+      if (e instanceof FlowplaneError) throw new TopologyError(file, `port ${p.name}`, e.message);
+      throw e;
+    }
+  }
+  try {
+    for (const a of spec.underlay?.addresses ?? []) sw.underlay.addAddress(a.bridge, a.ip, a.mac);
+    for (const r of spec.underlay?.routes ?? []) sw.underlay.addRoute(r.prefix, r.bridge, r.src);
+    for (const n of spec.underlay?.neighbours ?? []) sw.underlay.setNeighbour(n.bridge, n.ip, n.mac);
+  } catch (e) {
+    if (e instanceof FlowplaneError) throw new TopologyError(file, "underlay", e.message);
+    throw e;
   }
   const missing = sw.linkPatches();
   if (missing.length) throw new TopologyError(file, `port ${missing[0]}`, "patch port without a peer");

@@ -36,6 +36,7 @@ import type { OfRule } from "../ofproto/table.js";
 import type { OdpAction } from "../datapath/actions.js";
 import { commitActions } from "./commit.js";
 import type { TraceNode, TraceKind } from "./trace.js";
+import { planTunnelOutput, receivePort, terminateTunnel, unclonedLastPush, TUNNEL_NESTING_MAX } from "./tunnel.js";
 
 /** OVS's MAX_DEPTH: resubmits nested deeper than this are an error. */
 export const RESUBMIT_DEPTH_MAX = 64;
@@ -139,10 +140,13 @@ const W = L.KEY_WORDS;
 export function xlate(input: XlateInput): XlateOutput {
   const key = input.key.subarray(input.keyBase, input.keyBase + W);
   const inDp = key[L.W_IN_PORT];
-  const inPort = input.sw.dpPorts[inDp];
+  const inPort = receivePort(input.sw, inDp, key, 0);
   const flow = key.slice();
   if (!inPort) {
-    return { actions: [], wc: allMetadataMask(), finalFlow: flow, rules: [], trace: [], error: `no datapath port ${inDp}`, usesMacs: false, macRefs: [] };
+    const wc = allMetadataMask();
+    // A tunnel packet no tunnel port takes: the drop depends on its tunnel fields.
+    if (key[L.W_TUN_DST] !== 0) for (const w of [L.W_TUN_ID, L.W_TUN_ID + 1, L.W_TUN_SRC, L.W_TUN_DST, L.W_TUN_FLAGS]) wc[w] = 0xffffffff;
+    return { actions: [], wc, finalFlow: flow, rules: [], trace: [], error: `no datapath port ${inDp}`, usesMacs: false, macRefs: [] };
   }
   flow[L.W_IN_PORT] = inPort.ofport;
   const ctx = new Ctx(input, inPort.bridge, flow);
@@ -155,6 +159,7 @@ export function xlate(input: XlateInput): XlateOutput {
   ctx.trace = saved;
   finishWildcards(ctx, key);
   if (ctx.error) ctx.odp.length = 0;
+  unclonedLastPush(ctx.odp);
   return { actions: ctx.odp, wc: ctx.wc, finalFlow: ctx.flow, rules: ctx.rules, trace: ctx.root, error: ctx.error, usesMacs: ctx.usesMacs, macRefs: ctx.macRefs };
 }
 
@@ -656,8 +661,46 @@ function composeOutput(ctx: Ctx, ofport: number): void {
     patchOutput(ctx, port, port.peer);
     return;
   }
+  if (port.tunnel) {
+    tunnelOutput(ctx, port);
+    return;
+  }
   commitActions(ctx.flow, ctx.base, ctx.wc, ctx.odp);
+  const vport = terminateTunnel(ctx.input.sw, port, ctx.flow, ctx.wc);
+  if (vport >= 0) {
+    ctx.odp.push({ t: "tnl_pop", port: vport, udp: ctx.input.sw.tunnelPorts.get(vport)![0].tunnel!.kind === "vxlan" });
+    return;
+  }
   ctx.odp.push({ t: "output", port: port.dpPort });
+}
+
+let tunnelNesting = 0;
+
+/**
+ * native_tunnel_output: the outer header from ./tunnel.ts, then the outer
+ * packet translated in the underlay bridge as from its LOCAL port, with no
+ * side effects and a mask of its own (the megaflow matches the inner packet).
+ */
+function tunnelOutput(ctx: Ctx, port: Port): void {
+  const plan = planTunnelOutput(ctx.input.sw, port, ctx.flow, ctx.wc, (k, t) => ctx.report(k, t));
+  if (!plan || tunnelNesting >= TUNNEL_NESTING_MAX) return;
+  commitActions(ctx.flow, ctx.base, ctx.wc, ctx.odp);
+  tunnelNesting++;
+  let outer: XlateOutput;
+  try {
+    outer = xlate({ ...ctx.input, key: plan.outerKey, keyBase: 0, sideEffects: false, trace: ctx.trace !== null, onLearn: undefined });
+  } finally {
+    tunnelNesting--;
+  }
+  for (const r of outer.rules) {
+    ctx.rules.push(r);
+    if (ctx.input.sideEffects) r.bridge.tables[r.table].credit(r.rule, 1, ctx.input.packetSize, ctx.input.nowMs);
+  }
+  if (outer.usesMacs) ctx.usesMacs = true;
+  if (ctx.trace) ctx.trace.push(...outer.trace);
+  // Nothing to send the outer packet to: OVS cancels the push altogether.
+  if (outer.actions.length === 0) return;
+  ctx.odp.push({ t: "tnl_push", tnlPort: plan.vport, header: plan.header, outPort: plan.bridge.local.dpPort, clone: true, actions: outer.actions, outerKey: plan.outerKey });
 }
 
 interface SavedState {

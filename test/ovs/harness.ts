@@ -132,6 +132,10 @@ export interface SandboxOptions {
   vswitchdArgs?: string[];
   /** Per-command timeout; COMMAND_TIMEOUT_MS_DEFAULT by default. */
   commandTimeoutMs?: number;
+  /** ovs-vswitchd --enable-dummy level: "override" (default) makes every
+   * netdev type a dummy; "system" keeps tunnel types (vxlan, gre) real, as
+   * OVS's own tunnel tests need. */
+  dummyLevel?: "override" | "system";
 }
 
 /** One port of a bridge. Column names are OVS's, as users see them. */
@@ -389,7 +393,7 @@ export class OvsSandbox {
     installExitHook();
     liveSandboxes.add(sandbox);
     try {
-      await sandbox.startDaemons(opts.vswitchdArgs ?? []);
+      await sandbox.startDaemons(opts.vswitchdArgs ?? [], opts.dummyLevel ?? "override");
     } catch (error) {
       const logTail = await sandbox.logTail("ovs-vswitchd.log");
       await sandbox.stop();
@@ -401,7 +405,7 @@ export class OvsSandbox {
     return sandbox;
   }
 
-  private async startDaemons(vswitchdArgs: string[]): Promise<void> {
+  private async startDaemons(vswitchdArgs: string[], dummyLevel: "override" | "system"): Promise<void> {
     const dbPath = path.join(this.dir, "conf.db");
     await this.exec("ovsdb-tool", ["create", dbPath, VSWITCH_SCHEMA_PATH]);
     // --detach returns only once the daemon is serving (it signals its parent
@@ -419,7 +423,7 @@ export class OvsSandbox {
     // The Open_vSwitch row must exist before vswitchd reads the database.
     await this.vsctl(["--no-wait", "init"]);
     await this.exec("ovs-vswitchd", [
-      "--enable-dummy=override",
+      `--enable-dummy=${dummyLevel}`,
       "--disable-system",
       "--detach",
       "--no-chdir",
