@@ -36,7 +36,7 @@ import { formatOdpActions } from "./actions.js";
 import { emcHash } from "./hash.js";
 import { xlate, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
-import { TunnelPopQueue, TUNNEL_POP_DEPTH_MAX } from "./tunnel.js";
+import { TunnelFastPath, TunnelPopQueue, TUNNEL_POP_DEPTH_MAX } from "./tunnel.js";
 
 /** OVS's default other_config:max-idle: 10 s. */
 export const MEGAFLOW_IDLE_MS_DEFAULT = 10_000;
@@ -66,6 +66,8 @@ interface FlowResult {
   actions: OdpAction[];
   /** Output-only actions as datapath ports (the fast path), or null. */
   outputs: Int32Array | null;
+  /** A lone tnl_push to ports or a lone tnl_pop, compiled (tunnel.ts), or null. */
+  tunnelFast: TunnelFastPath | null;
   rules: { bridge: Bridge; table: number; rule: OfRule }[];
   usesMacs: boolean;
   macRefs: MacRef[];
@@ -222,6 +224,10 @@ export class Datapath {
       }
       return;
     }
+    if (info.tunnelFast !== null) {
+      this.stats.outputs += info.tunnelFast.run(buf, off, len, keys, kb, hdrs, hb, this.executor.tunnelPops, emit);
+      return;
+    }
     this.executor.run(buf, off, len, keys, kb, hdrs, hb, info.actions, emit);
   }
 
@@ -293,6 +299,7 @@ export class Datapath {
       res = {
         actions: out.actions,
         outputs: outputsOnly ? Int32Array.from(out.actions.map((a) => (a.t === "output" ? a.port : -1))) : null,
+        tunnelFast: TunnelFastPath.compile(out.actions),
         rules: out.rules,
         usesMacs: out.usesMacs,
         macRefs: out.macRefs,

@@ -40,26 +40,45 @@ const put16 = (b: Uint8Array, at: number, v: number): void => {
 export function pushTunnelHeader(b: Uint8Array, start: number, length: number, hdr: Uint8Array, hdrSize: number, udp: boolean, hash: number): number {
   const at = start - hdrSize;
   for (let i = 0; i < hdrSize; i++) b[at + i] = hdr[i];
+  fillTunnelHeader(b, at, length, hdr, hdrSize, udp, hash);
+  return at;
+}
+
+/**
+ * The per-packet part of a push, on a header already copied to b[at..]:
+ * lengths, the IP checksum (from the template's, so a header left in place
+ * by an earlier packet may be reused), the UDP source port and checksum,
+ * the GRE checksum. `length` is the inner frame's.
+ */
+export function fillTunnelHeader(b: Uint8Array, at: number, length: number, hdr: Uint8Array, hdrSize: number, udp: boolean, hash: number): void {
   const ip = at + ETH_HEADER_SIZE;
   const ipTotal = length + hdrSize - ETH_HEADER_SIZE;
   put16(b, ip + 2, ipTotal);
-  put16(b, ip + 10, csumUpdate16(get16(b, ip + 10), 0, ipTotal));
+  put16(b, ip + 10, csumUpdate16(get16(hdr, ETH_HEADER_SIZE + 10), 0, ipTotal));
   const l4 = at + TNL_L4_OFFSET;
   const l4Size = ipTotal - IPV4_HEADER_SIZE;
   if (udp) {
     put16(b, l4, udpSourcePort(hash));
     put16(b, l4 + 4, l4Size);
-    if (get16(b, l4 + 6) !== 0) {
+    if (get16(hdr, TNL_L4_OFFSET + 6) !== 0) {
       // netdev_tnl_calc_udp_csum: the 0xffff marker counts as nothing.
       put16(b, l4 + 6, 0);
       let c = csumFinish(csumAdd(b, l4, l4Size, pseudoSum4(b, ip + 12, ip + 16, 17, l4Size)));
       if (c === 0) c = 0xffff;
       put16(b, l4 + 6, c);
     }
-  } else if (get16(b, l4) & GRE_CSUM) {
+  } else if (get16(hdr, TNL_L4_OFFSET) & GRE_CSUM) {
+    put16(b, l4 + 4, 0);
     put16(b, l4 + 4, csumFinish(csumAdd(b, l4, l4Size, 0)));
   }
-  return at;
+}
+
+/** The unfolded sum of a 20-byte IPv4 header's ten words, unrolled (the common case of every decapsulation). */
+function sum20(b: Uint8Array, p: number): number {
+  return (
+    ((b[p] << 8) | b[p + 1]) + ((b[p + 2] << 8) | b[p + 3]) + ((b[p + 4] << 8) | b[p + 5]) + ((b[p + 6] << 8) | b[p + 7]) + ((b[p + 8] << 8) | b[p + 9]) +
+    ((b[p + 10] << 8) | b[p + 11]) + ((b[p + 12] << 8) | b[p + 13]) + ((b[p + 14] << 8) | b[p + 15]) + ((b[p + 16] << 8) | b[p + 17]) + ((b[p + 18] << 8) | b[p + 19])
+  );
 }
 
 /** What the last successful popTunnelHeader found. */
@@ -87,7 +106,7 @@ export function popTunnelHeader(b: Uint8Array, start: number, length: number, l3
   if (l3Size < IPV4_HEADER_SIZE || b[l3] >>> 4 !== 4) return false;
   const ihl = (b[l3] & 0x0f) * 4;
   if (ihl < IPV4_HEADER_SIZE || ihl > l3Size) return false;
-  if (csumFinish(csumAdd(b, l3, ihl, 0)) !== 0) return false;
+  if (csumFinish(ihl === IPV4_HEADER_SIZE ? sum20(b, l3) : csumAdd(b, l3, ihl, 0)) !== 0) return false;
   if (get16(b, l3 + 2) > l3Size) return false;
   if (ihl > IPV4_HEADER_SIZE) return false; // no IP options on tunnel packets
   popped.src = get32(b, l3 + 12);
