@@ -15,6 +15,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { OvsSandbox } from "./harness.js";
 import { haveOvs } from "./check.js";
 import { parseCapture } from "../../src/io/pcap.js";
+import { Parser, HDR_WORDS } from "../../src/packet/parse.js";
+import { xlate } from "../../src/xlate/xlate.js";
+import { formatOdpActions } from "../../src/datapath/actions.js";
+import * as L from "../../src/flow/layout.js";
+import type { Switch } from "../../src/ofproto/bridge.js";
 import { eth, ipv4, udp, tcp, icmpEcho, vxlan, gre } from "../../src/packet/build.js";
 import { buildTunnelSwitch, runFlowplane, setupOvsTunnels, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC, REMOTE_B, type TunnelSetup } from "../tunnel/fixture.js";
 
@@ -97,6 +102,14 @@ async function ovsRun(ovs: OvsSandbox, inputs: { port: string; frame: Uint8Array
   return Object.fromEntries(ports.map((p) => [p, framesOf(ovs.readTxPcap(p)).slice(before[p])]));
 }
 
+/** Our datapath actions for one frame, ports by name (as `ofproto/trace --names` prints them). */
+function ourActions(sw: Switch, port: string, frame: Uint8Array): string {
+  const key = new Uint32Array(L.KEY_WORDS);
+  new Parser().parseFrame(frame, 0, frame.length, sw.portsByName.get(port)!.dpPort, key, 0, new Uint16Array(HDR_WORDS), 0);
+  const out = xlate({ sw, key, keyBase: 0, nowMs: 0, sideEffects: false, packetSize: frame.length, trace: false });
+  return formatOdpActions(out.actions, (p) => sw.dpPortName(p));
+}
+
 describe.skipIf(!haveOvs)("tunnels vs. Open vSwitch: VXLAN and GRE encapsulation and decapsulation", () => {
   let ovs: OvsSandbox;
   beforeAll(async () => {
@@ -121,5 +134,18 @@ describe.skipIf(!haveOvs)("tunnels vs. Open vSwitch: VXLAN and GRE encapsulation
     expect(theirs.vm1.length).toBe(5);
     expect(ours.vm1 ?? []).toEqual(theirs.vm1);
     expect(ours.p0 ?? []).toEqual(theirs.p0);
+  }, 60_000);
+
+  it("prints the same datapath actions (tnl_push headers, tnl_pop) in traces", async () => {
+    const sw = buildTunnelSwitch(setup);
+    const pairs: [string, string][] = [];
+    for (const inp of [...encapInputs, ...decapInputs]) {
+      const bridge = inp.port === "vm1" ? "br-int" : "br-phy";
+      const t = await ovs.trace(bridge, inp.port, Buffer.from(inp.frame).toString("hex"), { names: true });
+      pairs.push([t.datapathActions ?? `ERROR ${t.error}`, ourActions(sw, inp.port, inp.frame)]);
+    }
+    expect(pairs.some(([theirs]) => theirs.includes("tnl_push(") && theirs.includes("gre("))).toBe(true);
+    expect(pairs.some(([theirs]) => theirs.startsWith("tnl_pop("))).toBe(true);
+    expect(pairs.map(([, ours]) => ours)).toEqual(pairs.map(([theirs]) => theirs));
   }, 60_000);
 });
