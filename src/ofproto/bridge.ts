@@ -164,7 +164,11 @@ export class Switch {
   /** Tunnel ports by the datapath port (vport) they share: VXLAN per UDP port, GRE one. */
   readonly tunnelPorts = new Map<number, Port[]>();
 
-  constructor(private readonly newTable: () => OfTable) {}
+  constructor(private readonly newTable: () => OfTable) {
+    this.underlay.onChange = () => {
+      this.version++;
+    };
+  }
 
   addBridge(name: string): Bridge {
     const b = new Bridge(name, this.newTable);

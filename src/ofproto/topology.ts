@@ -19,6 +19,7 @@ import { dirname, resolve } from "node:path";
 import { FlowplaneError } from "../errors.js";
 import type { PortConfig, PortType, VlanMode, Bridge } from "./bridge.js";
 import { Switch } from "./bridge.js";
+import { TunnelConfigError } from "../tunnel/config.js";
 import type { OfTable } from "./table.js";
 
 export class TopologyError extends FlowplaneError {
@@ -216,7 +217,7 @@ export function buildSwitch(spec: TopologySpec, file: string, newTable: () => Of
     try {
       sw.addPort(sw.byName.get(p.bridge)!, cfg);
     } catch (e) {
-      if (e instanceof FlowplaneError) throw new TopologyError(file, `port ${p.name}`, e.message);
+      if (e instanceof TunnelConfigError) throw new TopologyError(file, `port ${p.name}`, e.reason);
       throw e;
     }
   }

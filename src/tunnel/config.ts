@@ -28,9 +28,12 @@ export const VXLAN_DST_PORT_DEFAULT = 4789;
 export const TUNNEL_TTL_DEFAULT = 64;
 
 export class TunnelConfigError extends FlowplaneError {
+  /** The message without the port's name (for callers that name it themselves). */
+  readonly reason: string;
   constructor(port: string, reason: string) {
     super("FP_ERR_TUNNEL_CONFIG", `port ${port}: ${reason}`);
     this.name = "TunnelConfigError";
+    this.reason = reason;
   }
 }
 

@@ -62,8 +62,8 @@ export class Underlay {
   readonly addresses: UnderlayAddress[] = [];
   readonly routes: UnderlayRoute[] = [];
   private readonly neighbours = new Map<string, [number, number]>();
-  /** Bumped on every change: megaflows that built a header from it are revalidated. */
-  version = 0;
+  /** Called on every change; the Switch bumps its generation so megaflows holding a header built from the old state are revalidated. */
+  onChange: () => void = () => {};
 
   /** netdev-dummy/ip4addr plus the bridge's MAC. */
   addAddress(bridge: string, cidr: string, mac: string): void {
@@ -72,7 +72,7 @@ export class Underlay {
     const m = parseMac(mac);
     if (!m) throw new UnderlayError(item, `"${mac}" is not a MAC address`);
     this.addresses.push({ bridge, ip, prefixLen, macHi: m[0], macLo: m[1] });
-    this.version++;
+    this.onChange();
   }
 
   /** ovs/route/add PREFIX/LEN BRIDGE [SRC]. */
@@ -82,7 +82,7 @@ export class Underlay {
     let src = 0;
     if (srcText !== undefined && (src = parseIPv4(srcText)) <= 0) throw new UnderlayError(item, `source "${srcText}" is not an IPv4 address`);
     this.routes.push({ prefix: (ip & maskOf(prefixLen)) >>> 0, prefixLen, bridge, src });
-    this.version++;
+    this.onChange();
   }
 
   /** tnl/arp/set BRIDGE IP MAC. */
@@ -92,7 +92,7 @@ export class Underlay {
     if (ip < 0) throw new UnderlayError(`neighbour on ${bridge}`, `"${ipText}" is not an IPv4 address`);
     if (!m) throw new UnderlayError(`neighbour ${ipText}`, `"${mac}" is not a MAC address`);
     this.neighbours.set(`${bridge}/${ip}`, m);
-    this.version++;
+    this.onChange();
   }
 
   /** The neighbour's MAC as [hi16, lo32], or null (OVS: a neighbour cache miss). */
