@@ -6,7 +6,10 @@
  *   tunnel/vxlan-decap   pps, p0 -> tnl_pop -> recirculated inner frame -> vm1
  *   tunnel/gre-encap     pps, the same with a GRE port (key, 42-byte header)
  *   tunnel/gre-decap     pps
- * Every packet hits the EMC in steady state (32 flows differing in the inner
+ *   tunnel/plain-forward pps, the same switch forwarding vm1 -> br-int's LOCAL port without a
+ *                        tunnel: the single-pass figure the four above are measured against
+ *                        (decapsulation is two datapath passes, as in OVS: outer, then inner)
+ * Each figure is the best of ROUNDS interleaved rounds. Every packet hits the EMC in steady state (32 flows differing in the inner
  * UDP source port), as in the datapath suite's emc-hit.
  */
 import { Datapath } from "../src/datapath/dpif.js";
@@ -31,13 +34,13 @@ function outerFrame(kind: "vxlan" | "gre", i: number): Uint8Array {
   return eth({ src: REMOTE_A_MAC, dst: LOCAL_MAC }, ipv4({ src: REMOTE_A, dst: LOCAL_IP, df: true }, l4));
 }
 
-async function rate(kind: "vxlan" | "gre", dir: "encap" | "decap"): Promise<number> {
+async function rate(kind: "vxlan" | "gre" | "plain", dir: "encap" | "decap"): Promise<number> {
   const sw = buildTunnelSwitch({
     tunnels: [
       { name: "tvx", ofport: 2, type: "vxlan", options: { remote_ip: REMOTE_A, key: "123" } },
       { name: "tgre", ofport: 3, type: "gre", options: { remote_ip: REMOTE_A, key: "456" } },
     ],
-    intFlows: `in_port=1 actions=output:${kind === "vxlan" ? 2 : 3}\nin_port=2 actions=output:1\nin_port=3 actions=output:1\n`,
+    intFlows: `in_port=1 actions=output:${kind === "vxlan" ? 2 : kind === "gre" ? 3 : "LOCAL"}\nin_port=2 actions=output:1\nin_port=3 actions=output:1\n`,
     phyFlows: "in_port=LOCAL actions=output:1\nin_port=1 actions=LOCAL\n",
   });
   const dp = new Datapath(sw, { emcInsertInvProb: 1 });
@@ -46,7 +49,7 @@ async function rate(kind: "vxlan" | "gre", dir: "encap" | "decap"): Promise<numb
   const lengths = new Uint32Array(BATCH_MAX);
   const inPorts = new Uint32Array(BATCH_MAX).fill(sw.portsByName.get(dir === "encap" ? "vm1" : "p0")!.dpPort);
   for (let i = 0; i < BATCH_MAX; i++) {
-    const f = dir === "encap" ? innerFrame(i) : outerFrame(kind, i);
+    const f = dir === "encap" ? innerFrame(i) : outerFrame(kind === "gre" ? "gre" : "vxlan", i);
     buf.set(f, i * SLOT);
     offsets[i] = i * SLOT;
     lengths[i] = f.length;
@@ -63,12 +66,22 @@ async function rate(kind: "vxlan" | "gre", dir: "encap" | "decap"): Promise<numb
   }, CALL_BATCHES * BATCH_MAX);
 }
 
+/** Rounds of all five figures, interleaved; each figure is its best round (the machine is shared, so the best is the least disturbed). */
+const ROUNDS = 3;
+
 export default async function run(): Promise<Figure[]> {
-  const out: Figure[] = [];
-  for (const kind of ["vxlan", "gre"] as const) {
-    for (const dir of ["encap", "decap"] as const) out.push({ name: `${kind}-${dir}`, value: Math.round(await rate(kind, dir)), unit: "pps" });
+  const cases: [string, "vxlan" | "gre" | "plain", "encap" | "decap"][] = [
+    ["vxlan-encap", "vxlan", "encap"],
+    ["vxlan-decap", "vxlan", "decap"],
+    ["gre-encap", "gre", "encap"],
+    ["gre-decap", "gre", "decap"],
+    ["plain-forward", "plain", "encap"],
+  ];
+  const best = new Map<string, number>();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, kind, dir] of cases) best.set(name, Math.max(best.get(name) ?? 0, await rate(kind, dir)));
   }
-  return out;
+  return cases.map(([name]) => ({ name, value: Math.round(best.get(name)!), unit: "pps" }));
 }
 
 await runIfMain("tunnel", import.meta.url, run);
