@@ -9,7 +9,7 @@
  */
 import { basename } from "node:path";
 import { buildSwitch, validateTopology, type TopologySpec } from "../../src/ofproto/topology.js";
-import { newTable, openflowLoader } from "../../src/ofproto/load.js";
+import { newTable, openflowLoader, addLearnedFlow } from "../../src/ofproto/load.js";
 import { Datapath } from "../../src/datapath/dpif.js";
 import type { Switch } from "../../src/ofproto/bridge.js";
 import type { OvsSandbox } from "../ovs/harness.js";
@@ -67,7 +67,7 @@ export function buildTunnelSwitch(s: TunnelSetup): Switch {
 
 /** Runs frames (port name, bytes) through a fresh flowplane datapath one at a time; returns tx per port, hex. */
 export function runFlowplane(sw: Switch, inputs: { port: string; frame: Uint8Array }[]): Record<string, string[]> {
-  const dp = new Datapath(sw);
+  const dp = new Datapath(sw, { onLearn: addLearnedFlow });
   const tx: Record<string, string[]> = {};
   const emit = (port: number, buf: Uint8Array, off: number, len: number): void => {
     const name = sw.dpPortName(port)!;
