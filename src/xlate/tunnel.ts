@@ -184,3 +184,24 @@ export function unclonedLastPush(actions: OdpAction[]): void {
   const last = actions[actions.length - 1];
   if (last !== undefined && last.t === "tnl_push" && last.clone) actions[actions.length - 1] = { ...last, clone: false };
 }
+
+/** tnl_wc_init's mask of word W_TUN_FLAGS: flags df, csum and key, and tun_tos; not tun_ttl. */
+export const TUN_FLAGS_WC = (((0x2 | 0x4 | 0x8) << 16) | (0xff << 8)) >>> 0;
+
+/**
+ * tnl_process_ecn: a packet that arrived through a tunnel whose outer
+ * header says Congestion Experienced passes CE on to an ECN-capable inner
+ * IP packet (RFC 6040), and is dropped when the inner packet is not
+ * ECN-capable; false means drop. Only then does the inner ECN field count
+ * in the megaflow (tnl_wc_init).
+ */
+export function tunnelEcn(flow: Uint32Array, wc: Uint32Array): boolean {
+  if (flow[L.W_TUN_DST] === 0 || !isIp(flow)) return true;
+  const outerTos = (flow[L.W_TUN_FLAGS] >>> 8) & 0xff;
+  if ((outerTos & IP_ECN_MASK) !== IP_ECN_CE) return true;
+  wc[L.W_NW] = (wc[L.W_NW] | (IP_ECN_MASK << L.NW_TOS_SHIFT)) >>> 0;
+  const nwTos = (flow[L.W_NW] >>> L.NW_TOS_SHIFT) & 0xff;
+  if ((nwTos & IP_ECN_MASK) === 0) return false;
+  flow[L.W_NW] = (flow[L.W_NW] | (IP_ECN_CE << L.NW_TOS_SHIFT)) >>> 0;
+  return true;
+}

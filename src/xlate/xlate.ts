@@ -36,7 +36,7 @@ import type { OfRule } from "../ofproto/table.js";
 import type { OdpAction } from "../datapath/actions.js";
 import { commitActions } from "./commit.js";
 import type { TraceNode, TraceKind } from "./trace.js";
-import { planTunnelOutput, receivePort, terminateTunnel, unclonedLastPush, TUNNEL_NESTING_MAX } from "./tunnel.js";
+import { planTunnelOutput, receivePort, terminateTunnel, tunnelEcn, unclonedLastPush, TUNNEL_NESTING_MAX, TUN_FLAGS_WC } from "./tunnel.js";
 
 /** OVS's MAX_DEPTH: resubmits nested deeper than this are an error. */
 export const RESUBMIT_DEPTH_MAX = 64;
@@ -145,7 +145,8 @@ export function xlate(input: XlateInput): XlateOutput {
   if (!inPort) {
     const wc = allMetadataMask();
     // A tunnel packet no tunnel port takes: the drop depends on its tunnel fields.
-    if (key[L.W_TUN_DST] !== 0) for (const w of [L.W_TUN_ID, L.W_TUN_ID + 1, L.W_TUN_SRC, L.W_TUN_DST, L.W_TUN_FLAGS]) wc[w] = 0xffffffff;
+    if (key[L.W_TUN_DST] !== 0) for (const w of [L.W_TUN_ID, L.W_TUN_ID + 1, L.W_TUN_SRC, L.W_TUN_DST]) wc[w] = 0xffffffff;
+    if (key[L.W_TUN_DST] !== 0) wc[L.W_TUN_FLAGS] = TUN_FLAGS_WC;
     return { actions: [], wc, finalFlow: flow, rules: [], trace: [], error: `no datapath port ${inDp}`, usesMacs: false, macRefs: [] };
   }
   flow[L.W_IN_PORT] = inPort.ofport;
@@ -154,8 +155,12 @@ export function xlate(input: XlateInput): XlateOutput {
   const bridgeNode = ctx.report("bridge", `bridge("${inPort.bridge.name}")`);
   const saved = ctx.trace;
   if (bridgeNode) ctx.trace = bridgeNode.subs;
-  lookupAndRun(ctx, inPort.ofport, 0, true);
-  if (!ctx.error) executeActionSet(ctx);
+  if (tunnelEcn(flow, ctx.wc)) {
+    lookupAndRun(ctx, inPort.ofport, 0, true);
+    if (!ctx.error) executeActionSet(ctx);
+  } else {
+    ctx.report("warn", "dropping tunnel packet marked ECN CE but is not ECN capable");
+  }
   ctx.trace = saved;
   finishWildcards(ctx, key);
   if (ctx.error) ctx.odp.length = 0;
@@ -177,9 +182,11 @@ function initWildcards(ctx: Ctx): void {
   wc[L.W_RECIRC_ID] = 0xffffffff;
   wc[L.W_DL_TYPE] = 0xffff;
   if (isIp(ctx.flow)) wc[L.W_NW] |= (L.FRAG_ANY | L.FRAG_LATER) << L.NW_FRAG_SHIFT;
-  // A tunnel's metadata is always matched exactly (tnl_wc_init).
+  // A tunnel's metadata is always matched exactly (tnl_wc_init), but for the outer TTL
+  // and the OAM flag: tun_flags df/csum/key and tun_tos.
   if (ctx.flow[L.W_TUN_DST] !== 0) {
-    for (const w of [L.W_TUN_ID, L.W_TUN_ID + 1, L.W_TUN_SRC, L.W_TUN_DST, L.W_TUN_FLAGS]) wc[w] = 0xffffffff;
+    for (const w of [L.W_TUN_ID, L.W_TUN_ID + 1, L.W_TUN_SRC, L.W_TUN_DST]) wc[w] = 0xffffffff;
+    wc[L.W_TUN_FLAGS] = TUN_FLAGS_WC;
   }
 }
 

@@ -64,9 +64,9 @@ const encapInputs = [
   eth({ src: VM_MAC, dst: "ff:ff:ff:ff:ff:ff", type: 0x88b5 }, new Uint8Array(46)),
 ].map((frame) => ({ port: "vm1", frame }));
 
-const outer = (l4: Parameters<typeof ipv4>[1], src = REMOTE_A, proto?: number): Uint8Array =>
-  eth({ src: REMOTE_A_MAC, dst: LOCAL_MAC }, ipv4({ src, dst: LOCAL_IP, df: true, proto }, l4));
-const payload = (n: number): Uint8Array => eth({ src: PEER_MAC, dst: VM_MAC }, ipv4({ src: "10.0.0.200", dst: `10.0.0.${n}` }, udp({ src: 53, dst: 1000 + n })));
+const outer = (l4: Parameters<typeof ipv4>[1], src = REMOTE_A, proto?: number, tos = 0): Uint8Array =>
+  eth({ src: REMOTE_A_MAC, dst: LOCAL_MAC }, ipv4({ src, dst: LOCAL_IP, df: true, proto, tos }, l4));
+const payload = (n: number, tos = 0): Uint8Array => eth({ src: PEER_MAC, dst: VM_MAC }, ipv4({ src: "10.0.0.200", dst: `10.0.0.${n}`, tos }, udp({ src: 53, dst: 1000 + n })));
 
 const decapInputs = [
   outer(udp({ src: 50000, dst: 4789 }, vxlan({ vni: 123 }, payload(1)))),
@@ -78,6 +78,10 @@ const decapInputs = [
   outer(udp({ src: 50003, dst: 4789 }, vxlan({ vni: 123, flags: 0x0c }, payload(6)))),
   outer(gre({ key: 999 }, payload(7))),
   outer(udp({ src: 50004, dst: 4790 }, vxlan({ vni: 123 }, payload(8)))),
+  // ECN (RFC 6040, tnl_process_ecn): CE outside marks an ECT inner packet CE, drops a not-ECT one.
+  outer(udp({ src: 50005, dst: 4789 }, vxlan({ vni: 123 }, payload(9, 0xb6))), REMOTE_A, undefined, 0x03),
+  outer(udp({ src: 50006, dst: 4789 }, vxlan({ vni: 123 }, payload(10, 0xb8))), REMOTE_A, undefined, 0x03),
+  outer(udp({ src: 50007, dst: 4789 }, vxlan({ vni: 123 }, payload(11, 0x01))), REMOTE_A, undefined, 0x02),
 ].map((frame) => ({ port: "p0", frame }));
 
 function framesOf(path: string): string[] {
@@ -131,7 +135,7 @@ describe.skipIf(!haveOvs)("tunnels vs. Open vSwitch: VXLAN and GRE encapsulation
   it("delivers the same inner frames from outer frames received on the underlay port", async () => {
     const theirs = await ovsRun(ovs, decapInputs, ["p0", "vm1"]);
     const ours = runFlowplane(buildTunnelSwitch(setup), decapInputs);
-    expect(theirs.vm1.length).toBe(5);
+    expect(theirs.vm1.length).toBe(7);
     expect(ours.vm1 ?? []).toEqual(theirs.vm1);
     expect(ours.p0 ?? []).toEqual(theirs.p0);
   }, 60_000);
