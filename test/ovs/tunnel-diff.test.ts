@@ -20,7 +20,7 @@ import { xlate } from "../../src/xlate/xlate.js";
 import { formatOdpActions } from "../../src/datapath/actions.js";
 import * as L from "../../src/flow/layout.js";
 import type { Switch } from "../../src/ofproto/bridge.js";
-import { eth, ipv4, udp, tcp, icmpEcho, vxlan, gre } from "../../src/packet/build.js";
+import { eth, ipv4, ipv6, udp, tcp, arp, icmpEcho, vxlan, gre } from "../../src/packet/build.js";
 import { buildTunnelSwitch, runFlowplane, setupOvsTunnels, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC, REMOTE_B, type TunnelSetup } from "../tunnel/fixture.js";
 
 const VM_MAC = "fa:16:3e:00:00:01";
@@ -62,6 +62,12 @@ const encapInputs = [
   inner(6, udp({ src: 68, dst: 67 })),
   inner(7, udp({ src: 9, dst: 9999 })),
   eth({ src: VM_MAC, dst: "ff:ff:ff:ff:ff:ff", type: 0x88b5 }, new Uint8Array(46)),
+  // The hash of other inner flows: IPv6 (addresses as 64-bit halves), ARP, a tagged frame, SCTP-less IP.
+  eth({ src: VM_MAC, dst: PEER_MAC }, ipv6({ src: "2001:db8::1", dst: "2001:db8:0:1::2" }, udp({ src: 4444, dst: 53 }))),
+  eth({ src: VM_MAC, dst: PEER_MAC }, ipv6({ src: "fe80::1", dst: "2001:db8::99" }, tcp({ src: 1, dst: 2, flags: "S" }))),
+  eth({ src: VM_MAC, dst: "ff:ff:ff:ff:ff:ff" }, arp({ op: "request", sha: VM_MAC, spa: "10.0.0.1", tpa: "10.0.0.77" })),
+  eth({ src: VM_MAC, dst: PEER_MAC, vlans: [{ vid: 9, pcp: 3 }] }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 7, dst: 8 }))),
+  eth({ src: VM_MAC, dst: PEER_MAC }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2", proto: 89 }, new Uint8Array(20))),
 ].map((frame) => ({ port: "vm1", frame }));
 
 const outer = (l4: Parameters<typeof ipv4>[1], src = REMOTE_A, proto?: number, tos = 0): Uint8Array =>
