@@ -15,6 +15,7 @@ import { parseFlow } from "../ofctl/parse-flow.js";
 import { UsageError } from "../errors.js";
 import { loadSwitchFromOptions, portNamesOf, type SwitchOptions, addSwitchOptions } from "./switch-options.js";
 import { portFromName } from "./ports.js";
+import { receivePort } from "../xlate/tunnel.js";
 
 export interface TraceResult {
   text: string;
@@ -50,7 +51,8 @@ export function traceKey(sw: Switch, bridge: Bridge, flowText: string, packetHex
  * `sideEffects` to do the same.
  */
 export function traceText(sw: Switch, key: Uint32Array, nowMs: number, names: boolean, sideEffects = false, onLearn?: XlateInput["onLearn"]): TraceResult {
-  const inPort = sw.dpPorts[key[L.W_IN_PORT]];
+  // A tunnel vport stands for the tunnel port the key's tunnel fields name.
+  const inPort = receivePort(sw, key[L.W_IN_PORT], key, 0) ?? sw.dpPorts[key[L.W_IN_PORT]];
   const bridge = inPort.bridge;
   const out = xlate({ sw, key, keyBase: 0, nowMs, sideEffects, packetSize: 0, trace: true, onLearn });
   const portName = names ? (p: number) => bridge.port(p)?.name : undefined;

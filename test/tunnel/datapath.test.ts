@@ -144,3 +144,21 @@ describe("native tunnels in flowplane's datapath", () => {
     expect(got).toEqual(frames.map((_, i) => Buffer.from(fromPeer(i + 1)).toString("hex")));
   });
 });
+
+describe("trace of a packet received on a tunnel", () => {
+  it("names the tunnel port the tunnel fields select and shows its actions", async () => {
+    const { traceKey, traceText } = await import("../../src/cli/trace.js");
+    const sw = buildTunnelSwitch({
+      tunnels: [
+        { name: "ta", ofport: 2, type: "vxlan", options: { remote_ip: REMOTE_A, key: "5" } },
+        { name: "tb", ofport: 3, type: "vxlan", options: { remote_ip: REMOTE_B, key: "5" } },
+      ],
+      intFlows: "in_port=3 actions=output:1\n",
+    });
+    const key = traceKey(sw, sw.byName.get("br-int")!, `in_port=tb,tun_id=5,tun_src=${REMOTE_B},tun_dst=${LOCAL_IP},udp`, undefined);
+    if (!(key instanceof Uint32Array)) throw new Error(key.error);
+    const t = traceText(sw, key, 0, true);
+    expect(t.text).toMatch(/^Flow: .*in_port=tb/);
+    expect(t.text).toContain(`Datapath actions: ${sw.portsByName.get("vm1")!.name}`);
+  });
+});
