@@ -68,6 +68,9 @@ const encapInputs = [
   eth({ src: VM_MAC, dst: "ff:ff:ff:ff:ff:ff" }, arp({ op: "request", sha: VM_MAC, spa: "10.0.0.1", tpa: "10.0.0.77" })),
   eth({ src: VM_MAC, dst: PEER_MAC, vlans: [{ vid: 9, pcp: 3 }] }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 7, dst: 8 }))),
   eth({ src: VM_MAC, dst: PEER_MAC }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2", proto: 89 }, new Uint8Array(20))),
+  // The outer frame must fit p0's MTU (1500): 1464 + 50 bytes does, one byte more is dropped on transmit.
+  inner(20, udp({ src: 1, dst: 53 }, new Uint8Array(1422))),
+  inner(21, udp({ src: 2, dst: 53 }, new Uint8Array(1423))),
 ].map((frame) => ({ port: "vm1", frame }));
 
 const outer = (l4: Parameters<typeof ipv4>[1], src = REMOTE_A, proto?: number, tos = 0): Uint8Array =>

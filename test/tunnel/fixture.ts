@@ -70,6 +70,8 @@ export function runFlowplane(sw: Switch, inputs: { port: string; frame: Uint8Arr
   const dp = new Datapath(sw, { onLearn: addLearnedFlow });
   const tx: Record<string, string[]> = {};
   const emit = (port: number, buf: Uint8Array, off: number, len: number): void => {
+    // Ports drop what exceeds their MTU on transmit, as OVS's dummy ports (and replay) do.
+    if (!sw.dpPorts[port].fitsMtu(buf, off, len)) return;
     const name = sw.dpPortName(port)!;
     (tx[name] ??= []).push(Buffer.from(buf.subarray(off, off + len)).toString("hex"));
   };
