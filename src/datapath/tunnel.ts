@@ -1,6 +1,15 @@
 /**
  * The datapath side of native tunnels: the queue `tnl_pop` fills and the
- * datapath recirculates, and the fixed header offsets of an outer frame.
+ * datapath recirculates, the fast path for megaflows that are a lone
+ * tnl_push to ports or a lone tnl_pop (TunnelFastPath), and the fixed
+ * header offsets of an outer frame.
+ *
+ * tnl_push on the fast path: the inner frame is copied (four bytes at a
+ * time) behind the header in one shared buffer, where the header template
+ * stays while consecutive packets use the same one; only the per-packet
+ * fields are rewritten (src/tunnel/frame.ts fillTunnelHeader). Emitted
+ * frames point into that buffer until the next packet, as the executor's
+ * scratch frames do.
  *
  * tnl_pop (dpif-netdev's OVS_ACTION_ATTR_TUNNEL_POP): the outer header is
  * checked and stripped (src/tunnel/frame.ts) and the inner frame, with its
@@ -14,7 +23,9 @@
  *
  * Limits: BATCH_MAX packets and TUNNEL_POP_BYTES bytes per queue; beyond,
  * packets are dropped and counted (`full`). Outer headers OVS would refuse
- * are dropped and counted (`invalid`). Nothing is allocated per packet.
+ * are dropped and counted (`invalid`). TUNNEL_POP_DEPTH_MAX levels of
+ * tunnel in tunnel. Nothing is allocated per packet (a DataView is made
+ * when a copy's source buffer differs from the last one's).
  */
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
