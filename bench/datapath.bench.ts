@@ -69,14 +69,14 @@ async function hitRate(dp: Datapath, b: BatchSet): Promise<number> {
   }, CALL_BATCHES * BATCH_MAX);
 }
 
-async function emcHit(): Promise<number> {
+export async function emcHit(): Promise<number> {
   const sw = makeSwitch("in_port=1,actions=output:2\n", [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }]);
   const dp = new Datapath(sw, { emcInsertInvProb: 1 });
   const frames = Array.from({ length: BATCH_MAX }, (_, i) => frame({ sport: 1000 + i }));
   return hitRate(dp, batchOf(frames, new Array(BATCH_MAX).fill(sw.portsByName.get("p1")!.dpPort)));
 }
 
-async function megaflowHit1(): Promise<number> {
+export async function megaflowHit1(): Promise<number> {
   const sw = makeSwitch("in_port=1,actions=output:2\n", [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }]);
   const dp = new Datapath(sw, { emcInsertInvProb: 0 });
   const frames = Array.from({ length: BATCH_MAX }, (_, i) => frame({ sport: 1000 + i }));
@@ -84,7 +84,7 @@ async function megaflowHit1(): Promise<number> {
 }
 
 /** 20 input ports, each with a rule on a different set of fields: 20 megaflow masks. */
-async function megaflowHit20(): Promise<{ pps: number; subtables: number }> {
+export async function megaflowHit20(): Promise<{ pps: number; subtables: number }> {
   const fieldSets = [
     "nw_src=10.0.0.1",
     "nw_dst=10.0.0.2",
@@ -122,7 +122,7 @@ async function megaflowHit20(): Promise<{ pps: number; subtables: number }> {
 }
 
 /** Every packet a new megaflow: the rules make nw_src exact, and caches are emptied before each batch. */
-async function upcalls(rules: number): Promise<number> {
+export async function upcalls(rules: number): Promise<number> {
   const flows: string[] = [];
   for (let i = 0; i < rules; i++) flows.push(`priority=10,udp,nw_src=10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255},actions=output:2`);
   flows.push("priority=0,actions=drop");
@@ -151,7 +151,7 @@ async function upcalls(rules: number): Promise<number> {
 }
 
 /** Heap and typed-array bytes per megaflow with 200000 installed. */
-function memory(): { perMegaflow: number; perEmc: number } {
+export function memory(): { perMegaflow: number; perEmc: number } {
   const sw = makeSwitch("priority=10,dl_src=fa:16:3e:ff:ff:ff,actions=output:2\npriority=5,udp,actions=output:2\n", [
     { name: "p1", ofport: 1 },
     { name: "p2", ofport: 2 },
@@ -183,7 +183,7 @@ function memory(): { perMegaflow: number; perEmc: number } {
 }
 
 /** Times tcpdump and flowplane replay on the same 1M-packet capture; returns tcpdump time / flowplane time. */
-function replayVsTcpdump(): number | null {
+export function replayVsTcpdump(): number | null {
   const tcpdump = spawnSync("sh", ["-c", "command -v tcpdump"], { encoding: "utf8" }).stdout.trim();
   if (!tcpdump) {
     console.error("datapath/replay-vs-tcpdump: tcpdump not installed (scripts/install-test-deps.sh installs it); skipped");

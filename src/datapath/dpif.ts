@@ -15,7 +15,12 @@
  * - Packets of a batch are handled in order, each completely before the
  *   next (a miss is translated before the following packet is looked up), so
  *   MAC learning and learn() by one packet are seen by the next, as a replay
- *   of a capture requires.
+ *   of a capture requires. The caches are looked up for the whole batch
+ *   first (EMC, then the megaflow cache subtable by subtable, as OVS's
+ *   dfc_processing and dpcls_lookup do); those answers are used only while
+ *   the megaflow cache is unchanged (megaflows.version): once a miss or a
+ *   revalidation installs or removes a megaflow, the rest of the batch is
+ *   looked up again packet by packet.
  * - Statistics reach OpenFlow rules and MAC entries through pushStats(), so
  *   dump-flows counters are exact even for packets that never left the
  *   fast path.
@@ -36,6 +41,15 @@ import { formatOdpActions } from "./actions.js";
 import { emcHash } from "./hash.js";
 import { xlate, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
+
+/** singleOutOf values that are not a port: the result drops the packet, or needs the executor. */
+const OUT_DROP = -1;
+const OUT_GENERAL = -2;
+
+/** batchFrom values: which cache answered for a packet of the batch. */
+const FROM_NONE = 0;
+const FROM_EMC = 1;
+const FROM_MEGAFLOW = 2;
 
 /** OVS's default other_config:max-idle: 10 s. */
 export const MEGAFLOW_IDLE_MS_DEFAULT = 10_000;
@@ -112,6 +126,17 @@ export class Datapath {
   private readonly hdrs = new Uint16Array(BATCH_MAX * HDR_WORDS);
   private readonly parseResults = new Uint8Array(BATCH_MAX);
   private readonly hashes = new Uint32Array(BATCH_MAX);
+  /** Per packet of the batch: its megaflow from the batch lookup (-1: none), and which cache answered. */
+  private readonly batchFlows = new Int32Array(BATCH_MAX);
+  private readonly batchFrom = new Uint8Array(BATCH_MAX);
+  /**
+   * Per megaflow id, copied from its result so the fast path reads typed
+   * arrays only: the datapath port of a result that is one output and
+   * nothing else, or OUT_DROP (no actions), or OUT_GENERAL (anything else:
+   * run the executor); and 1 when the result depends on MAC learning.
+   */
+  private singleOutOf: Int32Array;
+  private usesMacsOf: Uint8Array;
 
   constructor(
     readonly sw: Switch,
@@ -131,6 +156,8 @@ export class Datapath {
     this.swGenOf = new Uint32Array(n);
     this.macGenOf = new Uint32Array(n);
     this.results = new Array(n).fill(null);
+    this.singleOutOf = new Int32Array(n).fill(OUT_GENERAL);
+    this.usesMacsOf = new Uint8Array(n);
     this.noCache = opts.noCache === true;
     this.idleMs = opts.idleMs ?? MEGAFLOW_IDLE_MS_DEFAULT;
   }
@@ -142,48 +169,131 @@ export class Datapath {
   processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
     const keys = this.keys;
     const hdrs = this.hdrs;
-    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, this.parseResults);
-    const stats = this.stats;
-    const emc = this.emc;
-    const useEmc = emc.enabled && !this.noCache;
+    const parseResults = this.parseResults;
+    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, parseResults);
+    const megaflows = this.megaflows;
+    const flows = this.batchFlows;
+    const from = this.batchFrom;
+    const useCaches = !this.noCache;
+    if (useCaches) this.lookupBatch(count);
+    const batchVersion = megaflows.version;
+    const singleOutOf = this.singleOutOf;
+    const packetsOf = this.packetsOf;
+    const bytesOf = this.bytesOf;
+    const usedMsOf = this.usedMsOf;
+    let nRunts = 0;
+    let nEmcHits = 0;
+    let nMegaflowHits = 0;
+    let nOutputs = 0;
+    let nDropped = 0;
     for (let i = 0; i < count; i++) {
       this.current = i;
-      stats.packets++;
-      if (this.parseResults[i] === PARSE_RUNT) {
-        stats.runts++;
+      if (parseResults[i] === PARSE_RUNT) {
+        nRunts++;
         continue;
       }
       const kb = i * L.KEY_WORDS;
+      const len = lengths[i];
       let flow = -1;
-      if (!this.noCache) {
-        if (useEmc) {
-          const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
-          const h = emcHash(keys, kb, regions);
-          this.hashes[i] = h;
-          const slot = emc.lookup(keys, kb, h, regions);
-          if (slot >= 0 && this.megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
-            flow = emc.flows[slot];
-            stats.emcHits++;
-          }
-        }
-        if (flow < 0) {
-          flow = this.megaflows.lookup(keys, kb);
-          if (flow >= 0) {
-            stats.megaflowHits++;
-            if (useEmc) emc.maybeInsert(keys, kb, this.hashes[i], hdrs[i * HDR_WORDS + HDR_REGIONS], flow, this.megaflows.gens[flow], this.aliveFn);
-          }
-        }
-        if (flow >= 0 && !this.isCurrent(flow)) flow = this.revalidate(flow, keys, kb, lengths[i], nowMs);
+      if (useCaches) {
+        // A miss or revalidation earlier in the batch changed the cache: look this packet up again.
+        if (megaflows.version !== batchVersion) this.lookupOne(i);
+        flow = flows[i];
+        if (from[i] === FROM_EMC) nEmcHits++;
+        else if (from[i] === FROM_MEGAFLOW) nMegaflowHits++;
+        if (flow >= 0 && !this.isCurrent(flow)) flow = this.revalidate(flow, keys, kb, len, nowMs);
       }
       if (flow < 0) {
-        flow = this.upcall(keys, kb, lengths[i], nowMs);
+        flow = this.upcall(keys, kb, len, nowMs);
         if (flow < 0) continue; // lost (no room) or translated without caching: already executed
       }
-      this.packetsOf[flow]++;
-      this.bytesOf[flow] += lengths[i];
-      this.usedMsOf[flow] = nowMs;
-      this.execute(this.results[flow]!, buf, offsets[i], lengths[i], keys, kb, hdrs, i * HDR_WORDS, emit);
+      packetsOf[flow]++;
+      bytesOf[flow] += len;
+      usedMsOf[flow] = nowMs;
+      const port = singleOutOf[flow];
+      if (port >= 0) {
+        nOutputs++;
+        emit(port, buf, offsets[i], len);
+      } else if (port === OUT_DROP) {
+        nDropped++;
+      } else {
+        this.execute(this.results[flow]!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_WORDS, emit);
+      }
     }
+    const stats = this.stats;
+    stats.packets += count;
+    stats.runts += nRunts;
+    stats.emcHits += nEmcHits;
+    stats.megaflowHits += nMegaflowHits;
+    stats.outputs += nOutputs;
+    stats.dropped += nDropped;
+  }
+
+  /**
+   * The caches' answers for the whole batch into batchFlows/batchFrom: the
+   * EMC for every packet, then the megaflow cache for the EMC's misses
+   * (inserting those hits into the EMC, 1 in emcInsertInvProb).
+   */
+  private lookupBatch(count: number): void {
+    const keys = this.keys;
+    const hdrs = this.hdrs;
+    const flows = this.batchFlows;
+    const from = this.batchFrom;
+    const emc = this.emc;
+    const megaflows = this.megaflows;
+    let misses = 0;
+    if (emc.enabled) {
+      const emcFlows = emc.flows;
+      const emcGens = emc.gens;
+      for (let i = 0; i < count; i++) {
+        const kb = i * L.KEY_WORDS;
+        const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
+        const h = emcHash(keys, kb, regions);
+        this.hashes[i] = h;
+        const slot = emc.lookup(keys, kb, h, regions);
+        if (slot >= 0 && megaflows.isAlive(emcFlows[slot], emcGens[slot])) {
+          flows[i] = emcFlows[slot];
+          from[i] = FROM_EMC;
+        } else {
+          flows[i] = -1;
+          from[i] = FROM_NONE;
+          misses++;
+        }
+      }
+    } else {
+      flows.fill(-1, 0, count);
+      from.fill(FROM_NONE, 0, count);
+      misses = count;
+    }
+    // Runts have no key worth looking up; they are skipped in processBatch.
+    for (let i = 0; i < count; i++) if (this.parseResults[i] === PARSE_RUNT) flows[i] = -2;
+    if (misses === 0 || megaflows.lookupBatch(keys, L.KEY_WORDS, flows, count) === 0) return;
+    for (let i = 0; i < count; i++) {
+      if (from[i] !== FROM_NONE || flows[i] < 0) continue;
+      from[i] = FROM_MEGAFLOW;
+      if (emc.enabled) emc.maybeInsert(keys, i * L.KEY_WORDS, this.hashes[i], hdrs[i * HDR_WORDS + HDR_REGIONS], flows[i], megaflows.gens[flows[i]], this.aliveFn);
+    }
+  }
+
+  /** lookupBatch for packet i alone, after the megaflow cache changed under the batch. */
+  private lookupOne(i: number): void {
+    const keys = this.keys;
+    const kb = i * L.KEY_WORDS;
+    const emc = this.emc;
+    const megaflows = this.megaflows;
+    const regions = this.hdrs[i * HDR_WORDS + HDR_REGIONS];
+    if (emc.enabled) {
+      const slot = emc.lookup(keys, kb, this.hashes[i], regions);
+      if (slot >= 0 && megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
+        this.batchFlows[i] = emc.flows[slot];
+        this.batchFrom[i] = FROM_EMC;
+        return;
+      }
+    }
+    const flow = megaflows.lookup(keys, kb);
+    this.batchFlows[i] = flow;
+    this.batchFrom[i] = flow >= 0 ? FROM_MEGAFLOW : FROM_NONE;
+    if (flow >= 0 && emc.enabled) emc.maybeInsert(keys, kb, this.hashes[i], regions, flow, megaflows.gens[flow], this.aliveFn);
   }
 
   private readonly aliveFn = (flow: number, gen: number): boolean => this.megaflows.isAlive(flow, gen);
@@ -203,7 +313,7 @@ export class Datapath {
 
   private isCurrent(flow: number): boolean {
     if (this.swGenOf[flow] !== this.sw.version) return false;
-    return !this.results[flow]!.usesMacs || this.macGenOf[flow] === this.sw.macVersion;
+    return this.usesMacsOf[flow] === 0 || this.macGenOf[flow] === this.sw.macVersion;
   }
 
   /** Translates the packet, installs its megaflow; returns the megaflow id (or the spare id when not cached). */
@@ -218,7 +328,7 @@ export class Datapath {
       else id = got;
     }
     if (id === this.tempId && this.results[id]) this.release(this.results[id]!);
-    this.results[id] = this.intern(out);
+    this.setResult(id, this.intern(out));
     // The translation credited this first packet to its rules already.
     this.packetsOf[id] = 0;
     this.bytesOf[id] = 0;
@@ -248,7 +358,7 @@ export class Datapath {
       for (const r of out.macRefs) r.bridge.macs.learn(r.mac, r.vlan, r.port, nowMs, false);
       this.pushFlowStats(flow);
       this.release(old);
-      this.results[flow] = this.intern(out);
+      this.setResult(flow, this.intern(out));
       this.swGenOf[flow] = this.sw.version;
       this.macGenOf[flow] = this.sw.macVersion;
       return flow;
@@ -281,6 +391,16 @@ export class Datapath {
     return res;
   }
 
+  /** Gives megaflow `id` its result, and the fast path its copies (singleOutOf, usesMacsOf). */
+  private setResult(id: number, res: FlowResult | null): void {
+    this.results[id] = res;
+    let single = OUT_GENERAL;
+    if (res !== null && res.outputs !== null && res.outputs.length === 0) single = OUT_DROP;
+    if (res !== null && res.outputs !== null && res.outputs.length === 1) single = res.outputs[0];
+    this.singleOutOf[id] = single;
+    this.usesMacsOf[id] = res !== null && res.usesMacs ? 1 : 0;
+  }
+
   private release(res: FlowResult): void {
     if (--res.refs === 0) this.interned.delete(res.internKey);
   }
@@ -303,7 +423,7 @@ export class Datapath {
     this.megaflows.remove(id);
     const res = this.results[id];
     if (res) this.release(res);
-    this.results[id] = null;
+    this.setResult(id, null);
   }
 
   /** At the flow limit: removes the least recently used tenth, so eviction costs little per upcall. */

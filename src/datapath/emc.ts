@@ -35,6 +35,10 @@ const REGION_WORDS: [number, number[]][] = [
 export const COMPARE_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
   Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)].sort((a, b) => a - b)),
 );
+/** The words beyond ALWAYS for each combination of region bits (sameKey compares ALWAYS written out). */
+const REGION_EXTRA_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
+  Int32Array.from(REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)),
+);
 
 /** OVS's EM_FLOW_HASH_ENTRIES. */
 export const EMC_ENTRIES = 8192;
@@ -65,18 +69,43 @@ export class Emc {
   lookup(keys: Uint32Array, base: number, hash: number, regions: number): number {
     let slot = hash & EMC_MASK;
     for (let seg = 0; seg < 2; seg++) {
-      if (this.hashes[slot] === hash && this.flows[slot] >= 0 && this.regions[slot] === regions && this.sameKey(slot, keys, base, COMPARE_WORDS[regions])) return slot;
+      if (this.hashes[slot] === hash && this.flows[slot] >= 0 && this.regions[slot] === regions && this.sameKey(slot, keys, base, regions)) return slot;
       slot = (hash >>> 16) & EMC_MASK;
     }
     return -1;
   }
 
-  private sameKey(slot: number, keys: Uint32Array, base: number, words: Int32Array): boolean {
+  /**
+   * Compares the slot's key with keys[base..] on the ALWAYS words (written
+   * out: no index array to load, and the likeliest differences first), then
+   * on the words of the key's regions.
+   */
+  private sameKey(slot: number, keys: Uint32Array, b: number, regions: number): boolean {
     const k = this.keys;
     const o = slot * DP_WORDS;
+    if (
+      k[o + L.W_TP] !== keys[b + L.W_TP] ||
+      k[o + L.W_NW_SRC] !== keys[b + L.W_NW_SRC] ||
+      k[o + L.W_NW_DST] !== keys[b + L.W_NW_DST] ||
+      k[o + L.W_IN_PORT] !== keys[b + L.W_IN_PORT] ||
+      k[o + L.W_NW] !== keys[b + L.W_NW] ||
+      k[o + L.W_DL_TYPE] !== keys[b + L.W_DL_TYPE] ||
+      k[o + L.W_DL_DST] !== keys[b + L.W_DL_DST] ||
+      k[o + L.W_DL_DST + 1] !== keys[b + L.W_DL_DST + 1] ||
+      k[o + L.W_DL_SRC] !== keys[b + L.W_DL_SRC] ||
+      k[o + L.W_DL_SRC + 1] !== keys[b + L.W_DL_SRC + 1] ||
+      k[o + L.W_VLAN0] !== keys[b + L.W_VLAN0] ||
+      k[o + L.W_VLAN1] !== keys[b + L.W_VLAN1] ||
+      k[o + L.W_TCP_FLAGS] !== keys[b + L.W_TCP_FLAGS] ||
+      k[o + L.W_IGMP_GROUP] !== keys[b + L.W_IGMP_GROUP]
+    ) {
+      return false;
+    }
+    if (regions === 0) return true;
+    const words = REGION_EXTRA_WORDS[regions];
     for (let i = 0; i < words.length; i++) {
       const w = words[i];
-      if (k[o + w] !== keys[base + w]) return false;
+      if (k[o + w] !== keys[b + w]) return false;
     }
     return true;
   }
