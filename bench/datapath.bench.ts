@@ -179,7 +179,7 @@ export function memory(): { perMegaflow: number; perEmc: number } {
   const used = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
   const installed = dp.megaflows.count;
   if (installed < count * 0.99) throw new Error(`only ${installed} megaflows installed`);
-  return { perMegaflow: used / installed, perEmc: (dp.emc.keys.byteLength + dp.emc.hashes.byteLength + dp.emc.flows.byteLength + dp.emc.gens.byteLength) / EMC_ENTRIES };
+  return { perMegaflow: used / installed, perEmc: dp.emc.storageBytes() / EMC_ENTRIES };
 }
 
 /** Times tcpdump and flowplane replay on the same 1M-packet capture; returns tcpdump time / flowplane time. */

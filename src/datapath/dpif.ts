@@ -108,6 +108,7 @@ export class Datapath {
   /** Per megaflow id (and one spare id for uncached results): its result and counters. */
   private results: (FlowResult | null)[] = [];
   private readonly interned = new Map<string, FlowResult>();
+  private lastInterned: FlowResult | null = null;
   private packetsOf: Float64Array;
   private bytesOf: Float64Array;
   private pushedPacketsOf: Float64Array;
@@ -367,9 +368,27 @@ export class Datapath {
     return -1;
   }
 
-  /** The shared result for a translation's output. */
+  /**
+   * The shared result for a translation's output. Consecutive upcalls
+   * mostly produce the same result (one rule, one output), so an
+   * output-only translation equal to the last result interned reuses it
+   * without building the text key.
+   */
   private intern(out: ReturnType<typeof xlate>): FlowResult {
-    let key = formatOdpActions(out.actions);
+    const last = this.lastInterned;
+    if (last !== null && last.refs > 0 && last.outputs !== null && sameOutputOnlyResult(last, out)) {
+      last.refs++;
+      return last;
+    }
+    // Output-only action lists (most) are keyed by their ports, without the text formatter.
+    let key = "";
+    for (const a of out.actions) {
+      if (a.t !== "output") {
+        key = formatOdpActions(out.actions);
+        break;
+      }
+      key += `>${a.port}`;
+    }
     for (const r of out.rules) key += `|${r.bridge.name}:${r.table}:${ruleId(r.rule)}`;
     for (const m of out.macRefs) key += `|m${m.bridge.name}:${m.mac}:${m.vlan}:${m.port}`;
     if (out.usesMacs) key += "|M";
@@ -388,6 +407,7 @@ export class Datapath {
       this.interned.set(key, res);
     }
     res.refs++;
+    this.lastInterned = res;
     return res;
   }
 
@@ -497,8 +517,31 @@ export class Datapath {
   /** Bytes of memory the caches hold in typed arrays (for the memory figures). */
   storageBytes(): number {
     const per = this.packetsOf.byteLength * 6 + this.swGenOf.byteLength * 2 + this.results.length * 8;
-    return per + this.megaflows.storageBytes() + this.emc.keys.byteLength + this.emc.hashes.byteLength * 3;
+    return per + this.megaflows.storageBytes() + this.emc.storageBytes();
   }
+}
+
+/** Whether translation output `out` has only output actions and is the same as `res` (an output-only result) in every part of its intern key. */
+function sameOutputOnlyResult(res: FlowResult, out: ReturnType<typeof xlate>): boolean {
+  const outs = res.outputs!;
+  const acts = out.actions;
+  if (acts.length !== outs.length || out.usesMacs !== res.usesMacs) return false;
+  for (let i = 0; i < acts.length; i++) {
+    const a = acts[i];
+    if (a.t !== "output" || a.port !== outs[i]) return false;
+  }
+  if (out.rules.length !== res.rules.length || out.macRefs.length !== res.macRefs.length) return false;
+  for (let i = 0; i < out.rules.length; i++) {
+    const x = out.rules[i];
+    const y = res.rules[i];
+    if (x.rule !== y.rule || x.table !== y.table || x.bridge !== y.bridge) return false;
+  }
+  for (let i = 0; i < out.macRefs.length; i++) {
+    const x = out.macRefs[i];
+    const y = res.macRefs[i];
+    if (x.bridge !== y.bridge || x.mac !== y.mac || x.vlan !== y.vlan || x.port !== y.port) return false;
+  }
+  return true;
 }
 
 /** Two datapath action lists are the same when their text is. */
@@ -516,6 +559,8 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     }
     if (x.t === "ct" && y.t === "ct" && x.text !== y.text) return false;
     if (x.t === "recirc" && y.t === "recirc" && x.id !== y.id) return false;
+    if (x.t === "userspace" && y.t === "userspace" && x.text !== y.text) return false;
+    if (x.t === "clone" && y.t === "clone" && !sameActions(x.actions, y.actions)) return false;
   }
   return true;
 }
