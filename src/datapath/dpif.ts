@@ -105,8 +105,14 @@ export class Datapath {
   readonly megaflows: MegaflowCache;
   readonly executor = new Executor();
   readonly stats = new DatapathStats();
-  /** Per megaflow id (and one spare id for uncached results): its result and counters. */
+  /**
+   * Per megaflow id: its result, grown as ids are first used (a JS array of
+   * flowsMax entries made at construction is a large old-space object whose
+   * allocation started a full garbage collection, ~70 ms at CLI start-up).
+   * The spare id for uncached results keeps its result in tempResult.
+   */
   private results: (FlowResult | null)[] = [];
+  private tempResult: FlowResult | null = null;
   private readonly interned = new Map<string, FlowResult>();
   private lastInterned: FlowResult | null = null;
   private packetsOf: Float64Array;
@@ -156,7 +162,6 @@ export class Datapath {
     this.createdMsOf = new Float64Array(n);
     this.swGenOf = new Uint32Array(n);
     this.macGenOf = new Uint32Array(n);
-    this.results = new Array(n).fill(null);
     this.singleOutOf = new Int32Array(n).fill(OUT_GENERAL);
     this.usesMacsOf = new Uint8Array(n);
     this.noCache = opts.noCache === true;
@@ -218,7 +223,7 @@ export class Datapath {
       } else if (port === OUT_DROP) {
         nDropped++;
       } else {
-        this.execute(this.results[flow]!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_WORDS, emit);
+        this.execute(this.resultOf(flow)!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_WORDS, emit);
       }
     }
     const stats = this.stats;
@@ -328,7 +333,7 @@ export class Datapath {
       if (got < 0) this.stats.lost++;
       else id = got;
     }
-    if (id === this.tempId && this.results[id]) this.release(this.results[id]!);
+    if (id === this.tempId && this.resultOf(id)) this.release(this.resultOf(id)!);
     this.setResult(id, this.intern(out));
     // The translation credited this first packet to its rules already.
     this.packetsOf[id] = 0;
@@ -347,7 +352,7 @@ export class Datapath {
 
   private revalidate(flow: number, keys: Uint32Array, kb: number, size: number, nowMs: number): number {
     this.stats.revalidations++;
-    const old = this.results[flow]!;
+    const old = this.resultOf(flow)!;
     const out = xlate(this.xlateInput(keys, kb, size, nowMs, false));
     const mask = new Uint32Array(L.KEY_WORDS);
     this.megaflows.maskOf(flow, mask, 0);
@@ -411,9 +416,19 @@ export class Datapath {
     return res;
   }
 
+  private resultOf(id: number): FlowResult | null {
+    if (id === this.tempId) return this.tempResult;
+    return id < this.results.length ? this.results[id] : null;
+  }
+
   /** Gives megaflow `id` its result, and the fast path its copies (singleOutOf, usesMacsOf). */
   private setResult(id: number, res: FlowResult | null): void {
-    this.results[id] = res;
+    if (id === this.tempId) {
+      this.tempResult = res;
+    } else {
+      while (this.results.length <= id) this.results.push(null);
+      this.results[id] = res;
+    }
     let single = OUT_GENERAL;
     if (res !== null && res.outputs !== null && res.outputs.length === 0) single = OUT_DROP;
     if (res !== null && res.outputs !== null && res.outputs.length === 1) single = res.outputs[0];
@@ -441,7 +456,7 @@ export class Datapath {
   removeFlow(id: number): void {
     this.pushFlowStats(id);
     this.megaflows.remove(id);
-    const res = this.results[id];
+    const res = this.resultOf(id);
     if (res) this.release(res);
     this.setResult(id, null);
   }
@@ -469,7 +484,7 @@ export class Datapath {
 
   /** Credits megaflow `id`'s rules with the packets it handled since the last push. */
   private pushFlowStats(id: number): void {
-    const res = this.results[id];
+    const res = this.resultOf(id);
     if (!res || id === this.tempId) return;
     const dp = this.packetsOf[id] - this.pushedPacketsOf[id];
     const db = this.bytesOf[id] - this.pushedBytesOf[id];
@@ -495,7 +510,7 @@ export class Datapath {
     // Statistics first, so idle timeouts see the packets the fast path handled.
     this.opts.expireRules?.(nowMs);
     for (const id of this.megaflows.ids()) {
-      for (const r of this.results[id]!.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
+      for (const r of this.resultOf(id)!.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
     }
     for (const b of this.sw.bridges) b.macs.expire(nowMs);
     this.expire(nowMs);
@@ -509,7 +524,7 @@ export class Datapath {
 
   /** A megaflow's actions and counters, for dumps. */
   flowInfo(id: number): { actions: readonly OdpAction[]; packets: number; bytes: number; usedMs: number; createdMs: number } | null {
-    const res = this.results[id];
+    const res = this.resultOf(id);
     if (!res) return null;
     return { actions: res.actions, packets: this.packetsOf[id], bytes: this.bytesOf[id], usedMs: this.usedMsOf[id], createdMs: this.createdMsOf[id] };
   }
