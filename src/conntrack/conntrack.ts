@@ -301,6 +301,7 @@ export class Conntrack implements ConntrackEngine {
     if (req.force && reply && c >= 0) {
       // ct(force): a connection seen in the reply direction ends, the packet starts a new one.
       this.table.expiresMs[c] = 0;
+      this.wheel.refresh(c);
       c = -1;
     }
 
@@ -354,6 +355,7 @@ export class Conntrack implements ConntrackEngine {
       return state;
     }
     const res = this.update(c, frame, l4At, l4Size, reply, nowMs);
+    this.wheel.refresh(c);
     if (res === UPDATE_VALID) {
       state = (state | CS_ESTABLISHED) & ~CS_NEW;
       if (reply) state |= CS_REPLY_DIR;
@@ -361,6 +363,7 @@ export class Conntrack implements ConntrackEngine {
       state = CS_INVALID;
     } else if (res === UPDATE_NEW) {
       this.table.expiresMs[c] = 0;
+      this.wheel.refresh(c);
       this.createNew = true;
     } else {
       state |= CS_NEW;

@@ -51,6 +51,10 @@ export class ConnTable {
   live = new Uint8Array(0);
   /** Next record in a timer-wheel slot or the free list; -1 ends. */
   next = new Int32Array(0);
+  /** Previous record in a timer-wheel slot; -1 for the first. */
+  prev = new Int32Array(0);
+  /** The wheel tick whose slot holds the record. */
+  wheelTick = new Float64Array(0);
   /** TCP peers [orig, reply]: seqlo, seqhi (u32), max_win (u16), wscale, state (u8). */
   seqLo = new Uint32Array(0);
   seqHi = new Uint32Array(0);
@@ -74,7 +78,7 @@ export class ConnTable {
   byteSize(): number {
     let n = 0;
     for (const a of [this.tuples, this.expiresMs, this.mark, this.label, this.l4state, this.natAction, this.admitZone,
-      this.live, this.next, this.seqLo, this.seqHi, this.maxWin, this.wscale, this.tcpState, this.slots, this.hashes]) {
+      this.live, this.next, this.prev, this.wheelTick, this.seqLo, this.seqHi, this.maxWin, this.wscale, this.tcpState, this.slots, this.hashes]) {
       n += a.byteLength;
     }
     return n;
@@ -215,6 +219,8 @@ export class ConnTable {
     this.admitZone = copy(this.admitZone, 1, Int32Array);
     this.live = copy(this.live, 1, Uint8Array);
     this.next = copy(this.next, 1, Int32Array);
+    this.prev = copy(this.prev, 1, Int32Array);
+    this.wheelTick = copy(this.wheelTick, 1, Float64Array);
     this.seqLo = copy(this.seqLo, 2, Uint32Array);
     this.seqHi = copy(this.seqHi, 2, Uint32Array);
     this.maxWin = copy(this.maxWin, 2, Uint16Array);
