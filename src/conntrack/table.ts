@@ -70,8 +70,9 @@ export class ConnTable {
   private hashes = new Uint32Array(0);
   private slotMask = 0;
 
-  constructor(readonly capacityMax: number) {
-    this.grow(Math.min(INITIAL_CAPACITY, capacityMax));
+  /** `capacityInitial` records are allocated at once (more grow by doubling, up to capacityMax). */
+  constructor(readonly capacityMax: number, capacityInitial = INITIAL_CAPACITY) {
+    this.grow(Math.max(1, Math.min(capacityInitial, capacityMax)));
   }
 
   /** Bytes held by the typed arrays (for the memory figure). */
@@ -125,11 +126,18 @@ export class ConnTable {
 
   /** Frees every record at once (flush of all zones). */
   clear(): void {
-    const cap = this.capacity;
-    this.capacity = 0;
     this.count = 0;
     this.freeHead = EMPTY;
-    this.grow(cap);
+    this.live.fill(0);
+    this.mark.fill(0);
+    this.label.fill(0);
+    this.natAction.fill(0);
+    this.admitZone.fill(-1);
+    for (let c = this.capacity - 1; c >= 0; c--) {
+      this.next[c] = this.freeHead;
+      this.freeHead = c;
+    }
+    this.slots.fill(EMPTY);
   }
 
   /** Adds the index entry of record c's tuple in direction dir. */
