@@ -18,9 +18,10 @@
  * cached-connection shortcut (process_one_fast): OVS keeps a pointer to the
  * connection in the packet's metadata, we find it again through the
  * original-direction tuple that the first ct() left in the key.
- * Fragments: OVS 3.1 enables IPv4 and IPv6 reassembly (ipf.c) by default;
- * this engine does not reassemble, so every fragment is +inv (what OVS does
- * with reassembly disabled); see the README.
+ * Fragments: as OVS 3.1 (ipf.c, on by default for IPv4 and IPv6), fragments
+ * are held and reassembled (ipf.ts); execute() then returns EXEC_HELD and
+ * the fragments come back through takeReleased() with the datagram's ct
+ * fields. Fragments ipf refuses are +inv.
  * Limits: `connsMax` connections (OVS's ct-maxconns, default 3,000,000);
  * per-zone limits as `ovs-appctl dpctl/ct-set-limits` sets them.
  */
@@ -28,8 +29,10 @@ import * as L from "../flow/layout.js";
 import { read16, read32 } from "../packet/bytes.js";
 import {
   CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
-  type ConntrackEngine, type CtRequest,
+  EXEC_DONE, EXEC_HELD, type ConntrackEngine, type CtRequest, type ReleasedPacket,
 } from "./api.js";
+import { FragmentReassembler, IPF_COMPLETE, IPF_HELD, IPF_INVALID, IPF_MAX_FRAGS, IPF_V4_FRAG_SIZE_MIN, IPF_V6_FRAG_SIZE_MIN } from "./ipf.js";
+import { HDR_L3, HDR_L4, HDR_WORDS, Parser } from "../packet/parse.js";
 import { CONN_TUPLE_WORDS, ConnTable, DIR_ORIG, DIR_REPLY } from "./table.js";
 import {
   TcpTracker, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID, UPDATE_VALID_NEW, tcpNewConn, tcpValidNew,
@@ -62,6 +65,8 @@ export interface ConntrackOptions {
   zoneLimits?: ReadonlyArray<{ zone: number; limit: number }>;
   /** false: TCP sequence checks off (dpctl/ct-disable-tcp-seq-chk). */
   tcpSeqCheck?: boolean;
+  /** Fragment reassembly, as `dpctl/ipf-set-enabled`, `ipf-set-min-frag`, `ipf-set-max-nfrags`: on for both families by default, as in OVS. */
+  fragments?: { v4?: boolean; v6?: boolean; minV4?: number; minV6?: number; fragsMax?: number };
 }
 
 /** Counters (OVS coverage counters conntrack_full, conntrack_zone_full, ...). */
@@ -111,6 +116,12 @@ export class Conntrack implements ConntrackEngine {
   private readonly timeoutMs: Float64Array;
   private readonly tcp = new TcpTracker();
   private readonly extractor = new TupleExtractor();
+  /** Fragment reassembly (OVS's ipf), null when disabled for both families. */
+  readonly ipf: FragmentReassembler | null;
+  private released: ReleasedPacket[] = [];
+  private readonly parser = new Parser();
+  private readonly reassKey = new Uint32Array(L.KEY_WORDS);
+  private readonly reassHdrs = new Uint16Array(HDR_WORDS);
   private readonly nat = new NatRewriter();
   /** The time of the packet being processed (NAT's collision checks skip expired connections). */
   private nowMs = 0;
@@ -151,6 +162,9 @@ export class Conntrack implements ConntrackEngine {
     this.wheel = new TimerWheel(this.table);
     this.tcp.seqCheck = opts.tcpSeqCheck ?? true;
     for (const zl of opts.zoneLimits ?? []) this.setZoneLimit(zl.zone, zl.limit);
+    const f = opts.fragments ?? {};
+    this.ipf = f.v4 === false && f.v6 === false ? null
+      : new FragmentReassembler(f.v4 ?? true, f.v6 ?? true, f.minV4 ?? IPF_V4_FRAG_SIZE_MIN, f.minV6 ?? IPF_V6_FRAG_SIZE_MIN, f.fragsMax ?? IPF_MAX_FRAGS);
   }
 
   // ------------------------------------------------------------------
@@ -198,6 +212,7 @@ export class Conntrack implements ConntrackEngine {
 
   sweep(nowMs: number): void {
     this.wheel.sweep(nowMs, this.expireFn);
+    if (this.ipf !== null) this.ipf.purge(nowMs);
   }
 
   flush(zone?: number): void {
@@ -233,7 +248,75 @@ export class Conntrack implements ConntrackEngine {
   // ------------------------------------------------------------------
   // The packet path.
 
-  execute(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): void {
+  /**
+   * Runs one packet through conntrack (see ConntrackEngine). Returns
+   * EXEC_HELD when fragment reassembly kept the packet (the caller drops its
+   * copy and later continues what takeReleased() returns), else EXEC_DONE.
+   */
+  execute(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): number {
+    let result = EXEC_DONE;
+    if (this.ipf !== null && (key[kb + L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_ANY) {
+      const r = this.ipf.handle(frame, off, len, l3, key, kb, req.zone, nowMs);
+      if (r === IPF_INVALID) {
+        this.writeInvalidNoConn(key, kb, req.zone);
+      } else if (r === IPF_HELD) {
+        result = EXEC_HELD;
+      } else if (r === IPF_COMPLETE) {
+        this.runReassembled(req, nowMs);
+        result = EXEC_HELD;
+      } else {
+        this.executeOne(frame, off, len, l3, l4, key, kb, req, nowMs);
+      }
+    } else {
+      this.executeOne(frame, off, len, l3, l4, key, kb, req, nowMs);
+    }
+    if (this.ipf !== null && this.ipf.lists.size !== 0) this.releaseExpired(nowMs);
+    return result;
+  }
+
+  takeReleased(): ReleasedPacket[] {
+    const out = this.released;
+    this.released = [];
+    return out;
+  }
+
+  /** The reassembled datagram goes through conntrack, then its fragments leave with its ct fields. */
+  private runReassembled(req: CtRequest, nowMs: number): void {
+    const ipf = this.ipf!;
+    const r = ipf.reassembled!;
+    const rk = this.reassKey;
+    const hdrs = this.reassHdrs;
+    this.parser.parseFrame(r.frame, 0, r.frame.length, 0, rk, 0, hdrs, 0);
+    // A clone of the first fragment: its metadata (in_port, recirc_id, ct fields, tunnel).
+    rk.set(r.list.frags[0].key.subarray(0, L.W_DL_DST), 0);
+    this.executeOne(r.frame, 0, r.frame.length, hdrs[HDR_L3], hdrs[HDR_L4], rk, 0, req, nowMs);
+    ipf.postExecute(r);
+    for (const f of r.list.frags) {
+      const key = new Uint32Array(L.KEY_WORDS);
+      this.parser.parseFrame(f.frame, 0, f.frame.length, 0, key, 0, hdrs, 0);
+      key.set(f.key.subarray(0, L.W_DL_DST), 0);
+      key.set(f.key.subarray(L.DP_WORDS), L.DP_WORDS);
+      key.set(rk.subarray(L.W_CT, L.W_CT_TP + 1), L.W_CT);
+      const fl4 = hdrs[HDR_L4];
+      if (fl4 === 0xffff || !flowHasL4(f.frame, fl4, f.frame.length - fl4, key[L.W_NW])) key[L.W_CT_TP] = 0;
+      this.released.push({ frame: f.frame, l3: hdrs[HDR_L3], l4: hdrs[HDR_L4], key });
+    }
+  }
+
+  /** ipf_send_expired_frags(): at most one expired list per call, its fragments with ct_state exactly +inv. */
+  private releaseExpired(nowMs: number): void {
+    const list = this.ipf!.takeExpired(nowMs);
+    if (list === null) return;
+    const hdrs = this.reassHdrs;
+    for (const f of list.frags) {
+      const key = f.key;
+      key[L.W_CT] = ((key[L.W_CT] & 0xffffff00) | CS_INVALID) >>> 0;
+      this.parser.parseFrame(f.frame, 0, f.frame.length, 0, this.reassKey, 0, hdrs, 0);
+      this.released.push({ frame: f.frame, l3: hdrs[HDR_L3], l4: hdrs[HDR_L4], key });
+    }
+  }
+
+  private executeOne(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): void {
     const zone = req.zone;
     this.nowMs = nowMs;
     const ctWord = key[kb + L.W_CT];
@@ -344,6 +427,7 @@ export class Conntrack implements ConntrackEngine {
     }
     if (state & CS_INVALID) this.nInvalid++;
     this.writeMd(key, kb, zone, state, c);
+    if (!flowHasL4(frame, l4At, l4Size, key[kb + L.W_NW])) key[kb + L.W_CT_TP] = 0;
     if (c >= 0) this.applyMarkLabel(c, req, key, kb, false);
   }
 
@@ -714,3 +798,30 @@ export class Conntrack implements ConntrackEngine {
   }
 }
 
+/**
+ * Whether OVS's flow extraction (miniflow_extract) carries ct_tp_src/dst into
+ * the flow: only with a transport header it parses (TCP, UDP, SCTP, ICMP,
+ * IGMP, ICMPv6 other than neighbour discovery) and not in a later fragment.
+ * Without one the recirculated flow has ct_tp_src = ct_tp_dst = 0 whatever
+ * conntrack recorded. `nw` is the key's W_NW word.
+ */
+function flowHasL4(b: Uint8Array, l4At: number, size: number, nw: number): boolean {
+  if ((nw >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) return false;
+  switch (nw & 0xff) {
+    case L.IPPROTO_TCP: {
+      if (size < 20) return false;
+      const hlen = (b[l4At + 12] >>> 4) * 4;
+      return hlen >= 20 && hlen <= size;
+    }
+    case L.IPPROTO_UDP:
+    case L.IPPROTO_ICMP:
+    case L.IPPROTO_IGMP:
+      return size >= 8;
+    case L.IPPROTO_SCTP:
+      return size >= 12;
+    case L.IPPROTO_ICMPV6:
+      return size >= 8 && !((b[l4At] === 135 || b[l4At] === 136) && b[l4At + 1] === 0);
+    default:
+      return false;
+  }
+}

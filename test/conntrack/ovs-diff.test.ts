@@ -218,6 +218,26 @@ SCENARIOS["helpers recorded, not run"] = [
   { chain: 24, pkt: udp4("10.0.0.1:3000", "10.0.0.2:69"), what: "tftp helper" },
   { chain: 24, pkt: udp4("10.0.0.1:3001", "10.0.0.2:6969"), what: "tftp helper on another port" },
 ];
+const frags4 = (src: string, dst: string, sport: number, dport: number, size: number, fragSize: number, id: number): Pkt[] =>
+  build.ipv4Fragments({ src, dst, id }, build.udp({ src: sport, dst: dport }, new Uint8Array(size).map((_, i) => i)), fragSize)
+    .map((f) => new Pkt(build.eth({ src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" }, f)));
+const frags6 = (src: string, dst: string, sport: number, dport: number, size: number, fragSize: number, id: number): Pkt[] =>
+  build.ipv6Fragments({ src, dst }, build.udp({ src: sport, dst: dport }, new Uint8Array(size).map((_, i) => i * 7)), fragSize, id)
+    .map((f) => new Pkt(build.eth({ src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" }, f)));
+const steps = (chain: number, pkts: Pkt[], what: string, order = pkts.map((_, i) => i)): Step[] =>
+  order.map((i) => ({ chain, pkt: pkts[i], what: `${what} #${i}` }));
+
+SCENARIOS["fragments: reassembly, NAT, order, overlap, small"] = [
+  ...steps(1, frags4("10.0.0.1", "10.0.0.2", 4000, 53, 3000, 1400, 7), "v4 datagram in order"),
+  ...steps(0, frags4("10.0.0.2", "10.0.0.1", 53, 4000, 2800, 1400, 8), "v4 reply, out of order", [2, 0, 1]),
+  ...steps(6, frags4("10.0.0.1", "10.0.0.2", 4001, 53, 2000, 1400, 9), "v4 SNAT"),
+  ...steps(7, frags4("10.0.0.2", "10.9.0.100", 53, 4001, 2000, 1400, 10), "v4 SNAT reply", [1, 0]),
+  ...steps(1, frags4("10.0.0.1", "10.0.0.2", 4002, 53, 2000, 1400, 11), "v4 duplicate first", [0, 0, 1]),
+  ...steps(1, frags4("10.0.0.1", "10.0.0.2", 4003, 53, 2000, 600, 12), "v4 small fragments"),
+  ...steps(1, frags6("fd00::1", "fd00::2", 4000, 53, 3000, 1400, 0x1234), "v6 datagram"),
+  ...steps(14, frags6("fd00::1", "fd00::2", 4001, 53, 2000, 1400, 0x1235), "v6 SNAT", [1, 0]),
+];
+
 /** The last scenario: it sets the default zone limit (one count shared by every zone without its own). */
 const DEFAULT_LIMIT_SCENARIO = "default zone limit, shared; a zero limit";
 SCENARIOS[DEFAULT_LIMIT_SCENARIO] = [
@@ -250,16 +270,21 @@ describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
       const got: string[] = [];
       const want: string[] = [];
       for (const s of steps) {
-        const o = await oracle.send(s.chain, s.pkt.frame, 1_000);
+        // ct_state exactly +inv (no +trk) only comes from OVS releasing a fragment
+        // list that expired (15 s), possibly one an earlier scenario left
+        // held; the engine here runs at a fixed time, so leave those out.
+        const o = (await oracle.send(s.chain, s.pkt.frame, 1_000)).filter((r) => !r.md.startsWith("state=0x10 "));
         const e = engineSend(engine, CHAINS[s.chain], s.pkt.frame);
-        if (o.length === 0 && s.pkt.key[LAYOUT.W_NW] >>> 24 !== 0) {
-          // OVS's fragment reassembly (ipf, on by default) holds a fragment it
-          // may complete later; we do not reassemble (README): the fragment is +inv.
-          expect(e.md, s.what).toMatch(/^state=0x30 /);
-          continue;
-        }
         want.push(`${s.what}: ${o.map((r) => `${r.md} ${r.l3}`).join(" | ")}`);
-        got.push(`${s.what}: ${e.md} ${e.l3}`);
+        got.push(`${s.what}: ${e.map((r) => `${r.md} ${r.l3}`).join(" | ")}`);
+      }
+      if (process.env.CT_DEBUG) {
+        for (let i = 0; i < got.length; i++) {
+          if (got[i] === want[i]) continue;
+          let j = 0;
+          while (got[i][j] === want[i][j]) j++;
+          console.log(`${i} differs at ${j}: got ${got[i].slice(j - 20, j + 40)} want ${want[i].slice(j - 20, j + 40)} (lengths ${got[i].length} ${want[i].length})`);
+        }
       }
       expect(got).toEqual(want);
       // dpctl/dump-conntrack, plain, -m and -s, in any order; -s timeouts

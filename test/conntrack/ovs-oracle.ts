@@ -16,7 +16,7 @@
  * The rest of each frame is the packet as conntrack left it (NAT included),
  * compared byte for byte with the engine's rewritten frame.
  */
-import { CS_INVALID, type CtRequest } from "../../src/conntrack/api.js";
+import { CS_INVALID, EXEC_HELD, type CtRequest } from "../../src/conntrack/api.js";
 import type { Conntrack } from "../../src/conntrack/conntrack.js";
 import * as L from "../../src/flow/layout.js";
 import { formatIPv4, formatIPv6 } from "../../src/flow/text.js";
@@ -153,11 +153,19 @@ export class CtOracle {
     } catch {
       return [];
     }
-    // Give fragments released together a moment to all arrive.
     await this.ovs.waitForTxPackets("o1", this.sent + 1, waitMs);
+    // Fragments released together arrive one after another: wait until the counts settle.
+    let n1 = this.count("o1");
+    let n2 = this.count("o2");
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 30));
+      const m1 = this.count("o1");
+      const m2 = this.count("o2");
+      if (m1 === n1 && m2 === n2 && n1 === n2) break;
+      n1 = m1;
+      n2 = m2;
+    }
     const out: OracleResult[] = [];
-    const n1 = this.count("o1");
-    const n2 = this.count("o2");
     for (let i = this.sent; i < Math.min(n1, n2); i++) out.push(this.decode(this.frame("o1", i), this.frame("o2", i)));
     this.sent = Math.min(n1, n2);
     return out;
@@ -199,10 +207,25 @@ export class CtOracle {
   }
 }
 
-/** The engine's answer for the same frame and chain (recirculation keeps the ct fields, as OVS's metadata does). */
-export function engineSend(engine: Conntrack, chain: CtRequest[], frame: Uint8Array, nowMs = 0): OracleResult {
+/**
+ * The engine's answers for the same frame and chain (recirculation keeps the
+ * ct fields, as OVS's metadata does): none when the engine held the packet
+ * (a fragment), one per released packet when a held datagram completed.
+ */
+export function engineSend(engine: Conntrack, chain: CtRequest[], frame: Uint8Array, nowMs = 0): OracleResult[] {
+  const out: OracleResult[] = [];
   const p = new Pkt(new Uint8Array(frame));
-  for (const req of chain) engine.execute(p.frame, 0, p.frame.length, p.l3, p.l4, p.key, 0, req, nowMs);
-  const v6 = (p.key[L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IPV6;
-  return { md: mdText(p.key, v6), l3: hex(p.frame.subarray(14)) };
+  runChain(engine, chain, 0, p.frame, p.l3, p.l4, p.key, nowMs, out);
+  return out;
+}
+
+function runChain(engine: Conntrack, chain: CtRequest[], from: number, frame: Uint8Array, l3: number, l4: number, key: Uint32Array, nowMs: number, out: OracleResult[]): void {
+  for (let i = from; i < chain.length; i++) {
+    if (engine.execute(frame, 0, frame.length, l3, l4, key, 0, chain[i], nowMs) === EXEC_HELD) {
+      for (const r of engine.takeReleased()) runChain(engine, chain, i + 1, r.frame, r.l3, r.l4, r.key, nowMs, out);
+      return;
+    }
+  }
+  const v6 = (key[L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IPV6;
+  out.push({ md: mdText(key, v6), l3: hex(frame.subarray(14)) });
 }

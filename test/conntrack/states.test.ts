@@ -187,12 +187,20 @@ describe("malformed and unsupported packets", () => {
     expect(run(e, p, commit).states).toBe("+inv+trk");
   });
 
-  it("marks IPv4 fragments +inv (no reassembly)", () => {
+  it("marks IPv4 fragments smaller than ipf's minimum +inv; holds the last one, which is exempt", () => {
     const e = new Conntrack();
     const frags = build.ipv4Fragments({ src: "10.0.0.1", dst: "10.0.0.2", id: 9 }, build.udp({ src: 1, dst: 2 }, new Uint8Array(64)), 32);
-    for (const f of frags) {
-      expect(run(e, new Pkt(build.eth({ src: MAC_A, dst: MAC_B }, f)), commit).states).toBe("+inv+trk");
-    }
+    const pkts = frags.map((f) => new Pkt(build.eth({ src: MAC_A, dst: MAC_B }, f)));
+    for (const p of pkts.slice(0, -1)) expect(run(e, p, commit).states).toBe("+inv+trk");
+    const last = pkts[pkts.length - 1];
+    expect(e.execute(last.frame, 0, last.frame.length, last.l3, last.l4, last.key, 0, commit, 0)).toBe(1);
+    expect(e.takeReleased()).toEqual([]);
+  });
+
+  it("marks fragments +inv when reassembly is off", () => {
+    const e = new Conntrack({ fragments: { v4: false, v6: false } });
+    const frags = build.ipv4Fragments({ src: "10.0.0.1", dst: "10.0.0.2", id: 9 }, build.udp({ src: 1, dst: 2 }, new Uint8Array(3000)), 1400);
+    for (const f of frags) expect(run(e, new Pkt(build.eth({ src: MAC_A, dst: MAC_B }, f)), commit).states).toBe("+inv+trk");
   });
 
   it("tracks other IP protocols by addresses alone", () => {
