@@ -217,3 +217,35 @@ describe("malformed and unsupported packets", () => {
     expect(run(e, ns, commit).states).toBe("+inv+trk");
   });
 });
+
+describe("bad input never throws", () => {
+  it("tracks truncated and mutated frames (random bytes changed) as +trk, with and without NAT", () => {
+    const e = new Conntrack();
+    const snat = ct({ commit: true, nat: { kind: "src", family: 4, addrMin: 0xc0000201n, addrMax: 0xc0000201n, portMin: 0, portMax: 0, persistent: false, hash: false, random: false } });
+    const unnat = ct({ nat: { kind: null, family: 0, addrMin: 0n, addrMax: 0n, portMin: 0, portMax: 0, persistent: false, hash: false, random: false } });
+    const seeds = [
+      tcp4(A, B, "S", 1), udp4("10.0.0.1:5", "10.0.0.2:6"),
+      v4("10.0.0.2", "10.0.0.1", build.icmpError({ type: "dest-unreachable" }, tcp4(A, B, "S", 1).frame.subarray(14, 54))),
+      v6("fd00::1", "fd00::2", build.icmp6Error({ type: "dest-unreachable" }, v6("fd00::2", "fd00::1", build.udp({ src: 1, dst: 2 }, new Uint8Array(4))).frame.subarray(14))),
+      v6("fd00::1", "fd00::2", build.tcp({ src: 1, dst: 2, flags: "S", seq: 1 })),
+    ];
+    let seed = 99;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    for (let i = 0; i < 20000; i++) {
+      const base = seeds[i % seeds.length].frame;
+      let f = base.slice(0, 14 + rand(base.length - 13));
+      if (rand(2) === 0) {
+        f = base.slice();
+        for (let k = 0; k < 1 + rand(4); k++) f[14 + rand(f.length - 14)] = rand(256);
+      }
+      const p = new Pkt(f);
+      const req = [commit, snat, unnat, ct()][rand(4)];
+      // A mutated frame may become a fragment that reassembly holds (EXEC_HELD = 1).
+      if (e.execute(p.frame, 0, p.frame.length, p.l3, p.l4, p.key, 0, req, i) === 1) continue;
+      expect(p.ctState & 0x20, `frame ${Buffer.from(f).toString("hex")}`).toBe(0x20);
+    }
+  });
+});
