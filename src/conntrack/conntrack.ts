@@ -381,8 +381,9 @@ export class Conntrack implements ConntrackEngine {
       reply = this.reply;
     }
     if (c === MISSING_PARENT) {
-      // The translated half of a NAT connection whose original half expired.
-      this.writeInvalidNoConn(key, kb, zone);
+      // The translated half of a NAT connection whose original half expired:
+      // OVS adds +inv to the state the packet had (`ct_state |= CS_INVALID`).
+      this.writeInvalidNoConn(key, kb, zone, state);
       return;
     }
     if (req.force && reply && c >= 0) {
@@ -749,9 +750,9 @@ export class Conntrack implements ConntrackEngine {
   }
 
   /** A packet conntrack could not parse: +trk+inv, no tuple (write_ct_md with no key). */
-  private writeInvalidNoConn(key: Uint32Array, kb: number, zone: number): void {
+  private writeInvalidNoConn(key: Uint32Array, kb: number, zone: number, state = 0): void {
     this.nInvalid++;
-    key[kb + L.W_CT] = ((zone << 16) | CS_INVALID | CS_TRACKED) >>> 0;
+    key[kb + L.W_CT] = ((zone << 16) | ((state | CS_INVALID | CS_TRACKED) & 0xff)) >>> 0;
     key[kb + L.W_CT_MARK] = 0;
     key.fill(0, kb + L.W_CT_LABEL, kb + L.W_CT_TP + 1);
   }

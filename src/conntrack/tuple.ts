@@ -93,9 +93,13 @@ export function tuplesEqual(a: Uint32Array, aa: number, b: Uint32Array, ba: numb
   return true;
 }
 
+/** Drawn once per process, as OVS draws its hash basis, so that no one can
+ * aim packets at one index chain. Nothing observable depends on it. */
+const HASH_BASIS = crypto.getRandomValues(new Uint32Array(1))[0];
+
 /** 32-bit hash of a tuple (murmur3-style mixing of its words). */
 export function hashTuple(t: Uint32Array, at: number): number {
-  let h = 0x9747b28c;
+  let h = HASH_BASIS;
   for (let i = 0; i < TUPLE_WORDS; i++) {
     let k = Math.imul(t[at + i], 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);

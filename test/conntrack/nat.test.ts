@@ -116,6 +116,20 @@ describe("NAT rewrites", () => {
   });
 });
 
+describe("expired NAT connections", () => {
+  it("marks a reply to an expired, unswept NAT connection +inv, and treats it as new once swept", () => {
+    const e = new Conntrack();
+    run(e, udp4("10.0.0.1:5000", "10.0.0.2:53"), ct({ commit: true, nat: snat("192.0.2.1") }), 0);
+    const late = run(e, udp4("10.0.0.2:53", "192.0.2.1:5000"), ct({ nat: unnat }), 60_000);
+    expect(late.states).toBe("+inv+trk");
+    expect(late.ctNwProto).toBe(0);
+    // The original direction is simply gone.
+    expect(run(e, udp4("10.0.0.1:5000", "10.0.0.2:53"), ct(), 60_000).states).toBe("+new+trk");
+    e.sweep(60_000);
+    expect(run(e, udp4("10.0.0.2:53", "192.0.2.1:5000"), ct({ nat: unnat }), 60_001).states).toBe("+new+trk");
+  });
+});
+
 describe("port allocation", () => {
   it("gives clients behind one address distinct ports until the range is full, then reports exhaustion", () => {
     // 100 ports: OVS's search (nat_get_unique_l4) tries up to 128 ports from

@@ -141,6 +141,10 @@ export class CtOracle {
     return this.ovs.appctl(args);
   }
 
+  async vsctl(args: string[]): Promise<string> {
+    return this.ovs.vsctl(args);
+  }
+
   /**
    * Sends `frame` through chain `chain` in OVS; returns what came out: one
    * result per frame OVS transmitted in answer (none when it held or dropped
