@@ -13,8 +13,14 @@
  * errors, UDP.
  */
 import { describe, it, expect } from "vitest";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { checkScenario, haveOvs, M } from "./check.js";
-import type { Scenario } from "./scenario.js";
+import { type Scenario, setupOvs, buildScenarioSwitch } from "./scenario.js";
+import { OvsSandbox } from "./harness.js";
+import { replay } from "../../src/cli/replay.js";
+import { writeCapture, readCapture } from "../../src/io/pcap.js";
 import { eth, ipv4, tcp, udp, icmpEcho, icmpError, arp } from "../../src/packet/build.js";
 
 const A = { mac: M(1), ip: "10.0.0.1" };
@@ -175,4 +181,60 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
     expect(r.tx.pb.map((f) => Buffer.from(f, "hex")[15])).toEqual([0, 0, 0, 16, 0, 0]);
     expect(r.tx.pc).toEqual([]);
   });
+
+  it("megaflows of every pass, as dpctl/dump-flows prints them", async () => {
+    const s: Scenario = {
+      name: "megaflows",
+      bridges: [{ name: "br0", flows: FIREWALL }],
+      ports: twoPorts,
+      inputs: [
+        { port: "pa", frame: tcpFrame(A, B, 41000, 80, "S", 1000, 0) },
+        { port: "pb", frame: tcpFrame(B, A, 80, 41000, "SA", 5000, 1001) },
+        { port: "pa", frame: tcpFrame(A, B, 41000, 80, "A", 1001, 5001) },
+        { port: "pa", frame: tcpFrame(A, B, 41001, 22, "S", 7000, 0) },
+        { port: "pb", frame: tcpFrame(B, A, 80, 41000, "A", 1, 1) },
+      ],
+    };
+    const ovs = await OvsSandbox.start();
+    let theirs: string[][];
+    try {
+      await setupOvs(s, ovs);
+      theirs = [];
+      for (const inp of s.inputs) {
+        await ovs.revalidatorPurge();
+        await ovs.receive(inp.port, Buffer.from(inp.frame).toString("hex"));
+        let lines: string[] = [];
+        for (let i = 0; i < 40 && lines.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+          lines = await ovs.dpctlDumpFlows({ names: true });
+        }
+        theirs.push(lines.map(withoutStats).sort());
+      }
+    } finally {
+      await ovs.stop();
+    }
+    const ours = replayMegaflows(s);
+    // Every frame has a first pass and a recirculated one, each with ct_state in its key.
+    expect(theirs.every((l) => l.length === 2 && l.some((x) => x.includes("recirc_id(0x")))).toBe(true);
+    expect(ours).toEqual(theirs);
+  });
 });
+
+/** A dump-flows line without its statistics. */
+const withoutStats = (line: string): string => line.replace(/, packets:\d+, bytes:\d+, used:[^,]+, actions:/, " actions:");
+
+/** flowplane's `replay --megaflows` for the scenario: per input, the megaflows it installed. */
+function replayMegaflows(s: Scenario): string[][] {
+  const dir = mkdtempSync(join(tmpdir(), "fp-ctmf-"));
+  const sw = buildScenarioSwitch(s, dir);
+  const frames = s.inputs.map((inp, i) => ({ data: inp.frame, tsSec: 1_700_000_000, tsNsec: i * 1000 }));
+  const ports = [...new Set(s.inputs.map((i) => i.port))];
+  const inputs = ports.map((port) => {
+    const path = join(dir, `${port}.pcap`);
+    writeCapture(path, frames.filter((_, i) => s.inputs[i].port === port));
+    return { port: sw.portsByName.get(port)!, capture: readCapture(path) };
+  });
+  replay(sw, inputs, { outDir: join(dir, "out"), megaflowsFile: join(dir, "mf.txt") });
+  const blocks = readFileSync(join(dir, "mf.txt"), "utf8").split(/^## packet .*$/m).slice(1);
+  return blocks.map((b) => b.trim().split("\n").filter((l) => l).map(withoutStats).sort());
+}
