@@ -17,7 +17,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkScenario, haveOvs, M } from "./check.js";
-import { type Scenario, setupOvs, buildScenarioSwitch } from "./scenario.js";
+import { type Scenario, setupOvs, buildScenarioSwitch, replayScenario } from "./scenario.js";
+import { selectConnLines, type ConntrackDump } from "../../src/cli/conntrack.js";
 import { OvsSandbox } from "./harness.js";
 import { replay } from "../../src/cli/replay.js";
 import { writeCapture, readCapture } from "../../src/io/pcap.js";
@@ -327,6 +328,51 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
     // Every frame has a first pass and a recirculated one, each with ct_state in its key.
     expect(theirs.every((l) => l.length === 2 && l.some((x) => x.includes("recirc_id(0x")))).toBe(true);
     expect(ours).toEqual(theirs);
+  });
+
+  it("dump-conntrack after a replay lists what OVS's dpctl/dump-conntrack lists, by zone too", async () => {
+    const X = { mac: M(9), ip: "192.168.1.2" };
+    const s: Scenario = {
+      name: "dump-conntrack",
+      bridges: [
+        {
+          name: "br0",
+          flows: [
+            "table=0,priority=100,ip,ct_state=-trk,in_port=1,actions=load:5->NXM_NX_REG6[0..15],ct(table=1,zone=NXM_NX_REG6[0..15],nat)",
+            "table=0,priority=100,ip,ct_state=-trk,in_port=2,actions=ct(table=1,nat)",
+            "table=0,priority=0,actions=drop",
+            "table=1,priority=100,ip,ct_state=+trk+new,in_port=1,actions=ct(commit,zone=NXM_NX_REG6[0..15],exec(set_field:0x11->ct_mark),nat(src=172.16.0.100)),output:2",
+            "table=1,priority=100,ip,ct_state=+trk+new,in_port=2,actions=ct(commit),output:1",
+            "table=1,priority=90,ip,ct_state=+trk+est,actions=drop",
+          ].join("\n"),
+        },
+      ],
+      ports: twoPorts,
+      inputs: [
+        { port: "pa", frame: tcpFrame(A, X, 40000, 80, "S", 1000, 0) },
+        { port: "pa", frame: eth({ src: A.mac, dst: X.mac }, ipv4({ src: A.ip, dst: X.ip }, udp({ src: 5000, dst: 53 }, new Uint8Array(8)))) },
+        { port: "pa", frame: eth({ src: A.mac, dst: X.mac }, ipv4({ src: A.ip, dst: X.ip }, icmpEcho({ id: 3, seq: 1 }))) },
+        { port: "pb", frame: tcpFrame(X, A, 33000, 22, "S", 1, 0) },
+      ],
+    };
+    const ovs = await OvsSandbox.start();
+    const theirs: Record<string, string[]> = {};
+    try {
+      await setupOvs(s, ovs);
+      for (const inp of s.inputs) await ovs.receive(inp.port, Buffer.from(inp.frame).toString("hex"));
+      await new Promise((r) => setTimeout(r, 300));
+      for (const [k, args] of Object.entries({ plain: [], more: ["-m"], zone5: ["zone=5"] })) {
+        theirs[k] = (await ovs.appctl(["dpctl/dump-conntrack", ...args])).split("\n").filter((l) => l).sort();
+      }
+    } finally {
+      await ovs.stop();
+    }
+    const { outDir } = replayScenario(s);
+    const dump = JSON.parse(readFileSync(join(outDir, "conntrack.json"), "utf8")) as ConntrackDump;
+    expect(theirs.plain.length).toBe(4);
+    expect(selectConnLines(dump.connections, {}).sort()).toEqual(theirs.plain);
+    expect(selectConnLines(dump.connections, { verbose: true }).sort()).toEqual(theirs.more);
+    expect(selectConnLines(dump.connections, { zone: 5 }).sort()).toEqual(theirs.zone5);
   });
 });
 
