@@ -293,6 +293,35 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
     expect(r.tx.pb.map((hex) => Buffer.from(hex, "hex").subarray(26, 30).join("."))).toEqual([fip, fip, fip]);
   });
 
+  it("resubmit(,N,ct) looks up with the connection's original tuple", async () => {
+    const X = { mac: M(9), ip: "192.168.1.2" };
+    const fip = "172.16.0.50";
+    const flows = [
+      "table=0,priority=100,ip,ct_state=-trk,actions=ct(table=1,zone=2,nat)",
+      "table=0,priority=0,actions=drop",
+      `table=1,priority=100,tcp,ct_state=+trk+new,in_port=2,nw_dst=${fip},actions=ct(commit,zone=2,nat(dst=${A.ip})),output:1`,
+      "table=1,priority=95,udp,ct_state=+trk-inv,actions=ct_clear,resubmit(,2,ct),output:3",
+      "table=1,priority=90,ip,ct_state=+trk+est,actions=resubmit(,2,ct)",
+      // The original tuple is X -> floating IP:22 in both directions.
+      `table=2,priority=10,tcp,in_port=2,nw_dst=${fip},tp_dst=22,actions=output:1`,
+      `table=2,priority=10,tcp,in_port=1,nw_src=${X.ip},nw_dst=${fip},tp_src=33000,actions=output:2`,
+      "table=2,priority=5,actions=output:3",
+    ].join("\n");
+    const r = await checkScenario({
+      name: "resubmit-ct",
+      bridges: [{ name: "br0", flows }],
+      ports: [...twoPorts, { name: "pc", bridge: "br0", ofport: 3 }],
+      inputs: [
+        { port: "pb", frame: tcpFrame(X, { mac: M(50), ip: fip }, 33000, 22, "S", 100, 0) },
+        { port: "pa", frame: tcpFrame(A, X, 22, 33000, "SA", 900, 101) },
+        { port: "pb", frame: tcpFrame(X, { mac: M(50), ip: fip }, 33000, 22, "A", 101, 901) },
+        // Untracked again after ct_clear: the resubmit reports an error and does nothing; the output after it runs.
+        { port: "pb", frame: eth({ src: X.mac, dst: M(50) }, ipv4({ src: X.ip, dst: fip }, udp({ src: 1, dst: 2 }, new Uint8Array(4)))) },
+      ],
+    });
+    expect([r.tx.pa.length, r.tx.pb.length, r.tx.pc.length]).toEqual([2, 1, 1]);
+  });
+
   it("megaflows of every pass, as dpctl/dump-flows prints them", async () => {
     const s: Scenario = {
       name: "megaflows",
