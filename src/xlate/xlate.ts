@@ -732,7 +732,7 @@ function output(ctx: Ctx, port: number): void {
       break;
     default:
       if (port !== flow[L.W_IN_PORT]) composeOutput(ctx, port);
-      else ctx.report("detail", "skipping output to input port");
+      else ctx.report("warn", "skipping output to input port");
   }
 }
 

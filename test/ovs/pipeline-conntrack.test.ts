@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { checkScenario, haveOvs, M } from "./check.js";
 import { type Scenario, setupOvs, buildScenarioSwitch, replayScenario } from "./scenario.js";
 import { selectConnLines, type ConntrackDump } from "../../src/cli/conntrack.js";
+import { traceKey, traceText, parseCtState } from "../../src/cli/trace.js";
 import { OvsSandbox } from "./harness.js";
 import { replay } from "../../src/cli/replay.js";
 import { writeCapture, readCapture } from "../../src/io/pcap.js";
@@ -320,6 +321,38 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
       ],
     });
     expect([r.tx.pa.length, r.tx.pb.length, r.tx.pc.length]).toEqual([2, 1, 1]);
+  });
+
+  it("trace follows the recirculated passes as ofproto/trace does, with --ct-next and simulated NAT", async () => {
+    const flows = [
+      "table=0,priority=10,ip,ct_state=-trk,actions=load:5->NXM_NX_REG0[0..15],ct(commit,zone=NXM_NX_REG0[0..15],exec(set_field:0x1/0xff->ct_mark,set_field:0x3->ct_label),nat(src=10.0.0.9-10.0.0.12:1000-2000,random),table=1),output:2",
+      "table=1,priority=10,ip,ct_state=+trk+new,actions=ct(commit,nat(dst=10.1.1.1),table=2)",
+      "table=1,priority=9,ip,ct_state=+trk+est,actions=output:1",
+      "table=2,priority=10,actions=ct_clear,output:2",
+    ].join("\n");
+    const s: Scenario = { name: "trace", bridges: [{ name: "br0", flows }], ports: twoPorts, inputs: [] };
+    const traces: [string, string[]][] = [
+      ["in_port=1,tcp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1234,tp_dst=80", []],
+      ["in_port=1,tcp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=53,tp_dst=53", ["trk,est"]],
+      ["in_port=1,tcp,nw_src=10.0.0.1", ["trk,new", "trk,est,rpl"]],
+    ];
+    const ovs = await OvsSandbox.start();
+    const theirs: string[] = [];
+    try {
+      await setupOvs(s, ovs);
+      for (const [flow, next] of traces) {
+        theirs.push(await ovs.appctl(["ofproto/trace", "--names", "br0", flow, ...next.flatMap((n) => ["--ct-next", n])]));
+      }
+    } finally {
+      await ovs.stop();
+    }
+    const sw = buildScenarioSwitch(s);
+    const bridge = sw.byName.get("br0")!;
+    traces.forEach(([flow, next], i) => {
+      const key = traceKey(sw, bridge, flow, undefined) as Uint32Array;
+      const ours = traceText(sw, key, 0, true, false, undefined, next.map(parseCtState)).text;
+      expect(ours.trim()).toBe(theirs[i].trim());
+    });
   });
 
   it("megaflows of every pass, as dpctl/dump-flows prints them", async () => {
