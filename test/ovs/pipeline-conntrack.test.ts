@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkScenario, haveOvs, M } from "./check.js";
-import { type Scenario, setupOvs, buildScenarioSwitch, replayScenario } from "./scenario.js";
+import { type Scenario, setupOvs, injectOvs, runFlowplane, buildScenarioSwitch, replayScenario } from "./scenario.js";
 import { selectConnLines, type ConntrackDump } from "../../src/cli/conntrack.js";
 import { traceKey, traceText, parseCtState } from "../../src/cli/trace.js";
 import { OvsSandbox } from "./harness.js";
@@ -353,6 +353,29 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
       const ours = traceText(sw, key, 0, true, false, undefined, next.map(parseCtState)).text;
       expect(ours.trim()).toBe(theirs[i].trim());
     });
+  });
+
+  it("recirculation stops at OVS's depth limit", async () => {
+    // Every pass recirculates again before sending a copy to port 2: the
+    // copies show how many passes ran before the datapath dropped the packet.
+    // (No trace here: ofproto/trace in OVS 3.1 follows such a loop forever.)
+    const s: Scenario = {
+      name: "recirc-depth",
+      bridges: [{ name: "br0", flows: "table=0,priority=10,ip,actions=ct(table=0,zone=9),mod_nw_tos:4,output:2\ntable=0,priority=0,actions=drop" }],
+      ports: twoPorts,
+      inputs: [{ port: "pa", frame: tcpFrame(A, B, 1, 2, "S", 1, 0) }, { port: "pa", frame: tcpFrame(A, B, 1, 2, "A", 2, 1) }],
+    };
+    const ovs = await OvsSandbox.start();
+    let theirs: Record<string, string[]>;
+    try {
+      await setupOvs(s, ovs);
+      theirs = (await injectOvs(s, ovs)).tx;
+    } finally {
+      await ovs.stop();
+    }
+    expect(theirs.pb.length).toBe(14);
+    expect(runFlowplane(s).tx).toEqual(theirs);
+    expect(runFlowplane(s, { noCache: true }).tx).toEqual(theirs);
   });
 
   it("megaflows of every pass, as dpctl/dump-flows prints them", async () => {
