@@ -22,3 +22,13 @@ export const MPLS_LABELS_MAX = 3;
 /** Largest frame a port accepts (jumbo frames plus two VLAN tags; GSO frames
  * in captures may be larger and are carried whole up to the capture's snaplen). */
 export const FRAME_SIZE_MAX = 65535;
+
+/** Ports one Neutron description may hold (security groups and routers): a
+ * compute host carries a few hundred VM ports; the compilers refuse more so a
+ * bad file cannot make them print millions of flows. */
+export const NEUTRON_PORTS_MAX = 4096;
+
+/** Security groups, and rules per group, one description may hold (Neutron's
+ * default quota is 10 groups and 100 rules per project; this is far above). */
+export const NEUTRON_GROUPS_MAX = 1024;
+export const NEUTRON_RULES_MAX = 4096;
