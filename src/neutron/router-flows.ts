@@ -18,8 +18,9 @@
  *                   floating IP -> DNAT to the fixed IP, re-enter at 20;
  *                   other new connections from outside dropped
  *   20 ROUTING      longest prefix: a connected subnet -> dec_ttl, source
- *                   MAC = its gateway MAC -> 30; anything else via the
- *                   next hop -> 40
+ *                   MAC = its gateway MAC -> 30 (new connections committed
+ *                   first, as the namespace's conntrack tracks all it
+ *                   forwards); anything else via the next hop -> 40
  *   30 NEIGHBOURS   destination MAC of each known host, out of its subnet port
  *   40 POSTROUTING  leaving by the gateway: new connections from a fixed IP
  *                   with a floating IP SNAT to it, others from a subnet SNAT
@@ -93,9 +94,14 @@ export function compileRouter(r: RouterInput): string[] {
   }
   add(T.PREROUTING, 0, [], `resubmit(,${T.ROUTING})`);
 
-  // 20: connected subnets by longest prefix; the default route via the next hop.
+  // 20: connected subnets by longest prefix; the default route via the next hop. The
+  // namespace's conntrack follows every connection it forwards, so a new one towards a
+  // subnet is committed: its replies are then +est, not +inv (an echo reply or SYN-ACK
+  // nobody asked for is invalid to conntrack, and table 10 drops those).
   for (const s of r.internal) {
-    add(T.ROUTING, 100 + s.cidr.length, ["ip", `nw_dst=${s.cidr.network}/${s.cidr.length}`], `dec_ttl,mod_dl_src:${s.gatewayMac},resubmit(,${T.NEIGHBOURS})`);
+    const route = `dec_ttl,mod_dl_src:${s.gatewayMac},resubmit(,${T.NEIGHBOURS})`;
+    add(T.ROUTING, 200 + s.cidr.length, ["ct_state=+new+trk", "ip", `nw_dst=${s.cidr.network}/${s.cidr.length}`], `ct(commit,${zone}),${route}`);
+    add(T.ROUTING, 100 + s.cidr.length, ["ip", `nw_dst=${s.cidr.network}/${s.cidr.length}`], route);
   }
   if (g !== null) add(T.ROUTING, 100, ["ip"], `dec_ttl,mod_dl_src:${g.mac},mod_dl_dst:${g.nextHopMac},resubmit(,${T.POSTROUTING})`);
   add(T.ROUTING, 0, [], "drop");
