@@ -23,6 +23,15 @@ export const MPLS_LABELS_MAX = 3;
  * in captures may be larger and are carried whole up to the capture's snaplen). */
 export const FRAME_SIZE_MAX = 65535;
 
+/** Live recirculation ids (frozen translation states). OVS's pool is 32-bit;
+ * one id lives per distinct frozen state a cached megaflow names, so a bound
+ * well above the megaflow limit never refuses a real pipeline. */
+export const RECIRC_IDS_MAX = 1 << 20;
+
+/** How often one packet may re-enter the datapath: OVS's MAX_RECIRC_DEPTH
+ * (lib/dpif-netdev.c); a deeper recirculation drops the packet. */
+export const RECIRC_DEPTH_MAX = 6;
+
 /** Ports one Neutron description may hold (security groups and routers): a
  * compute host carries a few hundred VM ports; the compilers refuse more so a
  * bad file cannot make them print millions of flows. */

@@ -28,7 +28,7 @@ import { type FieldDef, findField, readFieldBig, writeFieldBig, fieldWords } fro
 import { fieldMax } from "../flow/match.js";
 import { formatMatch } from "../flow/format.js";
 import { formatMac, OFPP_IN_PORT, OFPP_TABLE, OFPP_NORMAL, OFPP_FLOOD, OFPP_ALL, OFPP_CONTROLLER, OFPP_LOCAL, OFPP_NONE } from "../flow/text.js";
-import type { Action, SubField, LearnAction } from "../openflow/actions.js";
+import type { Action, SubField, LearnAction, NatAction } from "../openflow/actions.js";
 import { type Group, type Bucket, WATCH_PORT_NONE, OFPG_ANY } from "../openflow/group.js";
 import { TABLE_NONE } from "../openflow/actions.js";
 import type { Bridge, Port, Switch } from "../ofproto/bridge.js";
@@ -36,6 +36,9 @@ import type { OfRule } from "../ofproto/table.js";
 import type { OdpAction } from "../datapath/actions.js";
 import { commitActions } from "./commit.js";
 import type { TraceNode, TraceKind } from "./trace.js";
+import { composeCt, composeCtClear, clearConntrack, type RecircTrace } from "./ct.js";
+import { recircIdsOf, thawMetadata, type FrozenState } from "./recirc.js";
+import { CS_TRACKED } from "../conntrack/api.js";
 
 /** OVS's MAX_DEPTH: resubmits nested deeper than this are an error. */
 export const RESUBMIT_DEPTH_MAX = 64;
@@ -83,6 +86,14 @@ export interface XlateOutput {
   usesMacs: boolean;
   /** Source MACs NORMAL learned or refreshed, to keep fresh while the megaflow is used. */
   macRefs: MacRef[];
+  /**
+   * Recirculation ids the actions name, one reference each, owned by the
+   * caller: whoever keeps the actions keeps the references, the rest are
+   * dropped with releaseRecircs().
+   */
+  recircs: number[];
+  /** With `trace`: the recirculated passes to follow, in order (ofproto/trace's recirc queue). */
+  recircTraces: RecircTrace[];
 }
 
 export interface MacRef {
@@ -113,6 +124,12 @@ class Ctx {
   /** Where reports go now (null when not tracing). */
   trace: TraceNode[] | null;
   readonly root: TraceNode[] = [];
+  // Connection tracking (ct.ts).
+  conntracked = false;
+  thawed = false;
+  ctNat: NatAction | null = null;
+  recircs: number[] = [];
+  recircTraces: RecircTrace[] = [];
 
   constructor(
     readonly input: XlateInput,
@@ -141,21 +158,78 @@ export function xlate(input: XlateInput): XlateOutput {
   const inDp = key[L.W_IN_PORT];
   const inPort = input.sw.dpPorts[inDp];
   const flow = key.slice();
-  if (!inPort) {
-    return { actions: [], wc: allMetadataMask(), finalFlow: flow, rules: [], trace: [], error: `no datapath port ${inDp}`, usesMacs: false, macRefs: [] };
+  const failed = (error: string): XlateOutput => ({ actions: [], wc: allMetadataMask(), finalFlow: flow, rules: [], trace: [], error, usesMacs: false, macRefs: [], recircs: [], recircTraces: [] });
+  if (!inPort) return failed(`no datapath port ${inDp}`);
+  // A recirculated packet resumes the translation frozen under its id.
+  const recircId = key[L.W_RECIRC_ID];
+  let frozen: FrozenState | null = null;
+  if (recircId !== 0) {
+    frozen = recircIdsOf(input.sw).find(recircId);
+    if (!frozen) return failed(`Recirculation context not found for ID ${recircId.toString(16)}`);
   }
   flow[L.W_IN_PORT] = inPort.ofport;
-  const ctx = new Ctx(input, inPort.bridge, flow);
+  const ctx = new Ctx(input, frozen ? frozen.bridge : inPort.bridge, flow);
   initWildcards(ctx);
-  const bridgeNode = ctx.report("bridge", `bridge("${inPort.bridge.name}")`);
+  const bridgeNode = ctx.report("bridge", `bridge("${ctx.bridge.name}")`);
   const saved = ctx.trace;
   if (bridgeNode) ctx.trace = bridgeNode.subs;
-  lookupAndRun(ctx, inPort.ofport, 0, true);
+  if (frozen) {
+    thaw(ctx, frozen);
+    lookupAndRun(ctx, flow[L.W_IN_PORT], frozen.tableId, true);
+  } else {
+    if (flow[L.W_CT] & CS_TRACKED) ctx.conntracked = true;
+    lookupAndRun(ctx, inPort.ofport, 0, true);
+  }
   if (!ctx.error) executeActionSet(ctx);
   ctx.trace = saved;
   finishWildcards(ctx, key);
-  if (ctx.error) ctx.odp.length = 0;
-  return { actions: ctx.odp, wc: ctx.wc, finalFlow: ctx.flow, rules: ctx.rules, trace: ctx.root, error: ctx.error, usesMacs: ctx.usesMacs, macRefs: ctx.macRefs };
+  if (ctx.error) {
+    ctx.odp.length = 0;
+    releaseRecircs(input.sw, ctx.recircs);
+    ctx.recircs = [];
+  }
+  return {
+    actions: ctx.odp,
+    wc: ctx.wc,
+    finalFlow: ctx.flow,
+    rules: ctx.rules,
+    trace: ctx.root,
+    error: ctx.error,
+    usesMacs: ctx.usesMacs,
+    macRefs: ctx.macRefs,
+    recircs: ctx.recircs,
+    recircTraces: ctx.recircTraces,
+  };
+}
+
+/** Drops the references a translation's output holds on recirculation ids. */
+export function releaseRecircs(sw: Switch, ids: readonly number[]): void {
+  const table = recircIdsOf(sw);
+  for (const id of ids) table.unref(id);
+}
+
+/**
+ * The thaw part of xlate_actions: the frozen bridge, table, pipeline
+ * metadata, stack and action set come back; the packet's own headers and
+ * ct_* fields are what the datapath hands up.
+ */
+function thaw(ctx: Ctx, state: FrozenState): void {
+  ctx.thawed = true;
+  const node = ctx.report("thaw", "thaw");
+  const saved = ctx.trace;
+  if (node) ctx.trace = node.subs;
+  ctx.tableId = state.tableId;
+  ctx.report("thaw", `Resuming from table ${state.tableId}`);
+  ctx.conntracked = state.conntracked;
+  if (!state.conntracked) clearConntrack(ctx);
+  thawMetadata(state, ctx.flow);
+  ctx.stack = state.stack.slice();
+  if (state.actionSet.length) {
+    if (ctx.trace) ctx.report("thaw", `Restoring action set ${state.actionSet.map((a) => actionTraceText(ctx, a, true)).join(",")}`);
+    ctx.flow[L.W_ACTSET_OUTPUT] = 0;
+    ctx.actionSet = state.actionSet.slice();
+  }
+  ctx.trace = saved;
 }
 
 function allMetadataMask(): Uint32Array {
@@ -461,6 +535,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
       const oldFlow = flow.slice();
       const oldStack = ctx.stack;
       const oldSet = ctx.actionSet;
+      const oldConntracked = ctx.conntracked;
       ctx.stack = oldStack.slice();
       ctx.actionSet = oldSet.slice();
       runActions(ctx, a.actions);
@@ -468,6 +543,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
       flow.set(oldFlow);
       ctx.stack = oldStack;
       ctx.actionSet = oldSet;
+      ctx.conntracked = oldConntracked;
       break;
     }
     case "write_actions":
@@ -482,9 +558,14 @@ function runAction(ctx: Ctx, a: Action): boolean {
       break;
     }
     case "ct":
+      composeCt(ctx, a, (nested) => runActions(ctx, nested));
+      break;
     case "ct_clear":
+      composeCtClear(ctx);
+      break;
     case "nat":
-      ctx.report("warn", `${a.type} is not executed yet (connection tracking is not built)`);
+      // Only inside ct(...): names the NAT the ct action requests (ctx->ct_nat_action).
+      ctx.ctNat = a;
       break;
     default:
       ctx.report("warn", `action ${a.type} is not supported; ignored`);
@@ -667,10 +748,11 @@ interface SavedState {
   stack: bigint[];
   tableId: number;
   exit: boolean;
+  conntracked: boolean;
 }
 
 function saveState(ctx: Ctx): SavedState {
-  return { flow: ctx.flow.slice(), bridge: ctx.bridge, actionSet: ctx.actionSet, stack: ctx.stack, tableId: ctx.tableId, exit: ctx.exit };
+  return { flow: ctx.flow.slice(), bridge: ctx.bridge, actionSet: ctx.actionSet, stack: ctx.stack, tableId: ctx.tableId, exit: ctx.exit, conntracked: ctx.conntracked };
 }
 function restoreState(ctx: Ctx, s: SavedState): void {
   ctx.flow.set(s.flow);
@@ -679,6 +761,8 @@ function restoreState(ctx: Ctx, s: SavedState): void {
   ctx.stack = s.stack;
   ctx.tableId = s.tableId;
   ctx.exit = s.exit;
+  // The peer bridge's conntrack execution has no effect on this bridge (patch_port_output).
+  ctx.conntracked = s.conntracked;
 }
 
 /** patch_port_output: translation continues in the peer bridge from table 0. */
@@ -698,6 +782,7 @@ function patchOutput(ctx: Ctx, from: Port, to: Port): void {
   ctx.actionSet = [];
   ctx.stack = [];
   ctx.exit = false;
+  clearConntrack(ctx);
   ctx.bridge = to.bridge;
   const node = ctx.report("bridge", `bridge("${to.bridge.name}")`);
   const savedTrace = ctx.trace;

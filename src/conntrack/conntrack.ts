@@ -1,0 +1,589 @@
+/**
+ * The userspace connection tracker: OVS 3.1's lib/conntrack.c behaviour over
+ * typed arrays.
+ *
+ * Invariants:
+ * - execute() leaves in the key what conntrack_execute() leaves in the
+ *   packet metadata: ct_state, ct_zone, ct_mark, ct_label and the original
+ *   direction tuple (write_ct_md), decided as process_one() decides.
+ * - A packet of an existing connection allocates nothing; only a commit that
+ *   creates a connection may (when the table grows).
+ * - A connection whose expiration has passed is invisible to lookups even
+ *   before sweep() frees it (conn_expired()).
+ *
+ * Design: ConnTable holds the records and the two-direction index; tcp.ts,
+ * other.ts and icmp.ts hold each protocol's state machine; nat.ts chooses
+ * and applies translations; TimerWheel frees expired records on sweep().
+ * A second ct() on a packet already tracked in the same zone takes OVS's
+ * cached-connection shortcut (process_one_fast): OVS keeps a pointer to the
+ * connection in the packet's metadata, we find it again through the
+ * original-direction tuple that the first ct() left in the key.
+ * Fragments: OVS 3.1 enables IPv4 and IPv6 reassembly (ipf.c) by default;
+ * this engine does not reassemble, so every fragment is +inv (what OVS does
+ * with reassembly disabled); see the README.
+ * Limits: `connsMax` connections (OVS's ct-maxconns, default 3,000,000);
+ * per-zone limits as `ovs-appctl dpctl/ct-set-limits` sets them.
+ */
+import * as L from "../flow/layout.js";
+import { read16 } from "../packet/bytes.js";
+import {
+  CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
+  type ConntrackEngine, type CtRequest,
+} from "./api.js";
+import { CONN_TUPLE_WORDS, ConnTable, DIR_ORIG, DIR_REPLY } from "./table.js";
+import {
+  TcpTracker, UPDATE_INVALID, UPDATE_NEW, UPDATE_VALID, UPDATE_VALID_NEW, tcpNewConn, tcpValidNew,
+} from "./tcp.js";
+import { TimerWheel } from "./timers.js";
+import {
+  TM_ICMP_FIRST, TM_ICMP_REPLY, TM_OTHER_BIDIR, TM_OTHER_FIRST, TM_OTHER_MULTIPLE, type TimeoutPolicy, timeoutTableMs,
+} from "./timeouts.js";
+import {
+  ICMP4_ECHO_REQUEST, ICMP4_INFOREQUEST, ICMP4_TIMESTAMP, ICMP6_ECHO_REQUEST, T_DPORT, T_DST, T_META, T_SPORT, T_SRC,
+  TUPLE_WORDS, TupleExtractor, hashTuple, reverseIcmp6Type, reverseIcmpType, reverseTuple, tuplesEqual,
+} from "./tuple.js";
+import { type DumpFormat, formatConn } from "./dump.js";
+
+/** OVS's DEFAULT_N_CONN_LIMIT (`ovs-appctl dpctl/ct-set-maxconns`). */
+export const CONNS_MAX_DEFAULT = 3_000_000;
+/** The zone of `ct-set-limits default=N`: one shared count for every zone without its own limit (OVS 3.1's DEFAULT_ZONE). */
+export const DEFAULT_ZONE = -1;
+
+export interface ConntrackOptions {
+  /** Timeout policy in seconds; unspecified attributes keep OVS's defaults. */
+  timeouts?: Partial<TimeoutPolicy>;
+  /** Global connection limit (ct-maxconns). */
+  connsMax?: number;
+  /** Zone limits: zone (or DEFAULT_ZONE) -> limit, as dpctl/ct-set-limits. */
+  zoneLimits?: ReadonlyArray<{ zone: number; limit: number }>;
+  /** false: TCP sequence checks off (dpctl/ct-disable-tcp-seq-chk). */
+  tcpSeqCheck?: boolean;
+}
+
+/** Counters (OVS coverage counters conntrack_full, conntrack_zone_full, ...). */
+export interface ConntrackStats {
+  /** Connections in the table (OVS n_conn, expired ones until swept). */
+  connections: number;
+  /** Packets marked +inv. */
+  invalid: number;
+  /** Commits refused by the global limit (conntrack_full). */
+  limitGlobal: number;
+  /** Commits refused by a zone limit. */
+  limitZone: number;
+  /** Commits refused because NAT found no free tuple. */
+  natExhausted: number;
+  /** Connections created / freed. */
+  created: number;
+  expired: number;
+}
+
+interface ZoneLimit {
+  limit: number;
+  count: number;
+  seq: number;
+}
+
+/** Protocol classes, from the tuple's nw_proto (l4_protos[]). */
+const P_OTHER = 0;
+const P_TCP = 1;
+const P_ICMP = 2;
+
+/** Other-protocol (UDP, ...) states (conntrack-other.c). */
+const OTHERS_FIRST = 0;
+const OTHERS_MULTIPLE = 1;
+const OTHERS_BIDIR = 2;
+/** ICMP states (conntrack-icmp.c). */
+const ICMPS_FIRST = 0;
+const ICMPS_REPLY = 1;
+
+export class Conntrack implements ConntrackEngine {
+  readonly table: ConnTable;
+  private readonly wheel: TimerWheel;
+  private readonly timeoutMs: Float64Array;
+  private readonly tcp = new TcpTracker();
+  private readonly extractor = new TupleExtractor();
+  /** Connections per zone (for stats and `dpctl/ct-get-limits`). */
+  readonly zoneCounts = new Uint32Array(65536);
+  private readonly zoneLimits = new Map<number, ZoneLimit>();
+  private readonly limitsBySeq = new Map<number, ZoneLimit & { zone: number }>();
+  private limitSeq = 0;
+  readonly connsMax: number;
+
+  // Counters, written back by stats().
+  private nInvalid = 0;
+  private nLimitGlobal = 0;
+  private nLimitZone = 0;
+  private nNatExhausted = 0;
+  private nCreated = 0;
+  private nExpired = 0;
+
+  // Per-packet scratch (never reallocated).
+  /** The packet's tuple (ctx->key). */
+  private readonly q = new Uint32Array(TUPLE_WORDS);
+  private readonly q2 = new Uint32Array(TUPLE_WORDS);
+  /** Result of lookup(): the direction the tuple matched. */
+  private reply = false;
+  /** ct_label value/mask of the last request, as words (most significant first). */
+  private labelReq: CtRequest["label"] = null;
+  private readonly labelWords = new Uint32Array(8);
+  private readonly expireFn = (c: number): void => this.clean(c);
+
+  constructor(opts: ConntrackOptions = {}) {
+    this.connsMax = opts.connsMax ?? CONNS_MAX_DEFAULT;
+    if (!Number.isInteger(this.connsMax) || this.connsMax < 0) throw new RangeError(`connsMax must be a whole number, got ${this.connsMax}`);
+    this.timeoutMs = timeoutTableMs(opts.timeouts);
+    this.table = new ConnTable(Math.max(1, this.connsMax));
+    this.wheel = new TimerWheel(this.table);
+    this.tcp.seqCheck = opts.tcpSeqCheck ?? true;
+    for (const zl of opts.zoneLimits ?? []) this.setZoneLimit(zl.zone, zl.limit);
+  }
+
+  // ------------------------------------------------------------------
+  // Control plane.
+
+  /** `dpctl/ct-set-limits [default=N] [zone=Z,limit=L]` for one zone (DEFAULT_ZONE for default). */
+  setZoneLimit(zone: number, limit: number): void {
+    if (!Number.isInteger(zone) || zone < DEFAULT_ZONE || zone > 0xffff) throw new RangeError(`invalid conntrack zone ${zone}`);
+    if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw new RangeError(`invalid conntrack zone limit ${limit}`);
+    const zl = this.zoneLimits.get(zone);
+    if (zl) {
+      zl.limit = limit;
+      return;
+    }
+    const created = { zone, limit, count: 0, seq: this.limitSeq++ };
+    this.zoneLimits.set(zone, created);
+    this.limitsBySeq.set(created.seq, created);
+  }
+
+  /** `dpctl/ct-del-limits zone=Z`. Connections it admitted no longer count anywhere. */
+  deleteZoneLimit(zone: number): void {
+    const zl = this.zoneLimits.get(zone);
+    if (!zl) return;
+    this.zoneLimits.delete(zone);
+    this.limitsBySeq.delete(zl.seq);
+  }
+
+  /** `dpctl/ct-get-limits`: the limit and count that apply to a zone (zone_limit_get). */
+  zoneLimit(zone: number): { limit: number; count: number } | null {
+    const zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
+    return zl ? { limit: zl.limit, count: zl.count } : null;
+  }
+
+  stats(): ConntrackStats {
+    return {
+      connections: this.table.count,
+      invalid: this.nInvalid,
+      limitGlobal: this.nLimitGlobal,
+      limitZone: this.nLimitZone,
+      natExhausted: this.nNatExhausted,
+      created: this.nCreated,
+      expired: this.nExpired,
+    };
+  }
+
+  sweep(nowMs: number): void {
+    this.wheel.sweep(nowMs, this.expireFn);
+  }
+
+  flush(zone?: number): void {
+    if (zone === undefined) {
+      this.table.clear();
+      this.wheel.clear();
+      this.zoneCounts.fill(0);
+      for (const zl of this.zoneLimits.values()) zl.count = 0;
+      return;
+    }
+    const t = this.table;
+    for (let c = 0; c < t.capacity; c++) {
+      if (t.live[c] === 1 && t.tuples[c * CONN_TUPLE_WORDS + T_META] >>> 16 === zone) {
+        this.unaccount(c);
+        t.retire(c);
+      }
+    }
+  }
+
+  /** dpctl/dump-conntrack [-m] [-s] [zone=N]: `verbose` is -m, `stats` -s (needs nowMs). */
+  dump(opts: { zone?: number; nowMs?: number } & DumpFormat = {}): string[] {
+    const out: string[] = [];
+    const t = this.table;
+    for (let c = 0; c < t.capacity; c++) {
+      if (t.live[c] !== 1) continue;
+      if (opts.nowMs !== undefined && t.expiresMs[c] <= opts.nowMs) continue;
+      if (opts.zone !== undefined && t.tuples[c * CONN_TUPLE_WORDS + T_META] >>> 16 !== opts.zone) continue;
+      out.push(formatConn(t, c, opts.nowMs, opts));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------
+  // The packet path.
+
+  execute(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): void {
+    const zone = req.zone;
+    const ctWord = key[kb + L.W_CT];
+    let state = ctWord & 0xff;
+    const keyZone = ctWord >>> 16;
+
+    // Reset ct_state whenever entering a new zone.
+    if (state !== 0 && keyZone !== zone) state = 0;
+
+    const dlType = key[kb + L.W_DL_TYPE] & 0xffff;
+    if (l3 === 0xffff || l4 === 0xffff) {
+      this.writeInvalidNoConn(key, kb, zone);
+      return;
+    }
+    const l3At = off + l3;
+    let l3Size: number;
+    if (dlType === L.ETH_TYPE_IP) {
+      l3Size = Math.min(len - l3, read16(frame, l3At + 2));
+    } else {
+      l3Size = Math.min(len - l3, read16(frame, l3At + 4) + 40);
+    }
+    const q = this.q;
+    if (!this.extractor.extract(frame, l3At, l3Size, off + l4, dlType, zone, q, 0)) {
+      this.writeInvalidNoConn(key, kb, zone);
+      return;
+    }
+    const related = this.extractor.icmpRelated;
+
+    // process_one_fast(): the packet still carries the connection a previous
+    // ct() in this zone found, unless that ct() did NAT or the packet is an
+    // FTP/TFTP control packet.
+    if (state & CS_TRACKED && keyZone === zone && !req.force && ((ctWord >>> 8) & 0xff) !== 0 && !this.algCtl(key, kb)) {
+      const c = this.cachedConn(key, kb, zone, state);
+      if (c >= 0) {
+        this.applyMarkLabel(c, req, key, kb, true);
+        return;
+      }
+    }
+    const l4At = off + l4;
+    const l4Size = l3At + l3Size - l4At;
+
+    let c = this.lookup(q, nowMs);
+    let reply = this.reply;
+    if (req.force && reply && c >= 0) {
+      // ct(force): a connection seen in the reply direction ends, the packet starts a new one.
+      this.table.expiresMs[c] = 0;
+      c = -1;
+    }
+
+    let createNew = false;
+    if (c >= 0) {
+      // conn_update_state().
+      if (related) {
+        state |= CS_RELATED;
+        if (reply) state |= CS_REPLY_DIR;
+      } else {
+        const res = this.update(c, frame, l4At, l4Size, reply, nowMs);
+        if (res === UPDATE_VALID) {
+          state = (state | CS_ESTABLISHED) & ~CS_NEW;
+          if (reply) state |= CS_REPLY_DIR;
+        } else if (res === UPDATE_INVALID) {
+          state = CS_INVALID;
+        } else if (res === UPDATE_NEW) {
+          this.table.expiresMs[c] = 0;
+          createNew = true;
+        } else {
+          state |= CS_NEW;
+        }
+      }
+    } else if (related) {
+      // An ICMP error only relates to a connection; it never creates one.
+      state = CS_INVALID;
+    } else {
+      createNew = true;
+    }
+
+    if (createNew) {
+      c = -1;
+      reply = false;
+      if (!this.validNew(frame, l4At, q)) {
+        state = CS_INVALID;
+      } else {
+        state = CS_NEW;
+        if (req.commit) c = this.commit(frame, l4At, l4Size, q, nowMs);
+      }
+    }
+    if (state & CS_INVALID) this.nInvalid++;
+    this.writeMd(key, kb, zone, state, c);
+    if (c >= 0) this.applyMarkLabel(c, req, key, kb, false);
+  }
+
+  /** An FTP or TFTP control packet (get_alg_ctl_type without a helper): TCP port 21 either way, UDP to 69. */
+  private algCtl(key: Uint32Array, kb: number): boolean {
+    const proto = key[kb + L.W_NW] & 0xff;
+    const tp = key[kb + L.W_TP];
+    if (proto === L.IPPROTO_TCP) return tp >>> 16 === 21 || (tp & 0xffff) === 21;
+    if (proto === L.IPPROTO_UDP) return (tp & 0xffff) === 69;
+    return false;
+  }
+
+  /**
+   * The connection a previous ct() in this zone left in the key, or -1.
+   * The key keeps the original tuple but an ICMP tuple's type only; its id
+   * comes from the packet's own tuple, just extracted into `q` (an echo's id
+   * is the same in both directions).
+   */
+  private cachedConn(key: Uint32Array, kb: number, zone: number, state: number): number {
+    const q = this.q2;
+    const proto = (key[kb + L.W_CT] >>> 8) & 0xff;
+    const v6 = (key[kb + L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IPV6;
+    q[T_META] = ((zone << 16) | (proto << 8) | (v6 ? 6 : 4)) >>> 0;
+    for (let i = 0; i < 4; i++) {
+      q[T_SRC + i] = v6 ? key[kb + L.W_CT_IPV6_SRC + i] : i === 0 ? key[kb + L.W_CT_NW_SRC] : 0;
+      q[T_DST + i] = v6 ? key[kb + L.W_CT_IPV6_DST + i] : i === 0 ? key[kb + L.W_CT_NW_DST] : 0;
+    }
+    const tp = key[kb + L.W_CT_TP];
+    if (proto === (v6 ? L.IPPROTO_ICMPV6 : L.IPPROTO_ICMP)) {
+      const id = this.q[T_SPORT] >>> 16;
+      const type = tp >>> 16;
+      const rtype = v6 ? reverseIcmp6Type(type) : reverseIcmpType(type);
+      q[T_SPORT] = ((id << 16) | (type << 8)) >>> 0;
+      q[T_DPORT] = ((id << 16) | (rtype << 8)) >>> 0;
+    } else {
+      q[T_SPORT] = (tp >>> 16) << 16;
+      q[T_DPORT] = (tp & 0xffff) << 16;
+    }
+    const h = hashTuple(q, 0);
+    const t = this.table;
+    let slot = t.find(q, 0, h, -1);
+    while (slot >= 0) {
+      const e = t.entryAt(slot);
+      const c = e >> 1;
+      if ((e & 1) === DIR_ORIG) {
+        // A NATed connection whose NAT bits the packet carries came through
+        // ct(nat): OVS then keeps no cached connection.
+        if (t.natAction[c] !== 0 && state & (CS_SRC_NAT | CS_DST_NAT)) return -1;
+        return c;
+      }
+      slot = t.find(q, 0, h, slot + 1);
+    }
+    return -1;
+  }
+
+  /**
+   * Finds the live connection with tuple q (conn_key_lookup): returns its
+   * index and sets `this.reply`, or -1.
+   */
+  private lookup(q: Uint32Array, nowMs: number): number {
+    const t = this.table;
+    const h = hashTuple(q, 0);
+    let slot = t.find(q, 0, h, -1);
+    while (slot >= 0) {
+      const e = t.entryAt(slot);
+      const c = e >> 1;
+      if (t.expiresMs[c] > nowMs) {
+        // A tuple equal to its own reverse matches both entries: OVS compares the original first.
+        this.reply = (e & 1) === DIR_REPLY && !tuplesEqual(t.tuples, c * CONN_TUPLE_WORDS, q, 0);
+        return c;
+      }
+      slot = t.find(q, 0, h, slot + 1);
+    }
+    this.reply = false;
+    return -1;
+  }
+
+  /** valid_new(): whether a packet may start a connection of its protocol. */
+  private validNew(b: Uint8Array, l4At: number, q: Uint32Array): boolean {
+    const proto = (q[T_META] >>> 8) & 0xff;
+    const v6 = (q[T_META] & 0xff) === 6;
+    if (proto === L.IPPROTO_TCP) return tcpValidNew(b, l4At);
+    if (proto === L.IPPROTO_ICMP && !v6) {
+      const type = b[l4At];
+      return type === ICMP4_ECHO_REQUEST || type === ICMP4_INFOREQUEST || type === ICMP4_TIMESTAMP;
+    }
+    if (proto === L.IPPROTO_ICMPV6 && v6) return b[l4At] === ICMP6_ECHO_REQUEST;
+    return true;
+  }
+
+  private protoClass(c: number): number {
+    const meta = this.table.tuples[c * CONN_TUPLE_WORDS + T_META];
+    const proto = (meta >>> 8) & 0xff;
+    if (proto === L.IPPROTO_TCP) return P_TCP;
+    const v6 = (meta & 0xff) === 6;
+    if ((proto === L.IPPROTO_ICMP && !v6) || (proto === L.IPPROTO_ICMPV6 && v6)) return P_ICMP;
+    return P_OTHER;
+  }
+
+  /** conn_update(): the protocol's verdict on a packet of connection c. */
+  private update(c: number, b: Uint8Array, l4At: number, l4Size: number, reply: boolean, nowMs: number): number {
+    const t = this.table;
+    const cls = this.protoClass(c);
+    if (cls === P_TCP) {
+      const res = this.tcp.update(t, c, b, l4At, l4Size, reply);
+      if (this.tcp.tm >= 0) t.expiresMs[c] = nowMs + this.timeoutMs[this.tcp.tm];
+      return res;
+    }
+    if (cls === P_ICMP) {
+      // icmp_conn_update().
+      let res = UPDATE_VALID;
+      if (reply && t.l4state[c] === ICMPS_FIRST) t.l4state[c] = ICMPS_REPLY;
+      else if (t.l4state[c] === ICMPS_FIRST) res = UPDATE_VALID_NEW;
+      t.expiresMs[c] = nowMs + this.timeoutMs[t.l4state[c] === ICMPS_FIRST ? TM_ICMP_FIRST : TM_ICMP_REPLY];
+      return res;
+    }
+    // other_conn_update().
+    if (reply && t.l4state[c] !== OTHERS_BIDIR) t.l4state[c] = OTHERS_BIDIR;
+    else if (t.l4state[c] === OTHERS_FIRST) t.l4state[c] = OTHERS_MULTIPLE;
+    const s = t.l4state[c];
+    t.expiresMs[c] = nowMs + this.timeoutMs[s === OTHERS_FIRST ? TM_OTHER_FIRST : s === OTHERS_MULTIPLE ? TM_OTHER_MULTIPLE : TM_OTHER_BIDIR];
+    return s === OTHERS_BIDIR ? UPDATE_VALID : UPDATE_VALID_NEW;
+  }
+
+  /**
+   * conn_not_found() with commit: creates the connection for tuple q unless
+   * a limit refuses it. Returns its index or -1.
+   */
+  private commit(b: Uint8Array, l4At: number, l4Size: number, q: Uint32Array, nowMs: number): number {
+    const zone = q[T_META] >>> 16;
+    const zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
+    if (zl !== undefined && zl.count >= zl.limit) {
+      this.nLimitZone++;
+      return -1;
+    }
+    const t = this.table;
+    if (t.count >= this.connsMax) {
+      this.nLimitGlobal++;
+      return -1;
+    }
+    const c = t.alloc();
+    if (c < 0) {
+      this.nLimitGlobal++;
+      return -1;
+    }
+    const base = c * CONN_TUPLE_WORDS;
+    t.tuples.set(q, base);
+    reverseTuple(q, 0, t.tuples, base + TUPLE_WORDS);
+    t.natAction[c] = 0;
+    t.mark[c] = 0;
+    t.l4state[c] = 0;
+    const cls = this.protoClass(c);
+    let tm: number;
+    if (cls === P_TCP) tm = tcpNewConn(t, c, b, l4At, l4Size);
+    else if (cls === P_ICMP) tm = TM_ICMP_FIRST;
+    else tm = TM_OTHER_FIRST;
+    t.expiresMs[c] = nowMs + this.timeoutMs[tm];
+    t.index(c, DIR_ORIG);
+    t.index(c, DIR_REPLY);
+    this.wheel.schedule(c);
+    this.zoneCounts[zone]++;
+    if (zl !== undefined) {
+      zl.count++;
+      t.admitZone[c] = zl.seq;
+    } else {
+      t.admitZone[c] = -1;
+    }
+    this.nCreated++;
+    return c;
+  }
+
+  /** Takes connection c off the per-zone counts (conn_clean's accounting). */
+  private unaccount(c: number): void {
+    const t = this.table;
+    this.zoneCounts[t.tuples[c * CONN_TUPLE_WORDS + T_META] >>> 16]--;
+    if (t.admitZone[c] >= 0) {
+      const zl = this.limitsBySeq.get(t.admitZone[c]);
+      if (zl !== undefined) zl.count--;
+      t.admitZone[c] = -1;
+    }
+  }
+
+  /** Frees a connection the timer wheel found expired (or retired). */
+  private clean(c: number): void {
+    const t = this.table;
+    if (t.live[c] === 1) {
+      this.unaccount(c);
+      this.nExpired++;
+    }
+    t.release(c);
+  }
+
+  /** write_ct_md(): state, zone, mark, label and the original tuple into the key. */
+  private writeMd(key: Uint32Array, kb: number, zone: number, state: number, c: number): void {
+    const t = this.table;
+    // The original tuple: the connection's, else the packet's own.
+    const src = c >= 0 ? t.tuples : this.q;
+    const at = c >= 0 ? c * CONN_TUPLE_WORDS : 0;
+    const meta = src[at + T_META];
+    const proto = (meta >>> 8) & 0xff;
+    key[kb + L.W_CT] = ((zone << 16) | (proto << 8) | ((state | CS_TRACKED) & 0xff)) >>> 0;
+    if (c >= 0) {
+      key[kb + L.W_CT_MARK] = t.mark[c];
+      for (let i = 0; i < 4; i++) key[kb + L.W_CT_LABEL + i] = t.label[c * 4 + i];
+    } else {
+      key[kb + L.W_CT_MARK] = 0;
+      for (let i = 0; i < 4; i++) key[kb + L.W_CT_LABEL + i] = 0;
+    }
+    const v6 = (meta & 0xff) === 6;
+    const icmp = proto === (v6 ? L.IPPROTO_ICMPV6 : L.IPPROTO_ICMP);
+    if (v6) {
+      key[kb + L.W_CT_NW_SRC] = 0;
+      key[kb + L.W_CT_NW_DST] = 0;
+      for (let i = 0; i < 4; i++) {
+        key[kb + L.W_CT_IPV6_SRC + i] = src[at + T_SRC + i];
+        key[kb + L.W_CT_IPV6_DST + i] = src[at + T_DST + i];
+      }
+    } else {
+      key[kb + L.W_CT_NW_SRC] = src[at + T_SRC];
+      key[kb + L.W_CT_NW_DST] = src[at + T_DST];
+      for (let i = 0; i < 4; i++) {
+        key[kb + L.W_CT_IPV6_SRC + i] = 0;
+        key[kb + L.W_CT_IPV6_DST + i] = 0;
+      }
+    }
+    // ICMP: ct_tp_src is the type, ct_tp_dst the (always zero) code.
+    key[kb + L.W_CT_TP] = icmp
+      ? ((src[at + T_SPORT] >>> 8) & 0xff) << 16
+      : ((src[at + T_SPORT] & 0xffff0000) | (src[at + T_DPORT] >>> 16)) >>> 0;
+  }
+
+  /** A packet conntrack could not parse: +trk+inv, no tuple (write_ct_md with no key). */
+  private writeInvalidNoConn(key: Uint32Array, kb: number, zone: number): void {
+    this.nInvalid++;
+    key[kb + L.W_CT] = ((zone << 16) | CS_INVALID | CS_TRACKED) >>> 0;
+    key[kb + L.W_CT_MARK] = 0;
+    key.fill(0, kb + L.W_CT_LABEL, kb + L.W_CT_TP + 1);
+  }
+
+  /**
+   * set_mark()/set_label(): exec(set_field) of a ct() applied to connection
+   * c and the packet, with masks. `fast` is process_one_fast(), which also
+   * copies the zone, mark and label into the key first.
+   */
+  private applyMarkLabel(c: number, req: CtRequest, key: Uint32Array, kb: number, fast: boolean): void {
+    const t = this.table;
+    if (fast) {
+      key[kb + L.W_CT] = ((req.zone << 16) | (key[kb + L.W_CT] & 0xffff)) >>> 0;
+      key[kb + L.W_CT_MARK] = t.mark[c];
+      for (let i = 0; i < 4; i++) key[kb + L.W_CT_LABEL + i] = t.label[c * 4 + i];
+    }
+    if (req.mark !== null) {
+      const m = (req.mark.value | (key[kb + L.W_CT_MARK] & ~req.mark.mask)) >>> 0;
+      key[kb + L.W_CT_MARK] = m;
+      t.mark[c] = m;
+    }
+    if (req.label !== null) {
+      const w = this.labelOf(req);
+      for (let i = 0; i < 4; i++) {
+        const v = (w[i] | (key[kb + L.W_CT_LABEL + i] & ~w[4 + i])) >>> 0;
+        key[kb + L.W_CT_LABEL + i] = v;
+        t.label[c * 4 + i] = v;
+      }
+    }
+  }
+
+  /** The request's label value (words 0-3) and mask (4-7), converted once per request object. */
+  private labelOf(req: CtRequest): Uint32Array {
+    if (this.labelReq !== req.label && req.label !== null) {
+      const { value, mask } = req.label;
+      for (let i = 0; i < 4; i++) {
+        const shift = BigInt(96 - 32 * i);
+        this.labelWords[i] = Number((value >> shift) & 0xffffffffn);
+        this.labelWords[4 + i] = Number((mask >> shift) & 0xffffffffn);
+      }
+      this.labelReq = req.label;
+    }
+    return this.labelWords;
+  }
+}
+
