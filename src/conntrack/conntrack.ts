@@ -25,7 +25,7 @@
  * per-zone limits as `ovs-appctl dpctl/ct-set-limits` sets them.
  */
 import * as L from "../flow/layout.js";
-import { read16 } from "../packet/bytes.js";
+import { read16, read32 } from "../packet/bytes.js";
 import {
   CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED,
   type ConntrackEngine, type CtRequest,
@@ -43,6 +43,7 @@ import {
   TUPLE_WORDS, TupleExtractor, hashTuple, reverseIcmp6Type, reverseIcmpType, reverseTuple, tuplesEqual,
 } from "./tuple.js";
 import { type DumpFormat, formatConn } from "./dump.js";
+import { NAT_COMMITTED, NAT_DST, NAT_SRC, NatAllocator, NatRewriter, natActionOf } from "./nat.js";
 
 /** OVS's DEFAULT_N_CONN_LIMIT (`ovs-appctl dpctl/ct-set-maxconns`). */
 export const CONNS_MAX_DEFAULT = 3_000_000;
@@ -83,6 +84,11 @@ interface ZoneLimit {
   seq: number;
 }
 
+/** lookup(): the reply tuple of an expired NAT connection (see there). */
+const MISSING_PARENT = -2;
+/** The nat_action bits that translate something. */
+const NAT_ACTIONS = NAT_SRC | NAT_DST;
+
 /** Protocol classes, from the tuple's nw_proto (l4_protos[]). */
 const P_OTHER = 0;
 const P_TCP = 1;
@@ -102,6 +108,12 @@ export class Conntrack implements ConntrackEngine {
   private readonly timeoutMs: Float64Array;
   private readonly tcp = new TcpTracker();
   private readonly extractor = new TupleExtractor();
+  private readonly nat = new NatRewriter();
+  /** The time of the packet being processed (NAT's collision checks skip expired connections). */
+  private nowMs = 0;
+  private readonly natAlloc = new NatAllocator({
+    inUse: (t: Uint32Array, at: number): boolean => this.lookup(t, at, this.nowMs) !== -1,
+  });
   /** Connections per zone (for stats and `dpctl/ct-get-limits`). */
   readonly zoneCounts = new Uint32Array(65536);
   private readonly zoneLimits = new Map<number, ZoneLimit>();
@@ -220,6 +232,7 @@ export class Conntrack implements ConntrackEngine {
 
   execute(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): void {
     const zone = req.zone;
+    this.nowMs = nowMs;
     const ctWord = key[kb + L.W_CT];
     let state = ctWord & 0xff;
     const keyZone = ctWord >>> 16;
@@ -245,6 +258,9 @@ export class Conntrack implements ConntrackEngine {
       return;
     }
     const related = this.extractor.icmpRelated;
+    const l4At = off + l4;
+    const l3End = l3At + l3Size;
+    const l4Size = l3End - l4At;
 
     // process_one_fast(): the packet still carries the connection a previous
     // ct() in this zone found, unless that ct() did NAT or the packet is an
@@ -252,15 +268,36 @@ export class Conntrack implements ConntrackEngine {
     if (state & CS_TRACKED && keyZone === zone && !req.force && ((ctWord >>> 8) & 0xff) !== 0 && !this.algCtl(key, kb)) {
       const c = this.cachedConn(key, kb, zone, state);
       if (c >= 0) {
+        if (req.nat !== null && this.table.natAction[c] & NAT_ACTIONS && !(state & (CS_SRC_NAT | CS_DST_NAT))) {
+          // handle_nat() with the direction the first ct() found.
+          state |= this.nat.natPacket(frame, dlType === L.ETH_TYPE_IPV6, l3At, l4At, l3End, related, this.extractor.innerL3, this.extractor.innerL4,
+            this.table.tuples, c, this.table.natAction[c], (state & CS_REPLY_DIR) !== 0);
+          key[kb + L.W_CT] = ((key[kb + L.W_CT] & 0xffffff00) | state) >>> 0;
+          this.natKeyWords(frame, l3At, l4At, key, kb, dlType, related);
+        }
         this.applyMarkLabel(c, req, key, kb, true);
         return;
       }
     }
-    const l4At = off + l4;
-    const l4Size = l3At + l3Size - l4At;
 
-    let c = this.lookup(q, nowMs);
-    let reply = this.reply;
+    // initial_conn_lookup(): a packet NAT already rewrote is found by its reverse.
+    let c: number;
+    let reply: boolean;
+    if (state & (CS_SRC_NAT | CS_DST_NAT)) {
+      reverseTuple(q, 0, this.q2, 0);
+      c = this.lookup(this.q2, 0, nowMs);
+      reply = !this.reply;
+      if (c >= 0) q.set(this.table.tuples.subarray(c * CONN_TUPLE_WORDS + (reply ? TUPLE_WORDS : 0), c * CONN_TUPLE_WORDS + (reply ? 2 : 1) * TUPLE_WORDS));
+      else reply = false;
+    } else {
+      c = this.lookup(q, 0, nowMs);
+      reply = this.reply;
+    }
+    if (c === MISSING_PARENT) {
+      // The translated half of a NAT connection whose original half expired.
+      this.writeInvalidNoConn(key, kb, zone);
+      return;
+    }
     if (req.force && reply && c >= 0) {
       // ct(force): a connection seen in the reply direction ends, the packet starts a new one.
       this.table.expiresMs[c] = 0;
@@ -269,24 +306,13 @@ export class Conntrack implements ConntrackEngine {
 
     let createNew = false;
     if (c >= 0) {
-      // conn_update_state().
-      if (related) {
-        state |= CS_RELATED;
-        if (reply) state |= CS_REPLY_DIR;
-      } else {
-        const res = this.update(c, frame, l4At, l4Size, reply, nowMs);
-        if (res === UPDATE_VALID) {
-          state = (state | CS_ESTABLISHED) & ~CS_NEW;
-          if (reply) state |= CS_REPLY_DIR;
-        } else if (res === UPDATE_INVALID) {
-          state = CS_INVALID;
-        } else if (res === UPDATE_NEW) {
-          this.table.expiresMs[c] = 0;
-          createNew = true;
-        } else {
-          state |= CS_NEW;
-        }
-      }
+      state = this.updateState(c, state, related, reply, frame, l4At, l4Size, nowMs);
+      createNew = this.createNew;
+      if (req.nat !== null && !createNew) state = this.handleNat(c, state, frame, dlType, l3At, l4At, l3End, related, reply, key, kb);
+    } else if (req.nat === null && state & (CS_SRC_NAT | CS_DST_NAT) && (c = this.origTupleConn(key, kb, q, nowMs)) >= 0) {
+      // check_orig_tuple(): found through the original tuple the key carries.
+      state = this.updateState(c, state, related, false, frame, l4At, l4Size, nowMs);
+      createNew = this.createNew;
     } else if (related) {
       // An ICMP error only relates to a connection; it never creates one.
       state = CS_INVALID;
@@ -294,19 +320,86 @@ export class Conntrack implements ConntrackEngine {
       createNew = true;
     }
 
-    if (createNew) {
+    if (createNew && this.lookup(q, 0, nowMs) < 0) {
+      // conn_not_found().
       c = -1;
-      reply = false;
       if (!this.validNew(frame, l4At, q)) {
         state = CS_INVALID;
       } else {
         state = CS_NEW;
-        if (req.commit) c = this.commit(frame, l4At, l4Size, q, nowMs);
+        if (req.commit) {
+          c = this.commit(frame, l4At, l4Size, q, req, nowMs);
+          if (c >= 0 && req.nat !== null) {
+            state |= this.nat.natPacket(frame, dlType === L.ETH_TYPE_IPV6, l3At, l4At, l3End, false, -1, -1,
+              this.table.tuples, c, this.table.natAction[c], false);
+            this.natKeyWords(frame, l3At, l4At, key, kb, dlType, false);
+          }
+        }
       }
     }
     if (state & CS_INVALID) this.nInvalid++;
     this.writeMd(key, kb, zone, state, c);
     if (c >= 0) this.applyMarkLabel(c, req, key, kb, false);
+  }
+
+  /** Set by updateState: the protocol asked for a new connection (CT_UPDATE_NEW). */
+  private createNew = false;
+
+  /** conn_update_state(): the new ct_state for a packet of connection c. */
+  private updateState(c: number, state: number, related: boolean, reply: boolean, frame: Uint8Array, l4At: number, l4Size: number, nowMs: number): number {
+    this.createNew = false;
+    if (related) {
+      state |= CS_RELATED;
+      if (reply) state |= CS_REPLY_DIR;
+      return state;
+    }
+    const res = this.update(c, frame, l4At, l4Size, reply, nowMs);
+    if (res === UPDATE_VALID) {
+      state = (state | CS_ESTABLISHED) & ~CS_NEW;
+      if (reply) state |= CS_REPLY_DIR;
+    } else if (res === UPDATE_INVALID) {
+      state = CS_INVALID;
+    } else if (res === UPDATE_NEW) {
+      this.table.expiresMs[c] = 0;
+      this.createNew = true;
+    } else {
+      state |= CS_NEW;
+    }
+    return state;
+  }
+
+  /** handle_nat(): translates a packet of an existing NAT connection unless
+   * a ct() in this zone already did. */
+  private handleNat(c: number, state: number, frame: Uint8Array, dlType: number, l3At: number, l4At: number, l3End: number, related: boolean, reply: boolean, key: Uint32Array, kb: number): number {
+    const t = this.table;
+    if ((t.natAction[c] & NAT_ACTIONS) === 0 || state & (CS_SRC_NAT | CS_DST_NAT)) return state;
+    state |= this.nat.natPacket(frame, dlType === L.ETH_TYPE_IPV6, l3At, l4At, l3End, related, this.extractor.innerL3, this.extractor.innerL4,
+      t.tuples, c, t.natAction[c], reply);
+    this.natKeyWords(frame, l3At, l4At, key, kb, dlType, related);
+    return state;
+  }
+
+  /** After NAT: the key's addresses and ports are read again from the rewritten headers. */
+  private natKeyWords(frame: Uint8Array, l3At: number, l4At: number, key: Uint32Array, kb: number, dlType: number, related: boolean): void {
+    if (dlType === L.ETH_TYPE_IP) {
+      key[kb + L.W_NW_SRC] = read32(frame, l3At + 12);
+      key[kb + L.W_NW_DST] = read32(frame, l3At + 16);
+    } else {
+      for (let i = 0; i < 4; i++) {
+        key[kb + L.W_IPV6_SRC + i] = read32(frame, l3At + 8 + 4 * i);
+        key[kb + L.W_IPV6_DST + i] = read32(frame, l3At + 24 + 4 * i);
+      }
+    }
+    const proto = key[kb + L.W_NW] & 0xff;
+    if (!related && (proto === L.IPPROTO_TCP || proto === L.IPPROTO_UDP)) key[kb + L.W_TP] = read32(frame, l4At);
+  }
+
+  /** check_orig_tuple(): the connection named by the original tuple the key carries, or -1. */
+  private origTupleConn(key: Uint32Array, kb: number, q: Uint32Array, nowMs: number): number {
+    if (((key[kb + L.W_CT] >>> 8) & 0xff) === 0) return -1;
+    this.origTupleFromKey(key, kb, key[kb + L.W_CT] >>> 16, q[T_SPORT] >>> 16, this.q2);
+    const c = this.lookup(this.q2, 0, nowMs);
+    return c >= 0 ? c : -1;
   }
 
   /** An FTP or TFTP control packet (get_alg_ctl_type without a helper): TCP port 21 either way, UDP to 69. */
@@ -319,31 +412,35 @@ export class Conntrack implements ConntrackEngine {
   }
 
   /**
-   * The connection a previous ct() in this zone left in the key, or -1.
-   * The key keeps the original tuple but an ICMP tuple's type only; its id
-   * comes from the packet's own tuple, just extracted into `q` (an echo's id
-   * is the same in both directions).
+   * The original tuple a previous ct() left in the key, for zone `zone`,
+   * into out[0..]. The key keeps an ICMP tuple's type only; its id is
+   * `icmpId`, taken from the packet's own tuple (an echo's id is the same in
+   * both directions), as check_orig_tuple() takes it.
    */
-  private cachedConn(key: Uint32Array, kb: number, zone: number, state: number): number {
-    const q = this.q2;
+  private origTupleFromKey(key: Uint32Array, kb: number, zone: number, icmpId: number, out: Uint32Array): void {
     const proto = (key[kb + L.W_CT] >>> 8) & 0xff;
     const v6 = (key[kb + L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IPV6;
-    q[T_META] = ((zone << 16) | (proto << 8) | (v6 ? 6 : 4)) >>> 0;
+    out[T_META] = ((zone << 16) | (proto << 8) | (v6 ? 6 : 4)) >>> 0;
     for (let i = 0; i < 4; i++) {
-      q[T_SRC + i] = v6 ? key[kb + L.W_CT_IPV6_SRC + i] : i === 0 ? key[kb + L.W_CT_NW_SRC] : 0;
-      q[T_DST + i] = v6 ? key[kb + L.W_CT_IPV6_DST + i] : i === 0 ? key[kb + L.W_CT_NW_DST] : 0;
+      out[T_SRC + i] = v6 ? key[kb + L.W_CT_IPV6_SRC + i] : i === 0 ? key[kb + L.W_CT_NW_SRC] : 0;
+      out[T_DST + i] = v6 ? key[kb + L.W_CT_IPV6_DST + i] : i === 0 ? key[kb + L.W_CT_NW_DST] : 0;
     }
     const tp = key[kb + L.W_CT_TP];
     if (proto === (v6 ? L.IPPROTO_ICMPV6 : L.IPPROTO_ICMP)) {
-      const id = this.q[T_SPORT] >>> 16;
       const type = tp >>> 16;
       const rtype = v6 ? reverseIcmp6Type(type) : reverseIcmpType(type);
-      q[T_SPORT] = ((id << 16) | (type << 8)) >>> 0;
-      q[T_DPORT] = ((id << 16) | (rtype << 8)) >>> 0;
+      out[T_SPORT] = ((icmpId << 16) | (type << 8)) >>> 0;
+      out[T_DPORT] = ((icmpId << 16) | (rtype << 8)) >>> 0;
     } else {
-      q[T_SPORT] = (tp >>> 16) << 16;
-      q[T_DPORT] = (tp & 0xffff) << 16;
+      out[T_SPORT] = (tp >>> 16) << 16;
+      out[T_DPORT] = (tp & 0xffff) << 16;
     }
+  }
+
+  /** The connection a previous ct() in this zone left with the packet (OVS's md.conn), or -1. */
+  private cachedConn(key: Uint32Array, kb: number, zone: number, state: number): number {
+    const q = this.q2;
+    this.origTupleFromKey(key, kb, zone, this.q[T_SPORT] >>> 16, q);
     const h = hashTuple(q, 0);
     const t = this.table;
     let slot = t.find(q, 0, h, -1);
@@ -351,9 +448,9 @@ export class Conntrack implements ConntrackEngine {
       const e = t.entryAt(slot);
       const c = e >> 1;
       if ((e & 1) === DIR_ORIG) {
-        // A NATed connection whose NAT bits the packet carries came through
-        // ct(nat): OVS then keeps no cached connection.
-        if (t.natAction[c] !== 0 && state & (CS_SRC_NAT | CS_DST_NAT)) return -1;
+        // A NAT connection whose NAT bits the packet carries came through
+        // ct(nat): OVS then keeps no connection with the packet.
+        if (t.natAction[c] & NAT_COMMITTED && state & (CS_SRC_NAT | CS_DST_NAT)) return -1;
         return c;
       }
       slot = t.find(q, 0, h, slot + 1);
@@ -362,24 +459,27 @@ export class Conntrack implements ConntrackEngine {
   }
 
   /**
-   * Finds the live connection with tuple q (conn_key_lookup): returns its
-   * index and sets `this.reply`, or -1.
+   * Finds the live connection with tuple q[qa..] (conn_key_lookup): returns
+   * its index and sets `this.reply`, or -1, or MISSING_PARENT when the
+   * tuple is the translated reply tuple of an expired NAT connection (OVS
+   * finds its nat_conn, which does not expire, but not its parent).
    */
-  private lookup(q: Uint32Array, nowMs: number): number {
+  private lookup(q: Uint32Array, qa: number, nowMs: number): number {
     const t = this.table;
-    const h = hashTuple(q, 0);
-    let slot = t.find(q, 0, h, -1);
+    const h = hashTuple(q, qa);
+    let slot = t.find(q, qa, h, -1);
+    this.reply = false;
     while (slot >= 0) {
       const e = t.entryAt(slot);
       const c = e >> 1;
       if (t.expiresMs[c] > nowMs) {
         // A tuple equal to its own reverse matches both entries: OVS compares the original first.
-        this.reply = (e & 1) === DIR_REPLY && !tuplesEqual(t.tuples, c * CONN_TUPLE_WORDS, q, 0);
+        this.reply = (e & 1) === DIR_REPLY && !tuplesEqual(t.tuples, c * CONN_TUPLE_WORDS, q, qa);
         return c;
       }
-      slot = t.find(q, 0, h, slot + 1);
+      if ((e & 1) === DIR_REPLY && t.natAction[c] & NAT_COMMITTED) return MISSING_PARENT;
+      slot = t.find(q, qa, h, slot + 1);
     }
-    this.reply = false;
     return -1;
   }
 
@@ -434,7 +534,7 @@ export class Conntrack implements ConntrackEngine {
    * conn_not_found() with commit: creates the connection for tuple q unless
    * a limit refuses it. Returns its index or -1.
    */
-  private commit(b: Uint8Array, l4At: number, l4Size: number, q: Uint32Array, nowMs: number): number {
+  private commit(b: Uint8Array, l4At: number, l4Size: number, q: Uint32Array, req: CtRequest, nowMs: number): number {
     const zone = q[T_META] >>> 16;
     const zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
     if (zl !== undefined && zl.count >= zl.limit) {
@@ -457,6 +557,16 @@ export class Conntrack implements ConntrackEngine {
     t.natAction[c] = 0;
     t.mark[c] = 0;
     t.l4state[c] = 0;
+    if (req.nat !== null) {
+      // conn_not_found(): the reply tuple becomes the translated one.
+      const action = natActionOf(req.nat);
+      if (!this.natAlloc.uniqueTuple(t.tuples, c, req.nat, action)) {
+        this.nNatExhausted++;
+        t.release(c);
+        return -1;
+      }
+      t.natAction[c] = action | NAT_COMMITTED;
+    }
     const cls = this.protoClass(c);
     let tm: number;
     if (cls === P_TCP) tm = tcpNewConn(t, c, b, l4At, l4Size);
