@@ -32,7 +32,7 @@ import { parseSgInput } from "../../src/neutron/sg-model.js";
 import { compileSecurityGroups } from "../../src/neutron/sg-flows.js";
 import { parseRouterInput } from "../../src/neutron/router-model.js";
 import { compileRouter } from "../../src/neutron/router-flows.js";
-import type { ScenarioFile, ScenarioStep } from "../../src/neutron/scenario.js";
+import type { Capability, ScenarioFile, ScenarioStep } from "../../src/neutron/scenario.js";
 
 const DIR = dirname(fileURLToPath(import.meta.url));
 const TS_START_SEC = 1700000000;
@@ -154,13 +154,13 @@ function metadata(): Step[] {
   ];
 }
 
-const SCENARIOS: { name: string; title: string; steps: Step[] }[] = [
-  { name: "same-subnet", title: "Same subnet, security group web on vm1 (TCP 22, 80, ICMP in; 23 blocked), handshakes both ways", steps: sameSubnet() },
-  { name: "invalid", title: "Invalid and spoofed packets, a reply with no connection", steps: invalid() },
-  { name: "cross-subnet", title: "Between subnets through the router", steps: crossSubnet() },
-  { name: "snat", title: "SNAT to the outside and replies", steps: snat() },
-  { name: "floating-ip", title: "Floating IP in (DNAT) and out (SNAT)", steps: floatingIp() },
-  { name: "metadata", title: "Metadata 169.254.169.254:80 redirected to the proxy on port 9697", steps: metadata() },
+const SCENARIOS: { name: string; title: string; needs: Capability[]; steps: Step[] }[] = [
+  { name: "same-subnet", title: "Same subnet, security group web on vm1 (TCP 22, 80, ICMP in; 23 blocked), handshakes both ways", needs: ["ct"], steps: sameSubnet() },
+  { name: "invalid", title: "Invalid and spoofed packets, a reply with no connection", needs: ["ct"], steps: invalid() },
+  { name: "cross-subnet", title: "Between subnets through the router", needs: ["ct", "conjunction"], steps: crossSubnet() },
+  { name: "snat", title: "SNAT to the outside and replies", needs: ["ct", "nat"], steps: snat() },
+  { name: "floating-ip", title: "Floating IP in (DNAT) and out (SNAT)", needs: ["ct", "nat"], steps: floatingIp() },
+  { name: "metadata", title: "Metadata 169.254.169.254:80 redirected to the proxy on port 9697", needs: ["ct", "nat"], steps: metadata() },
 ];
 
 function main(): void {
@@ -189,7 +189,7 @@ function main(): void {
   for (const s of SCENARIOS) {
     const capture = `${s.name}.pcap`;
     writeCapture(join(DIR, capture), s.steps.map((st, i) => ({ data: st.frame, tsSec: TS_START_SEC + Math.floor(i / 1000), tsNsec: (i % 1000) * 1_000_000 })));
-    file.scenarios.push({ name: s.name, title: s.title, capture, steps: s.steps.map(({ frame: _frame, ...rest }) => rest) });
+    file.scenarios.push({ name: s.name, title: s.title, capture, needs: s.needs, steps: s.steps.map(({ frame: _frame, ...rest }) => rest) });
   }
   writeFileSync(join(DIR, "scenarios.json"), JSON.stringify(file, null, 1) + "\n");
 }

@@ -39,10 +39,14 @@ export interface ScenarioStep {
   check?: StepCheck;
 }
 
+/** What a scenario's pipeline uses beyond plain OpenFlow: connection tracking, NAT, conjunctive matches. */
+export type Capability = "ct" | "nat" | "conjunction";
+
 export interface NeutronScenario {
   name: string;
   title: string;
   capture: string;
+  needs: Capability[];
   steps: ScenarioStep[];
 }
 

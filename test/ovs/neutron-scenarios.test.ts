@@ -13,21 +13,21 @@
  *     expected ports, with the expected NATed addresses, TTL and MACs), so a
  *     flowplane that agreed with a wrong OVS run would still fail here;
  *  2. flowplane transmits the same frames, byte for byte, per step and per
- *     port, with its caches and without. This needs connection tracking in
- *     flowplane (ct() execution, recirculation, NAT: branches ct-engine and
- *     ct-xlate); until a probe shows flowplane executing ct(), it is skipped
- *     with that reason.
+ *     port, with its caches and without. A scenario needs connection
+ *     tracking, NAT or conjunctive matches (scenarios.json "needs"); while a
+ *     probe (src/neutron/capabilities.ts) shows flowplane lacking one, this
+ *     check is skipped with the missing piece named.
  */
 import { describe, it, expect } from "vitest";
 import { join } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
 import { OvsSandbox } from "./harness.js";
 import { haveOvs } from "./check.js";
-import { setupOvs, runFlowplane, type Scenario } from "./scenario.js";
+import { setupOvs, type Scenario } from "./scenario.js";
+import { missingCapabilities, CAPABILITY_SOURCE } from "../../src/neutron/capabilities.js";
 import { parseCapture } from "../../src/io/pcap.js";
 import type { TopologySpec } from "../../src/ofproto/topology.js";
 import { loadScenarioBundle, scenarioCapture, frameHex, judgeStep, runScenario, type StepOutput, type NeutronScenario, type ScenarioBundle } from "../../src/neutron/scenario.js";
-import { eth, ipv4, udp } from "../../src/packet/build.js";
 
 const BUNDLE = loadScenarioBundle(join(import.meta.dirname, "../../pcaps/neutron"));
 const TOPOLOGY = JSON.parse(readFileSync(BUNDLE.topologyFile, "utf8")) as TopologySpec;
@@ -91,25 +91,6 @@ async function runOvs(s: NeutronScenario): Promise<StepOutput[]> {
   }
 }
 
-/** Whether flowplane executes ct(): a packet sent through ct(table=1) must come out of table 1. */
-function flowplaneExecutesCt(): boolean {
-  const frame = eth({ src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1, dst: 2 })));
-  const { tx } = runFlowplane({
-    name: "ct-probe",
-    bridges: [{ name: "br0", flows: "table=0,ip actions=ct(table=1,zone=1)\ntable=1,ct_state=+trk+new,ip actions=output:2\n" }],
-    ports: [
-      { name: "p1", bridge: "br0", ofport: 1 },
-      { name: "p2", bridge: "br0", ofport: 2 },
-    ],
-    inputs: [{ port: "p1", frame }],
-  });
-  return tx.p2.length === 1;
-}
-
-const CT_MISSING = "flowplane does not execute ct() yet (connection tracking: branches ct-engine and ct-xlate)";
-const flowplaneHasCt = flowplaneExecutesCt();
-if (!flowplaneHasCt && haveOvs) console.warn(`test/ovs/neutron-scenarios.test.ts: flowplane side skipped: ${CT_MISSING}`);
-
 const describeSteps = (outputs: StepOutput[], s: NeutronScenario): string =>
   s.steps.map((st, i) => `  ${i + 1} ${st.note}: ${Object.keys(outputs[i]).sort().join(", ") || "dropped"}`).join("\n");
 
@@ -131,7 +112,10 @@ function scenarioTests(bundle: ScenarioBundle): void {
         expect(failures.map((f) => `step ${f.i + 1} (${f.st.note}): ${f.v.problems.join("; ")}`), `OVS run:\n${describeSteps(outputs, s)}`).toEqual([]);
       });
 
-      it.skipIf(!flowplaneHasCt)(`flowplane transmits what Open vSwitch transmits, byte for byte [needs ct: ${flowplaneHasCt ? "present" : CT_MISSING}]`, async () => {
+      const missing = missingCapabilities(s.needs);
+      const reason = missing.map((c) => `${c}: ${CAPABILITY_SOURCE[c]}`).join("; ");
+      if (missing.length > 0 && haveOvs) console.warn(`neutron-scenarios ${s.name}: flowplane side skipped: ${reason}`);
+      it.skipIf(missing.length > 0)(`flowplane transmits what Open vSwitch transmits, byte for byte${missing.length ? ` [skipped: ${reason}]` : ""}`, async () => {
         const theirs = await ovsRun();
         expectSameOutputs(runScenario(bundle, s), theirs, s, "with caches");
         expectSameOutputs(runScenario(bundle, s, { noCache: true }), theirs, s, "without caches");
