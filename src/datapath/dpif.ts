@@ -38,6 +38,7 @@ import { xlate, releaseRecircs, type XlateInput, type LearnedFlow, type MacRef }
 import type { Bridge } from "../ofproto/bridge.js";
 import { recircIdsOf } from "../xlate/recirc.js";
 import type { ConntrackEngine, CtRequest } from "../conntrack/api.js";
+import { Conntrack } from "../conntrack/conntrack.js";
 import type { RecircHost } from "./recirculate.js";
 import { RECIRC_DEPTH_MAX } from "../limits.js";
 import { REGION_META } from "../packet/parse.js";
@@ -59,7 +60,7 @@ export interface DatapathOptions {
   onInstall?: (id: number) => void;
   /** Removes OpenFlow rules whose idle or hard timeout passed; run by maintain(). */
   expireRules?: (nowMs: number) => void;
-  /** The connection tracker every bridge of the switch shares (OVS: one per datapath); ct does nothing without one. */
+  /** The connection tracker every bridge of the switch shares (OVS: one per datapath); a new Conntrack by default. */
   conntrack?: ConntrackEngine;
 }
 
@@ -146,7 +147,7 @@ export class Datapath implements RecircHost {
     this.results = new Array(n).fill(null);
     this.noCache = opts.noCache === true;
     this.idleMs = opts.idleMs ?? MEGAFLOW_IDLE_MS_DEFAULT;
-    this.conntrack = opts.conntrack ?? null;
+    this.conntrack = opts.conntrack ?? new Conntrack();
     this.recircParser = new Parser(opts.vlanLimit);
     this.executor.attach(this, this.recircParser, 0);
     for (let d = 1; d <= RECIRC_DEPTH_MAX; d++) {
@@ -391,7 +392,7 @@ export class Datapath implements RecircHost {
     }
     for (const b of this.sw.bridges) b.macs.expire(nowMs);
     this.expire(nowMs);
-    this.conntrack?.sweep(nowMs);
+    this.conntrack.sweep(nowMs);
   }
 
   /** Empties both caches (statistics are pushed first). */
@@ -409,7 +410,7 @@ export class Datapath implements RecircHost {
 
   // ------------------------------------------------ conntrack and recirculation (recirculate.ts)
 
-  readonly conntrack: ConntrackEngine | null;
+  readonly conntrack: ConntrackEngine;
   /** Executors of recirculated passes: executors[d - 1] runs depth d. */
   private readonly executors: Executor[] = [];
   private readonly recircParser: Parser;
@@ -422,7 +423,7 @@ export class Datapath implements RecircHost {
 
   /** RecircHost: the executor's ct action. */
   runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): void {
-    if (this.conntrack !== null) this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs);
+    this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs);
   }
 
   /**

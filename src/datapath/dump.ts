@@ -51,6 +51,13 @@ export function formatOdpKey(key: Uint32Array, mask: Uint32Array, portName: (dp:
   if (ctM) parts.push(`ct_state(${formatFlagsMasked(k(L.W_CT) & 0xff, ctM, -1, ctStateBitName).replace(/^([a-z])/, "+$1")})`);
   if (m(L.W_CT) >>> 16) parts.push(`ct_zone(0x${(k(L.W_CT) >>> 16).toString(16)}${m(L.W_CT) >>> 16 !== 0xffff ? `/0x${(m(L.W_CT) >>> 16).toString(16)}` : ""})`);
   if (m(L.W_CT_MARK)) parts.push(`ct_mark(0x${k(L.W_CT_MARK).toString(16)}${m(L.W_CT_MARK) !== 0xffffffff ? `/0x${m(L.W_CT_MARK).toString(16)}` : ""})`);
+  const labelMask = big128(mask, L.W_CT_LABEL);
+  if (labelMask) {
+    const all = (1n << 128n) - 1n;
+    parts.push(`ct_label(0x${big128(key, L.W_CT_LABEL).toString(16)}${labelMask !== all ? `/0x${labelMask.toString(16)}` : ""})`);
+  }
+  const tuple = ctTuple4(key, mask);
+  if (tuple) parts.push(tuple);
   parts.push(`recirc_id(${k(L.W_RECIRC_ID) ? `0x${k(L.W_RECIRC_ID).toString(16)}` : "0"})`);
   if (m(L.W_DP_HASH)) parts.push(`dp_hash(0x${k(L.W_DP_HASH).toString(16)}/0x${m(L.W_DP_HASH).toString(16)})`);
   parts.push(`in_port(${portName(k(L.W_IN_PORT)) ?? k(L.W_IN_PORT)})`);
@@ -99,6 +106,31 @@ export function formatOdpKey(key: Uint32Array, mask: Uint32Array, portName: (dp:
   }
   // encap( opens a nested list: no comma right after it.
   return parts.join(",").replace(/encap\(,/g, "encap(") + close;
+}
+
+/** 128 bits from four words, most significant first. */
+function big128(w: Uint32Array, at: number): bigint {
+  let v = 0n;
+  for (let i = 0; i < 4; i++) v = (v << 32n) | BigInt(w[at + i] >>> 0);
+  return v;
+}
+
+/** ct_tuple4(...): the original-direction tuple's masked fields (format_odp_ct_tuple4 style). */
+function ctTuple4(key: Uint32Array, mask: Uint32Array): string | null {
+  const f: string[] = [];
+  const ip = (name: string, w: number): void => {
+    const mk = mask[w] >>> 0;
+    if (mk) f.push(`${name}=${formatIPv4(key[w] >>> 0)}${mk !== 0xffffffff ? `/${formatIPv4(mk)}` : ""}`);
+  };
+  const num = (name: string, v: number, mk: number, full: number): void => {
+    if (mk) f.push(`${name}=${v}${mk !== full ? `/0x${mk.toString(16)}` : ""}`);
+  };
+  ip("src", L.W_CT_NW_SRC);
+  ip("dst", L.W_CT_NW_DST);
+  num("proto", (key[L.W_CT] >>> 8) & 0xff, (mask[L.W_CT] >>> 8) & 0xff, 0xff);
+  num("tp_src", key[L.W_CT_TP] >>> 16, mask[L.W_CT_TP] >>> 16, 0xffff);
+  num("tp_dst", key[L.W_CT_TP] & 0xffff, mask[L.W_CT_TP] & 0xffff, 0xffff);
+  return f.length ? `ct_tuple4(${f.join(",")})` : null;
 }
 
 /** One line of dpctl/dump-flows. */

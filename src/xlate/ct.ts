@@ -167,17 +167,24 @@ export function clearConntrackFields(flow: Uint32Array): void {
   flow.fill(0, L.W_CT, L.W_CT_TP + 1);
 }
 
+/**
+ * The NAT request as the datapath receives it: put_ct_nat only sends a range
+ * maximum above its minimum and a port range with an address range, and
+ * dp_execute_cb makes a missing maximum equal to its minimum.
+ */
 function natRequest(n: NatAction): CtRequest["nat"] {
+  const hasAddr = n.family !== 0;
+  const portMin = hasAddr ? n.portMin : 0;
   return {
     kind: n.kind,
-    family: n.family,
-    addrMin: n.addrMin,
-    addrMax: n.addrMax,
-    portMin: n.portMin,
-    portMax: n.portMax,
+    family: hasAddr ? n.family : 0,
+    addrMin: hasAddr ? n.addrMin : 0n,
+    addrMax: hasAddr ? (n.addrMax > n.addrMin ? n.addrMax : n.addrMin) : 0n,
+    portMin,
+    portMax: portMin ? (n.portMax > portMin ? n.portMax : portMin) : 0,
     persistent: n.persistent,
     hash: n.hash,
-    random: n.random,
+    random: n.hash ? false : n.random,
   };
 }
 

@@ -14,11 +14,20 @@ import { ct, tcp4, udp4, v4, v6, type Pkt } from "./helpers.js";
 
 const haveOvs = OvsSandbox.available();
 
+function ipBig(s: string): bigint {
+  if (!s.includes(":")) return s.split(".").reduce((a, o) => (a << 8n) | BigInt(o), 0n);
+  const [head, tail] = s.split("::");
+  const h = head === "" ? [] : head.split(":");
+  const t = tail === undefined ? [] : tail === "" ? [] : tail.split(":");
+  const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  return groups.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
 function nat(kind: "src" | "dst" | null, addrMin = "", addrMax = addrMin, portMin = 0, portMax = portMin): NatRequest {
-  const ip = (s: string): bigint => s.split(".").reduce((a, o) => (a << 8n) | BigInt(o), 0n);
+  const ip = ipBig;
   return {
     kind,
-    family: addrMin === "" ? 0 : 4,
+    family: addrMin === "" ? 0 : addrMin.includes(":") ? 6 : 4,
     addrMin: addrMin === "" ? 0n : ip(addrMin),
     addrMax: addrMax === "" ? 0n : ip(addrMax),
     portMin,
@@ -45,6 +54,15 @@ const CHAINS: CtRequest[][] = [
   /* 11 */ [ct({ zone: 1, commit: true, force: true })],
   /* 12 */ [ct({ zone: 2 }), ct({ zone: 3, commit: true })],
   /* 13 */ [ct({ zone: 7, commit: true, nat: nat("src", "10.9.0.100", "10.9.0.100", 1000) })],
+  /* 14 */ [ct({ zone: 20, commit: true, nat: nat("src", "fd00::100") })],
+  /* 15 */ [ct({ zone: 20, nat: nat(null) })],
+  /* 16 */ [ct({ zone: 21, commit: true, nat: nat("dst", "10.0.0.80", "10.0.0.80", 80, 80) })],
+  /* 17 */ [ct({ zone: 22, commit: true, nat: nat("src", "10.9.0.1") }), ct({ zone: 22, nat: nat(null) })],
+  /* 18 */ [ct({ zone: 22, commit: true, nat: nat("src", "10.9.0.1") }), ct({ zone: 22 })],
+  /* 19 */ [ct({ zone: 22, nat: nat(null) }), ct({ zone: 23, commit: true })],
+  /* 20 */ [ct({ zone: 9, commit: true })],
+  /* 21 */ [ct({ zone: 24, commit: true, nat: nat("dst", "fd00::80", "fd00::80", 8080) })],
+  /* 22 */ [ct({ zone: 24, nat: nat(null) })],
 ];
 
 interface Step {
@@ -111,6 +129,55 @@ const SCENARIOS: Record<string, Step[]> = {
   ],
 };
 
+const v6tcp = (from: string, sp: number, to: string, dp: number, flags: string, seq: number, ack = 0): Pkt =>
+  v6(from, to, build.tcp({ src: sp, dst: dp, flags, seq, ack, window: 65535 }));
+const v6udp = (from: string, sp: number, to: string, dp: number): Pkt => v6(from, to, build.udp({ src: sp, dst: dp }, new Uint8Array(6)));
+
+Object.assign(SCENARIOS, {
+  "IPv6 NAT and ICMPv6 errors": [
+    { chain: 14, pkt: v6tcp("fd00::1", 1234, "fd00::2", 80, "S", 100), what: "SNAT SYN" },
+    { chain: 15, pkt: v6tcp("fd00::2", 80, "fd00::100", 1234, "SA", 500, 101), what: "SYN+ACK to the SNAT address" },
+    { chain: 15, pkt: v6tcp("fd00::1", 1234, "fd00::2", 80, "A", 101, 501), what: "ACK" },
+    { chain: 14, pkt: v6udp("fd00::1", 53, "fd00::2", 53), what: "SNAT UDP" },
+    { chain: 15, pkt: v6udp("fd00::2", 53, "fd00::100", 53), what: "SNAT UDP reply" },
+    { chain: 15, pkt: v6("fd00::2", "fd00::100", build.icmp6Error({ type: "dest-unreachable", code: 4 }, v6udp("fd00::100", 53, "fd00::2", 53).frame.subarray(14))), what: "ICMPv6 error toward the SNAT address" },
+    { chain: 21, pkt: v6udp("fd00::1", 3333, "fd00::9", 80), what: "DNAT v6" },
+    { chain: 22, pkt: v6udp("fd00::80", 8080, "fd00::1", 3333), what: "DNAT v6 reply" },
+    { chain: 22, pkt: v6("fd00::80", "fd00::1", build.icmp6Error({ type: "dest-unreachable", code: 4 }, v6udp("fd00::1", 3333, "fd00::80", 8080).frame.subarray(14))), what: "ICMPv6 error from the DNAT target" },
+  ],
+  "NAT collisions, ICMP echo, second ct after NAT": [
+    { chain: 6, pkt: v4("10.0.0.1", "10.0.0.2", build.icmpEcho({ id: 77, seq: 1 })), what: "SNAT echo" },
+    { chain: 7, pkt: v4("10.0.0.2", "10.9.0.100", build.icmpEcho({ id: 77, seq: 1, reply: true })), what: "SNAT echo reply" },
+    { chain: 6, pkt: v4("10.0.0.3", "10.0.0.2", build.icmpEcho({ id: 77, seq: 1 })), what: "same id from another host: no free tuple" },
+    { chain: 16, pkt: udp4("10.0.0.1:5555", "10.0.0.99:99"), what: "DNAT to one address and port" },
+    { chain: 16, pkt: udp4("10.0.0.3:5555", "10.0.0.99:99"), what: "another client, same source port" },
+    { chain: 16, pkt: udp4("10.0.0.1:5555", "10.0.0.98:99"), what: "same client and port, other VIP: source port moves" },
+    { chain: 16, pkt: udp4("10.0.0.1:300", "10.0.0.97:99"), what: "a low port" },
+    { chain: 16, pkt: udp4("10.0.0.1:300", "10.0.0.96:99"), what: "a low port again: next in 1-511" },
+    { chain: 16, pkt: udp4("10.0.0.1:700", "10.0.0.95:99"), what: "a port in 600-1023" },
+    { chain: 17, pkt: tcp4("10.0.0.5:2000", "10.0.0.6:80", "S", 1), what: "commit+SNAT then ct(nat) in the same zone" },
+    { chain: 18, pkt: tcp4("10.0.0.5:2001", "10.0.0.6:80", "S", 1), what: "commit+SNAT then ct() in the same zone" },
+    { chain: 19, pkt: tcp4("10.0.0.6:80", "10.9.0.1:2000", "SA", 9, 2), what: "un-SNAT then commit in another zone" },
+    { chain: 4, pkt: udp4("10.0.0.1:4444", "10.0.0.2:4444"), what: "UDP with nat alone" },
+    { chain: 6, pkt: v4("10.0.0.1", "10.0.0.2", build.udp({ src: 6000, dst: 53, checksum: 0 }, new Uint8Array(4))), what: "SNAT UDP without checksum" },
+  ],
+  "zone limit": [
+    { chain: 20, pkt: udp4("10.0.0.1:1", "10.0.0.2:1"), what: "first in zone 9" },
+    { chain: 20, pkt: udp4("10.0.0.1:2", "10.0.0.2:1"), what: "second in zone 9" },
+    { chain: 20, pkt: udp4("10.0.0.1:3", "10.0.0.2:1"), what: "third in zone 9: over the limit" },
+    { chain: 20, pkt: udp4("10.0.0.1:3", "10.0.0.2:1"), what: "again" },
+    { chain: 1, pkt: udp4("10.0.0.1:3", "10.0.0.2:1"), what: "zone 0 has no limit" },
+  ],
+  "TCP window scaling": [
+    { chain: 1, pkt: tcp4(A, B, "S", 1, 0, { window: 64240, options: new Uint8Array([2, 4, 5, 0xb4, 1, 3, 3, 7]) }), what: "SYN wscale 7" },
+    { chain: 1, pkt: tcp4(B, A, "SA", 100, 2, { window: 65160, options: new Uint8Array([2, 4, 5, 0xb4, 1, 3, 3, 7]) }), what: "SYN+ACK wscale 7" },
+    { chain: 1, pkt: tcp4(A, B, "A", 2, 101, { window: 502 }), what: "ACK, window 502 << 7" },
+    { chain: 1, pkt: tcp4(B, A, "PA", 101, 2, { window: 510, payload: new Uint8Array(1000) }), what: "data" },
+    { chain: 1, pkt: tcp4(B, A, "PA", 101 + 60000, 2, { window: 510, payload: new Uint8Array(1000) }), what: "data within the scaled window" },
+    { chain: 1, pkt: tcp4(B, A, "PA", 101 + 200000, 2, { window: 510, payload: new Uint8Array(1000) }), what: "data past it" },
+  ],
+});
+
 describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
   let oracle: CtOracle;
   beforeAll(async () => {
@@ -123,7 +190,8 @@ describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
   for (const [name, steps] of Object.entries(SCENARIOS)) {
     it(name, async () => {
       await oracle.appctl(["dpctl/flush-conntrack"]);
-      const engine = new Conntrack();
+      await oracle.appctl(["dpctl/ct-set-limits", "zone=9,limit=2"]);
+      const engine = new Conntrack({ zoneLimits: [{ zone: 9, limit: 2 }] });
       const got: string[] = [];
       const want: string[] = [];
       for (const s of steps) {
@@ -133,6 +201,12 @@ describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
         got.push(`${s.what}: ${e.md} ${e.l3}`);
       }
       expect(got).toEqual(want);
+      // dpctl/dump-conntrack, plain and -m, in any order.
+      for (const verbose of [false, true]) {
+        const args = verbose ? ["dpctl/dump-conntrack", "-m"] : ["dpctl/dump-conntrack"];
+        const ovsDump = (await oracle.appctl(args)).split("\n").filter((l) => l !== "").sort();
+        expect(engine.dump({ nowMs: 0, verbose }).sort()).toEqual(ovsDump);
+      }
     }, 60_000);
   }
 });

@@ -158,6 +158,8 @@ export async function traceBoth(s: Scenario, ovs: OvsSandbox): Promise<[string, 
   const results = [];
   for (const i of s.inputs) results.push(await ovs.trace(sw.portsByName.get(i.port)!.bridge.name, i.port, Buffer.from(i.frame).toString("hex"), { names: true }));
   await ovs.appctl(["fdb/flush"]);
+  // A traced packet also goes through conntrack (execute_actions_except_outputs commits its connections).
+  await ovs.appctl(["dpctl/flush-conntrack"]);
   for (const b of s.bridges) await ovs.replaceFlows(b.name, b.flows ?? "priority=0 actions=NORMAL\n");
   await ovs.revalidatorPurge();
   s.inputs.forEach((inp, i) => {
