@@ -10,7 +10,10 @@ import type { CtRequest, NatRequest } from "../../src/conntrack/api.js";
 import { build } from "../../src/packet/build.js";
 import { OvsSandbox } from "../ovs/harness.js";
 import { CtOracle, engineSend } from "./ovs-oracle.js";
-import { ct, tcp4, udp4, v4, v6, type Pkt } from "./helpers.js";
+import { ct, tcp4, udp4, v4, v6, Pkt } from "./helpers.js";
+import { existsSync, readdirSync } from "node:fs";
+import { readCapture } from "../../src/io/pcap.js";
+import * as LAYOUT from "../../src/flow/layout.js";
 
 const haveOvs = OvsSandbox.available();
 
@@ -178,6 +181,32 @@ Object.assign(SCENARIOS, {
   ],
 });
 
+/** Every IPv4/IPv6 frame of the shared captures, committed in one zone. */
+function capturePackets(): Step[] {
+  const dir = "../shared/pcaps";
+  if (!existsSync(dir)) return [];
+  const steps: Step[] = [];
+  for (const file of readdirSync(dir).filter((f) => /\.pcap(ng)?$/.test(f)).sort()) {
+    let cap;
+    try {
+      cap = readCapture(`${dir}/${file}`);
+    } catch {
+      continue;
+    }
+    for (let i = 0; i < cap.count; i++) {
+      const frame = new Uint8Array(cap.buffer.subarray(cap.offsets[i], cap.offsets[i] + cap.lengths[i]));
+      // netdev-dummy drops frames beyond its MTU (the GSO super-frames).
+      if (frame.length < 14 || frame.length > 1518) continue;
+      const pkt = new Pkt(frame);
+      const dl = pkt.key[LAYOUT.W_DL_TYPE] & 0xffff;
+      if (dl !== LAYOUT.ETH_TYPE_IP && dl !== LAYOUT.ETH_TYPE_IPV6) continue;
+      steps.push({ chain: 1, pkt, what: `${file} #${i}` });
+    }
+  }
+  return steps;
+}
+SCENARIOS["every IP packet of the shared captures"] = capturePackets();
+
 describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
   let oracle: CtOracle;
   beforeAll(async () => {
@@ -195,9 +224,15 @@ describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
       const got: string[] = [];
       const want: string[] = [];
       for (const s of steps) {
-        const o = await oracle.send(s.chain, s.pkt.frame);
+        const o = await oracle.send(s.chain, s.pkt.frame, 1_000);
         const e = engineSend(engine, CHAINS[s.chain], s.pkt.frame);
-        want.push(`${s.what}: ${o.md} ${o.l3}`);
+        if (o.length === 0 && s.pkt.key[LAYOUT.W_NW] >>> 24 !== 0) {
+          // OVS's fragment reassembly (ipf, on by default) holds a fragment it
+          // may complete later; we do not reassemble (README): the fragment is +inv.
+          expect(e.md, s.what).toMatch(/^state=0x30 /);
+          continue;
+        }
+        want.push(`${s.what}: ${o.map((r) => `${r.md} ${r.l3}`).join(" | ")}`);
         got.push(`${s.what}: ${e.md} ${e.l3}`);
       }
       expect(got).toEqual(want);

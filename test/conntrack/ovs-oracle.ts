@@ -137,17 +137,37 @@ export class CtOracle {
     return this.ovs.appctl(args);
   }
 
-  /** Sends `frame` through chain `chain` in OVS; returns what came out. */
-  async send(chain: number, frame: Uint8Array): Promise<OracleResult> {
+  /**
+   * Sends `frame` through chain `chain` in OVS; returns what came out: one
+   * result per frame OVS transmitted in answer (none when it held or dropped
+   * the packet, several when a held packet's fragments all left at once).
+   */
+  async send(chain: number, frame: Uint8Array, waitMs = 5_000): Promise<OracleResult[]> {
     await this.ovs.receive(`p${chain + 1}`, hex(frame));
-    this.sent++;
-    await this.ovs.waitForTxPackets("o1", this.sent);
-    await this.ovs.waitForTxPackets("o2", this.sent);
-    const f1 = this.frame("o1", this.sent - 1);
-    const f2 = this.frame("o2", this.sent - 1);
-    const v6 = ((f1[12] << 8) | f1[13]) === L.ETH_TYPE_IPV6;
-    const e = (f: Uint8Array, at: number): number => (f[at] << 40 ? 0 : 0) + f[at] * 2 ** 40 + f[at + 1] * 2 ** 32 + ((f[at + 2] << 24) >>> 0) + (f[at + 3] << 16) + (f[at + 4] << 8) + f[at + 5];
-    void v6;
+    try {
+      await this.ovs.waitForTxPackets("o2", this.sent + 1, waitMs);
+    } catch {
+      return [];
+    }
+    // Give fragments released together a moment to all arrive.
+    await this.ovs.waitForTxPackets("o1", this.sent + 1, waitMs);
+    const out: OracleResult[] = [];
+    const n1 = this.count("o1");
+    const n2 = this.count("o2");
+    for (let i = this.sent; i < Math.min(n1, n2); i++) out.push(this.decode(this.frame("o1", i), this.frame("o2", i)));
+    this.sent = Math.min(n1, n2);
+    return out;
+  }
+
+  private count(port: string): number {
+    const buf = readFileSync(this.ovs.readTxPcap(port));
+    return parseCapture(buf, port).count;
+  }
+
+  private decode(f1: Uint8Array, f2: Uint8Array): OracleResult {
+    // A 48-bit MAC address as a number (exact below 2^53).
+    const e = (f: Uint8Array, at: number): number =>
+      f[at] * 2 ** 40 + f[at + 1] * 2 ** 32 + f[at + 2] * 2 ** 24 + f[at + 3] * 2 ** 16 + f[at + 4] * 2 ** 8 + f[at + 5];
     const src1 = e(f1, 6);
     const dst1 = e(f1, 0);
     const src2 = e(f2, 6);
