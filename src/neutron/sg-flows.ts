@@ -363,24 +363,21 @@ function trackedFlows(port: SgPort, add: Add): void {
 
 /** _add_non_ip_conj_flows: dimension 2/2 of remote-group rules on this port, and their accept flows. */
 function remoteRuleFlows(port: SgPort, groups: SecurityGroup[], conj: ConjState, flows: FlowSet): void {
-  const byKey = new Map<string, { rule: DriverRule; conjId: number }[]>();
-  const keys: { direction: Direction; ethertype: Ethertype; protocol?: number }[] = [];
+  // Rules grouped by (direction, ethertype, protocol), in the order first seen (the driver's port_rules dict).
+  const byKey = new Map<string, { direction: Direction; ethertype: Ethertype; protocol?: number; list: { rule: DriverRule; conjId: number }[] }>();
   for (const g of groups) {
     for (const r of g.rules) {
       if (r.remoteGroupId === undefined) continue;
       const rule = driverRule(r);
       const conjId = conj.add(port.vlanTag, g.id, r.remoteGroupId, r.direction, r.ethertype, priorityOffset(rule, true));
       const k = `${r.direction}|${r.ethertype}|${r.protocol}`;
-      let list = byKey.get(k);
-      if (!list) {
-        byKey.set(k, (list = []));
-        keys.push({ direction: r.direction, ethertype: r.ethertype, protocol: r.protocol });
-      }
-      list.push({ rule, conjId });
+      let entry = byKey.get(k);
+      if (!entry) byKey.set(k, (entry = { direction: r.direction, ethertype: r.ethertype, protocol: r.protocol, list: [] }));
+      entry.list.push({ rule, conjId });
     }
   }
-  keys.forEach((key, i) => {
-    const list = [...byKey.values()][i];
+  for (const key of byKey.values()) {
+    const list = key.list;
     const allConjIds = [...new Set(list.map((e) => e.conjId))].sort((a, b) => a - b);
     const merged = key.protocol !== undefined && PORT_PROTOCOL_NAME[key.protocol] !== undefined ? mergePortRanges(list) : mergeCommonRules(list);
     for (const { rule, conjIds } of merged) for (const f of conjunctionFlows(ruleFlows(rule, port, true), 2, conjIds)) flows.add(f);
@@ -398,7 +395,7 @@ function remoteRuleFlows(port: SgPort, groups: SecurityGroup[], conj: ConjState,
       flows.add({ ...est, actions: `set_field:${conjId}->reg${REG_REMOTE_GROUP},${est.actions}` });
       flows.add({ ...fresh, actions: `set_field:${conjId + 1}->reg${REG_REMOTE_GROUP},${fresh.actions}` });
     }
-  });
+  }
 }
 
 /** ConjIPFlowManager.update_flows_for_vlan: dimension 1/2, one pair of flows per member address on the network. */
