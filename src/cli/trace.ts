@@ -77,7 +77,8 @@ export function traceText(
   for (let n = 0; queue.length > 0 && n < RECIRC_TRACES_MAX; n++) {
     const node = queue.shift()!;
     const flow = node.flow.slice();
-    text += `\n\n${"=".repeat(79)}\nrecirc(0x${node.id.toString(16)})`;
+    // OVS ends a pass's Datapath actions without a newline and starts the next with two.
+    text += `\n${"=".repeat(79)}\nrecirc(0x${node.id.toString(16)})`;
     let ctState = CS_TRACKED | CS_NEW;
     if (states.length === 0) text += " - resume conntrack with default ct_state=trk|new (use --ct-next to customize)";
     else {

@@ -55,6 +55,9 @@ export interface ConntrackOptions {
   timeouts?: Partial<TimeoutPolicy>;
   /** Global connection limit (ct-maxconns). */
   connsMax?: number;
+  /** Connections the table holds before it first grows (default 1024); growing rehashes, so a
+   * datapath that expects many connections sizes it up front. */
+  connsInitial?: number;
   /** Zone limits: zone (or DEFAULT_ZONE) -> limit, as dpctl/ct-set-limits. */
   zoneLimits?: ReadonlyArray<{ zone: number; limit: number }>;
   /** false: TCP sequence checks off (dpctl/ct-disable-tcp-seq-chk). */
@@ -144,7 +147,7 @@ export class Conntrack implements ConntrackEngine {
     this.connsMax = opts.connsMax ?? CONNS_MAX_DEFAULT;
     if (!Number.isInteger(this.connsMax) || this.connsMax < 0) throw new RangeError(`connsMax must be a whole number, got ${this.connsMax}`);
     this.timeoutMs = timeoutTableMs(opts.timeouts);
-    this.table = new ConnTable(Math.max(1, this.connsMax));
+    this.table = new ConnTable(Math.max(1, this.connsMax), opts.connsInitial);
     this.wheel = new TimerWheel(this.table);
     this.tcp.seqCheck = opts.tcpSeqCheck ?? true;
     for (const zl of opts.zoneLimits ?? []) this.setZoneLimit(zl.zone, zl.limit);
@@ -301,6 +304,7 @@ export class Conntrack implements ConntrackEngine {
     if (req.force && reply && c >= 0) {
       // ct(force): a connection seen in the reply direction ends, the packet starts a new one.
       this.table.expiresMs[c] = 0;
+      this.wheel.refresh(c);
       c = -1;
     }
 
@@ -354,6 +358,7 @@ export class Conntrack implements ConntrackEngine {
       return state;
     }
     const res = this.update(c, frame, l4At, l4Size, reply, nowMs);
+    this.wheel.refresh(c);
     if (res === UPDATE_VALID) {
       state = (state | CS_ESTABLISHED) & ~CS_NEW;
       if (reply) state |= CS_REPLY_DIR;
@@ -361,6 +366,7 @@ export class Conntrack implements ConntrackEngine {
       state = CS_INVALID;
     } else if (res === UPDATE_NEW) {
       this.table.expiresMs[c] = 0;
+      this.wheel.refresh(c);
       this.createNew = true;
     } else {
       state |= CS_NEW;
@@ -536,7 +542,7 @@ export class Conntrack implements ConntrackEngine {
    */
   private commit(b: Uint8Array, l4At: number, l4Size: number, q: Uint32Array, req: CtRequest, nowMs: number): number {
     const zone = q[T_META] >>> 16;
-    const zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
+    const zl = this.zoneLimits.size === 0 ? undefined : this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
     if (zl !== undefined && zl.count >= zl.limit) {
       this.nLimitZone++;
       return -1;
@@ -552,7 +558,7 @@ export class Conntrack implements ConntrackEngine {
       return -1;
     }
     const base = c * CONN_TUPLE_WORDS;
-    t.tuples.set(q, base);
+    for (let i = 0; i < TUPLE_WORDS; i++) t.tuples[base + i] = q[i];
     reverseTuple(q, 0, t.tuples, base + TUPLE_WORDS);
     t.natAction[c] = 0;
     t.mark[c] = 0;

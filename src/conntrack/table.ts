@@ -51,6 +51,10 @@ export class ConnTable {
   live = new Uint8Array(0);
   /** Next record in a timer-wheel slot or the free list; -1 ends. */
   next = new Int32Array(0);
+  /** Previous record in a timer-wheel slot; -1 for the first. */
+  prev = new Int32Array(0);
+  /** The wheel tick whose slot holds the record. */
+  wheelTick = new Float64Array(0);
   /** TCP peers [orig, reply]: seqlo, seqhi (u32), max_win (u16), wscale, state (u8). */
   seqLo = new Uint32Array(0);
   seqHi = new Uint32Array(0);
@@ -66,15 +70,16 @@ export class ConnTable {
   private hashes = new Uint32Array(0);
   private slotMask = 0;
 
-  constructor(readonly capacityMax: number) {
-    this.grow(Math.min(INITIAL_CAPACITY, capacityMax));
+  /** `capacityInitial` records are allocated at once (more grow by doubling, up to capacityMax). */
+  constructor(readonly capacityMax: number, capacityInitial = INITIAL_CAPACITY) {
+    this.grow(Math.max(1, Math.min(capacityInitial, capacityMax)));
   }
 
   /** Bytes held by the typed arrays (for the memory figure). */
   byteSize(): number {
     let n = 0;
     for (const a of [this.tuples, this.expiresMs, this.mark, this.label, this.l4state, this.natAction, this.admitZone,
-      this.live, this.next, this.seqLo, this.seqHi, this.maxWin, this.wscale, this.tcpState, this.slots, this.hashes]) {
+      this.live, this.next, this.prev, this.wheelTick, this.seqLo, this.seqHi, this.maxWin, this.wscale, this.tcpState, this.slots, this.hashes]) {
       n += a.byteLength;
     }
     return n;
@@ -121,11 +126,18 @@ export class ConnTable {
 
   /** Frees every record at once (flush of all zones). */
   clear(): void {
-    const cap = this.capacity;
-    this.capacity = 0;
     this.count = 0;
     this.freeHead = EMPTY;
-    this.grow(cap);
+    this.live.fill(0);
+    this.mark.fill(0);
+    this.label.fill(0);
+    this.natAction.fill(0);
+    this.admitZone.fill(-1);
+    for (let c = this.capacity - 1; c >= 0; c--) {
+      this.next[c] = this.freeHead;
+      this.freeHead = c;
+    }
+    this.slots.fill(EMPTY);
   }
 
   /** Adds the index entry of record c's tuple in direction dir. */
@@ -215,6 +227,8 @@ export class ConnTable {
     this.admitZone = copy(this.admitZone, 1, Int32Array);
     this.live = copy(this.live, 1, Uint8Array);
     this.next = copy(this.next, 1, Int32Array);
+    this.prev = copy(this.prev, 1, Int32Array);
+    this.wheelTick = copy(this.wheelTick, 1, Float64Array);
     this.seqLo = copy(this.seqLo, 2, Uint32Array);
     this.seqHi = copy(this.seqHi, 2, Uint32Array);
     this.maxWin = copy(this.maxWin, 2, Uint16Array);

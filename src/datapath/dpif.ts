@@ -264,8 +264,6 @@ export class Datapath implements RecircHost {
     this.stats.revalidations++;
     const old = this.results[flow]!;
     const out = xlate(this.xlateInput(keys, kb, size, nowMs, false));
-    // Only an interned result keeps recirculation ids alive: the translation's own references go.
-    releaseRecircs(this.sw, out.recircs);
     const mask = new Uint32Array(L.KEY_WORDS);
     this.megaflows.maskOf(flow, mask, 0);
     let covered = true;
@@ -275,13 +273,18 @@ export class Datapath implements RecircHost {
       // flow's NORMAL xlate-cache entry the same way), so a MAC that moved back is seen.
       for (const r of out.macRefs) r.bridge.macs.learn(r.mac, r.vlan, r.port, nowMs, false);
       this.pushFlowStats(flow);
+      // Intern before releasing the old result, and drop the translation's own
+      // recirculation references last: an id both name must not die in between.
+      const res = this.intern(out);
       this.release(old);
-      this.results[flow] = this.intern(out);
+      this.results[flow] = res;
+      releaseRecircs(this.sw, out.recircs);
       this.swGenOf[flow] = this.sw.version;
       this.macGenOf[flow] = this.sw.macVersion;
       return flow;
     }
     this.removeFlow(flow);
+    releaseRecircs(this.sw, out.recircs);
     return -1;
   }
 

@@ -66,6 +66,12 @@ export class Executor {
   }
   private readonly metaSave = new Uint32Array(META_WORDS);
 
+  /** Copies the packet's key into ctKey (a loop: no subarray view per packet). */
+  private takeKey(key: Uint32Array, kb: number): void {
+    const k = this.ctKey;
+    for (let w = 0; w < L.KEY_WORDS; w++) k[w] = key[kb + w];
+  }
+
   /** Lets this executor run ct/recirc through `host`; `parser` re-reads headers changed before a ct. */
   attach(host: RecircHost, parser: Parser, depth: number): void {
     this.host = host;
@@ -257,7 +263,7 @@ export class Executor {
             copied = true;
           }
           if (k !== this.ctKey) {
-            this.ctKey.set(key.subarray(kb, kb + L.KEY_WORDS));
+            this.takeKey(key, kb);
             k = this.ctKey;
             kk = 0;
           }
@@ -273,7 +279,7 @@ export class Executor {
         case "ct_clear":
           // The packet's ct metadata is cleared (OVS_ACTION_ATTR_CT_CLEAR).
           if (k !== this.ctKey) {
-            this.ctKey.set(key.subarray(kb, kb + L.KEY_WORDS));
+            this.takeKey(key, kb);
             k = this.ctKey;
             kk = 0;
           }

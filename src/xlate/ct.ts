@@ -162,6 +162,37 @@ export function clearConntrack(ctx: CtContext): void {
   clearConntrackFields(ctx.flow);
 }
 
+/**
+ * tuple_swap: exchanges the packet's 5-tuple with the connection's
+ * original-direction tuple (ct_nw_proto, ct_nw_src/dst or ct_ipv6_src/dst,
+ * ct_tp_src/dst), in the flow and in the megaflow mask alike, so a lookup
+ * between two swaps consults the ct_* bits it read. Its own inverse.
+ */
+export function tupleSwap(flow: Uint32Array, wc: Uint32Array): void {
+  const ipv4 = (flow[L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IP;
+  for (const k of [flow, wc]) {
+    const proto = k[L.W_NW] & 0xff;
+    k[L.W_NW] = ((k[L.W_NW] & ~0xff) | ((k[L.W_CT] >>> 8) & 0xff)) >>> 0;
+    k[L.W_CT] = ((k[L.W_CT] & ~0xff00) | (proto << 8)) >>> 0;
+    if (ipv4) {
+      swapWords(k, L.W_NW_SRC, L.W_CT_NW_SRC, 1);
+      swapWords(k, L.W_NW_DST, L.W_CT_NW_DST, 1);
+    } else {
+      swapWords(k, L.W_IPV6_SRC, L.W_CT_IPV6_SRC, 4);
+      swapWords(k, L.W_IPV6_DST, L.W_CT_IPV6_DST, 4);
+    }
+    swapWords(k, L.W_TP, L.W_CT_TP, 1);
+  }
+}
+
+function swapWords(k: Uint32Array, a: number, b: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const t = k[a + i];
+    k[a + i] = k[b + i];
+    k[b + i] = t;
+  }
+}
+
 /** flow_clear_conntrack: ct_state, ct_zone, ct_mark, ct_label and the original-direction tuple. */
 export function clearConntrackFields(flow: Uint32Array): void {
   flow.fill(0, L.W_CT, L.W_CT_TP + 1);

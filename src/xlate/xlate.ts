@@ -36,7 +36,7 @@ import type { OfRule } from "../ofproto/table.js";
 import type { OdpAction } from "../datapath/actions.js";
 import { commitActions } from "./commit.js";
 import type { TraceNode, TraceKind } from "./trace.js";
-import { composeCt, composeCtClear, clearConntrack, type RecircTrace } from "./ct.js";
+import { composeCt, composeCtClear, clearConntrack, tupleSwap, type RecircTrace } from "./ct.js";
 import { recircIdsOf, thawMetadata, type FrozenState } from "./recirc.js";
 import { CS_TRACKED } from "../conntrack/api.js";
 
@@ -308,9 +308,18 @@ function resourceCheck(ctx: Ctx): boolean {
  * earlier table deepens the recursion. The first lookup (isFirst) is the
  * packet's own and counts as neither.
  */
-function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean): void {
+function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean, withCt = false): void {
   if (!isFirst && !resourceCheck(ctx)) return;
   const flow = ctx.flow;
+  // resubmit(,N,ct): the lookup sees the connection's original-direction tuple.
+  if (withCt) {
+    if (((flow[L.W_CT] >>> 8) & 0xff) === 0 || !isIp(flow)) {
+      // xlate_report_error: reported, not a translation failure.
+      ctx.report("error", "resubmit(ct) with non-tracked or non-IP packet!");
+      return;
+    }
+    tupleSwap(flow, ctx.wc);
+  }
   const oldTableId = ctx.tableId;
   ctx.tableId = tableId;
   const oldInPort = flow[L.W_IN_PORT];
@@ -322,6 +331,7 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
   const rule = table ? table.lookup(flow, 0, ctx.wc, 0) : null;
   flow[L.W_IN_PORT] = oldInPort;
   flow[L.W_TP] = oldTp;
+  if (withCt) tupleSwap(flow, ctx.wc);
 
   // Only a trace pays for the rule's text.
   const node = ctx.trace ? ctx.report("table", tableText(ctx, tableId, rule)) : null;
@@ -467,7 +477,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "resubmit": {
       const inPort = a.inPort === OFPP_IN_PORT ? flow[L.W_IN_PORT] : a.inPort;
       const table = a.tableId === TABLE_NONE ? ctx.tableId : a.tableId;
-      lookupAndRun(ctx, inPort, table, false);
+      lookupAndRun(ctx, inPort, table, false, a.withCt);
       break;
     }
     case "goto_table":
@@ -722,7 +732,7 @@ function output(ctx: Ctx, port: number): void {
       break;
     default:
       if (port !== flow[L.W_IN_PORT]) composeOutput(ctx, port);
-      else ctx.report("detail", "skipping output to input port");
+      else ctx.report("warn", "skipping output to input port");
   }
 }
 
