@@ -261,6 +261,7 @@ export class Conntrack implements ConntrackEngine {
       return;
     }
     const related = this.extractor.icmpRelated;
+    this.ctl = this.algCtl(key, kb, req.alg);
     const l4At = off + l4;
     const l3End = l3At + l3Size;
     const l4Size = l3End - l4At;
@@ -268,7 +269,7 @@ export class Conntrack implements ConntrackEngine {
     // process_one_fast(): the packet still carries the connection a previous
     // ct() in this zone found, unless that ct() did NAT or the packet is an
     // FTP/TFTP control packet.
-    if (state & CS_TRACKED && keyZone === zone && !req.force && ((ctWord >>> 8) & 0xff) !== 0 && !this.algCtl(key, kb)) {
+    if (state & CS_TRACKED && keyZone === zone && !req.force && ((ctWord >>> 8) & 0xff) !== 0 && this.ctl === 0) {
       const c = this.cachedConn(key, kb, zone, state);
       if (c >= 0) {
         if (req.nat !== null && this.table.natAction[c] & NAT_ACTIONS && !(state & (CS_SRC_NAT | CS_DST_NAT))) {
@@ -346,6 +347,9 @@ export class Conntrack implements ConntrackEngine {
     if (c >= 0) this.applyMarkLabel(c, req, key, kb, false);
   }
 
+  /** get_alg_ctl_type() of the packet being processed. */
+  private ctl = 0;
+
   /** Set by updateState: the protocol asked for a new connection (CT_UPDATE_NEW). */
   private createNew = false;
 
@@ -408,13 +412,18 @@ export class Conntrack implements ConntrackEngine {
     return c >= 0 ? c : -1;
   }
 
-  /** An FTP or TFTP control packet (get_alg_ctl_type without a helper): TCP port 21 either way, UDP to 69. */
-  private algCtl(key: Uint32Array, kb: number): boolean {
+  /**
+   * get_alg_ctl_type(): 21 for an FTP control packet (TCP port 21 either way,
+   * or any TCP packet when the ct() names the ftp helper, whose port is then
+   * the flow's), 69 for TFTP (UDP to port 69, or any UDP packet with the
+   * tftp helper), else 0. Such packets skip the cached-connection shortcut.
+   */
+  private algCtl(key: Uint32Array, kb: number, helper: number): number {
     const proto = key[kb + L.W_NW] & 0xff;
     const tp = key[kb + L.W_TP];
-    if (proto === L.IPPROTO_TCP) return tp >>> 16 === 21 || (tp & 0xffff) === 21;
-    if (proto === L.IPPROTO_UDP) return (tp & 0xffff) === 69;
-    return false;
+    if (proto === L.IPPROTO_UDP && (helper === 69 || (tp & 0xffff) === 69)) return 69;
+    if (proto === L.IPPROTO_TCP && (helper === 21 || tp >>> 16 === 21 || (tp & 0xffff) === 21)) return 21;
+    return 0;
   }
 
   /**
@@ -563,6 +572,8 @@ export class Conntrack implements ConntrackEngine {
     t.natAction[c] = 0;
     t.mark[c] = 0;
     t.l4state[c] = 0;
+    // ct_verify_helper(): the helper is recorded unless the packet is the other helper's control traffic.
+    t.alg[c] = req.alg !== 0 && (this.ctl === 0 || this.ctl === req.alg) ? req.alg : 0;
     if (req.nat !== null) {
       // conn_not_found(): the reply tuple becomes the translated one.
       const action = natActionOf(req.nat);

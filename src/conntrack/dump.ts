@@ -85,5 +85,6 @@ export function formatConn(t: ConnTable, c: number, nowMs?: number, fmt: DumpFor
       s += `,protoinfo=(state=${TCP_STATE_NAMES[coalesceTcpState(Math.max(so, sr))]})`;
     }
   }
+  if (t.alg[c] !== 0) s += t.alg[c] === 21 ? ",helper=ftp" : ",helper=tftp";
   return s;
 }

@@ -45,6 +45,8 @@ export class ConnTable {
   l4state = new Uint8Array(0);
   /** NAT_* bits of the connection's nat action; 0 when not NATed. */
   natAction = new Uint8Array(0);
+  /** The helper named at commit (ct(alg=...)): 0, 21 (ftp) or 69 (tftp); it is recorded, not run. */
+  alg = new Uint8Array(0);
   /** Zone whose limit admitted the connection, or -1 (admit_zone). */
   admitZone = new Int32Array(0);
   /** 1 when live, 2 when retired (unindexed, waiting for the timer wheel), 0 when free. */
@@ -78,7 +80,7 @@ export class ConnTable {
   /** Bytes held by the typed arrays (for the memory figure). */
   byteSize(): number {
     let n = 0;
-    for (const a of [this.tuples, this.expiresMs, this.mark, this.label, this.l4state, this.natAction, this.admitZone,
+    for (const a of [this.tuples, this.expiresMs, this.mark, this.label, this.l4state, this.natAction, this.alg, this.admitZone,
       this.live, this.next, this.prev, this.wheelTick, this.seqLo, this.seqHi, this.maxWin, this.wscale, this.tcpState, this.slots, this.hashes]) {
       n += a.byteLength;
     }
@@ -119,6 +121,7 @@ export class ConnTable {
     this.mark[c] = 0;
     this.label.fill(0, c * 4, c * 4 + 4);
     this.natAction[c] = 0;
+    this.alg[c] = 0;
     this.admitZone[c] = -1;
     this.next[c] = this.freeHead;
     this.freeHead = c;
@@ -132,6 +135,7 @@ export class ConnTable {
     this.mark.fill(0);
     this.label.fill(0);
     this.natAction.fill(0);
+    this.alg.fill(0);
     this.admitZone.fill(-1);
     for (let c = this.capacity - 1; c >= 0; c--) {
       this.next[c] = this.freeHead;
@@ -224,6 +228,7 @@ export class ConnTable {
     this.label = copy(this.label, 4, Uint32Array);
     this.l4state = copy(this.l4state, 1, Uint8Array);
     this.natAction = copy(this.natAction, 1, Uint8Array);
+    this.alg = copy(this.alg, 1, Uint8Array);
     this.admitZone = copy(this.admitZone, 1, Int32Array);
     this.live = copy(this.live, 1, Uint8Array);
     this.next = copy(this.next, 1, Int32Array);

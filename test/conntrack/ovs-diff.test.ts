@@ -5,7 +5,7 @@
  * included) must be equal. Skipped when OVS is not installed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Conntrack } from "../../src/conntrack/conntrack.js";
+import { Conntrack, DEFAULT_ZONE } from "../../src/conntrack/conntrack.js";
 import type { CtRequest, NatRequest } from "../../src/conntrack/api.js";
 import { build } from "../../src/packet/build.js";
 import { OvsSandbox } from "../ovs/harness.js";
@@ -66,6 +66,12 @@ const CHAINS: CtRequest[][] = [
   /* 20 */ [ct({ zone: 9, commit: true })],
   /* 21 */ [ct({ zone: 24, commit: true, nat: nat("dst", "fd00::80", "fd00::80", 8080) })],
   /* 22 */ [ct({ zone: 24, nat: nat(null) })],
+  /* 23 */ [ct({ zone: 25, commit: true, alg: 21 })],
+  /* 24 */ [ct({ zone: 25, commit: true, alg: 69 })],
+  /* 25 */ [ct({ zone: 30, commit: true })],
+  /* 26 */ [ct({ zone: 31, commit: true })],
+  /* 27 */ [ct({ zone: 32, commit: true })],
+  /* 28 */ [ct({ zone: 33, commit: true })],
 ];
 
 interface Step {
@@ -206,6 +212,21 @@ function capturePackets(): Step[] {
   return steps;
 }
 SCENARIOS["every IP packet of the shared captures"] = capturePackets();
+SCENARIOS["helpers recorded, not run"] = [
+  { chain: 23, pkt: tcp4("10.0.0.1:3000", "10.0.0.2:2121", "S", 1), what: "ftp helper on another port" },
+  { chain: 23, pkt: tcp4("10.0.0.1:3001", "10.0.0.2:21", "S", 1), what: "ftp helper on port 21" },
+  { chain: 24, pkt: udp4("10.0.0.1:3000", "10.0.0.2:69"), what: "tftp helper" },
+  { chain: 24, pkt: udp4("10.0.0.1:3001", "10.0.0.2:6969"), what: "tftp helper on another port" },
+];
+/** The last scenario: it sets the default zone limit (one count shared by every zone without its own). */
+const DEFAULT_LIMIT_SCENARIO = "default zone limit, shared; a zero limit";
+SCENARIOS[DEFAULT_LIMIT_SCENARIO] = [
+  { chain: 25, pkt: udp4("10.0.0.1:1", "10.0.0.2:1"), what: "zone 30" },
+  { chain: 26, pkt: udp4("10.0.0.1:1", "10.0.0.2:1"), what: "zone 31" },
+  { chain: 27, pkt: udp4("10.0.0.1:1", "10.0.0.2:1"), what: "zone 32: the default limit of 2 is used up" },
+  { chain: 28, pkt: udp4("10.0.0.1:1", "10.0.0.2:1"), what: "zone 33, limit 0" },
+  { chain: 20, pkt: udp4("10.0.0.1:9", "10.0.0.2:1"), what: "zone 9 keeps its own limit" },
+];
 
 describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
   let oracle: CtOracle;
@@ -221,6 +242,11 @@ describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
       await oracle.appctl(["dpctl/flush-conntrack"]);
       await oracle.appctl(["dpctl/ct-set-limits", "zone=9,limit=2"]);
       const engine = new Conntrack({ zoneLimits: [{ zone: 9, limit: 2 }] });
+      if (name === DEFAULT_LIMIT_SCENARIO) {
+        await oracle.appctl(["dpctl/ct-set-limits", "default=2", "zone=33,limit=0"]);
+        engine.setZoneLimit(DEFAULT_ZONE, 2);
+        engine.setZoneLimit(33, 0);
+      }
       const got: string[] = [];
       const want: string[] = [];
       for (const s of steps) {
@@ -236,11 +262,13 @@ describe.skipIf(!haveOvs)("conntrack against OVS 3.1", () => {
         got.push(`${s.what}: ${e.md} ${e.l3}`);
       }
       expect(got).toEqual(want);
-      // dpctl/dump-conntrack, plain and -m, in any order.
-      for (const verbose of [false, true]) {
-        const args = verbose ? ["dpctl/dump-conntrack", "-m"] : ["dpctl/dump-conntrack"];
-        const ovsDump = (await oracle.appctl(args)).split("\n").filter((l) => l !== "").sort();
-        expect(engine.dump({ nowMs: 0, verbose }).sort()).toEqual(ovsDump);
+      // dpctl/dump-conntrack, plain, -m and -s, in any order; -s timeouts
+      // count down in real time in OVS, so only their place is compared.
+      for (const [verbose, stats] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const args = ["dpctl/dump-conntrack", ...(verbose ? ["-m"] : []), ...(stats ? ["-s"] : [])];
+        const norm = (l: string): string => l.replace(/,timeout=\d+/, ",timeout=T");
+        const ovsDump = (await oracle.appctl(args)).split("\n").filter((l) => l !== "").map(norm).sort();
+        expect(engine.dump({ nowMs: 0, verbose, stats }).map(norm).sort(), args.join(" ")).toEqual(ovsDump);
       }
     }, 60_000);
   }

@@ -42,6 +42,7 @@ export function ctText(req: CtRequest, table: number): string {
   if (req.mark) exec.push(`set_field:${req.mark.value}/${req.mark.mask}->ct_mark`);
   if (req.label) exec.push(`set_field:0x${req.label.value.toString(16)}/0x${req.label.mask.toString(16)}->ct_label`);
   if (exec.length > 0) parts.push(`exec(${exec.join(",")})`);
+  if (req.alg !== 0) parts.push(`alg=${req.alg === 21 ? "ftp" : "tftp"}`);
   if (req.nat) {
     const n = req.nat;
     let s = "nat";
@@ -97,9 +98,12 @@ export class CtOracle {
     await ovs.addBridge("br0", { ports });
     const flows: string[] = [];
     chains.forEach((chain, i) => {
-      const base = 10 * (i + 1);
+      const base = 4 * i + 1; // Tables base+1 .. base+chain.length (chains of at most 3).
       const family = chain.find((r) => r.nat !== null && r.nat.family !== 0)?.nat?.family ?? 0;
-      for (const proto of family === 4 ? ["ip"] : family === 6 ? ["ipv6"] : ["ip", "ipv6"]) {
+      // A helper needs its protocol in the match (alg=ftp: tcp, alg=tftp: udp).
+      const alg = chain.find((r) => r.alg !== 0)?.alg ?? 0;
+      const l4 = alg === 21 ? ["tcp", "tcp6"] : alg === 69 ? ["udp", "udp6"] : ["ip", "ipv6"];
+      for (const proto of family === 4 ? [l4[0]] : family === 6 ? [l4[1]] : l4) {
         flows.push(`table=0,in_port=${i + 1},${proto} actions=${ctText(chain[0], base + 1)}`);
         for (let j = 1; j < chain.length; j++) flows.push(`table=${base + j},${proto} actions=${ctText(chain[j], base + j + 1)}`);
         flows.push(`table=${base + chain.length},${proto} actions=resubmit(,200)`);
