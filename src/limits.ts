@@ -31,3 +31,13 @@ export const RECIRC_IDS_MAX = 1 << 20;
 /** How often one packet may re-enter the datapath: OVS's MAX_RECIRC_DEPTH
  * (lib/dpif-netdev.c); a deeper recirculation drops the packet. */
 export const RECIRC_DEPTH_MAX = 6;
+
+/** Ports one Neutron description may hold (security groups and routers): a
+ * compute host carries a few hundred VM ports; the compilers refuse more so a
+ * bad file cannot make them print millions of flows. */
+export const NEUTRON_PORTS_MAX = 4096;
+
+/** Security groups, and rules per group, one description may hold (Neutron's
+ * default quota is 10 groups and 100 rules per project; this is far above). */
+export const NEUTRON_GROUPS_MAX = 1024;
+export const NEUTRON_RULES_MAX = 4096;

@@ -15,6 +15,7 @@ import { registerDumpFlows } from "./dump-flows.js";
 import { registerRun } from "./run.js";
 import { registerControl } from "./control.js";
 import { registerLab } from "./lab.js";
+import { registerNeutron } from "./neutron.js";
 
 const SYSTEM_ERRORS: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerControl(program);
   registerLab(program);
+  registerNeutron(program);
   program.addHelpText(
     "after",
     "\nExamples:\n" +
