@@ -69,10 +69,23 @@ export function contentLines(fileText: string): { line: string; number: number }
   const out: { line: string; number: number }[] = [];
   const lines = fileText.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    const hash = line.indexOf("#");
-    if (hash >= 0) line = line.slice(0, hash);
-    if (line.replace(/[ \t\r\n]/g, "") !== "") out.push({ line, number: i + 1 });
+    const line = contentOf(lines[i], 0, lines[i].length);
+    if (line !== "") out.push({ line, number: i + 1 });
   }
   return out;
+}
+
+/**
+ * What text[start..end) (one line) holds for an ovs-ofctl file: the line up
+ * to a `#`, or "" when that is blank.
+ */
+export function contentOf(text: string, start: number, end: number): string {
+  let blank = true;
+  let i = start;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 35) break; // '#'
+    if (c !== 32 && c !== 9 && c !== 13 && c !== 10) blank = false;
+  }
+  return blank ? "" : text.slice(start, i);
 }

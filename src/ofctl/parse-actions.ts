@@ -66,10 +66,16 @@ export interface ActionParseContext {
   portNames?: ReadonlyMap<string, number>;
 }
 
-/** Where each parsed action's text began, for errors found by the checks. */
-const actionAt = new WeakMap<Action, number>();
+/**
+ * Where each action of the latest top-level list parsed began, for errors
+ * found by the checks that follow (verify, checkActions). Emptied when the
+ * next top-level list starts, so it never holds more than one line's actions
+ * (a WeakMap over every action ever parsed cost more garbage collection than
+ * the rest of loading a large flows file).
+ */
+const actionAt = new Map<Action, number>();
 
-/** The offset recorded for an action (0 when unknown). */
+/** The offset recorded for an action of the latest top-level list (0 when unknown). */
 export function actionOffset(a: Action): number {
   return actionAt.get(a) ?? 0;
 }
@@ -109,6 +115,7 @@ export function parseActionList(
   depth = 0,
 ): Action[] {
   if (depth >= 100) throw new TextError(base, text, "Action nested too deeply");
+  if (depth === 0) actionAt.clear();
   const out: Action[] = [];
   let drop = false;
   for (const item of splitItems(text, base)) {
@@ -139,11 +146,6 @@ function parseOne(
   out: Action[],
   depth: number,
 ): void {
-  const port = (s: string, sAt: number, why: string): number => {
-    const p = portFromString(s, ctx.portNames);
-    if (p === null) throw new TextError(sAt, s, why);
-    return p;
-  };
   switch (name) {
     case "output":
     case "output_reg":
@@ -164,7 +166,8 @@ function parseOne(
       const portText = value.slice(0, firstSep);
       let rest = value.slice(firstSep);
       rest = rest.replace(/^[:q,]+/, "");
-      const p = port(portText, at, `${portText}: enqueue to unknown port`);
+      const p = portFromString(portText, ctx.portNames);
+      if (p === null) throw new TextError(at, portText, `${portText}: enqueue to unknown port`);
       out.push({ type: "enqueue", port: p, queue: strToU32(rest, at + value.length - rest.length) });
       return;
     }
@@ -919,8 +922,8 @@ function verify(list: Action[], allowInstructions: boolean, outer: Outer, base: 
     }
     const nextName = instOf(a);
     const next = INST_ORDER[nextName];
-    const curName = Object.keys(INST_ORDER).find((k) => INST_ORDER[k] === inst) ?? "";
     if (!first && (inst === INST_ORDER.apply_actions ? next < inst : next <= inst)) {
+      const curName = Object.keys(INST_ORDER).find((k) => INST_ORDER[k] === inst) ?? "";
       if (next === inst) {
         throw new TextError(at, nextName, `duplicate ${curName} instruction not allowed, for OpenFlow 1.1+ compatibility`);
       }
@@ -974,9 +977,24 @@ export function ofpactName(a: Action): string {
 
 /** The flow view used by the checks: the match's value words, changed by actions as OVS's check does. */
 class CheckFlow {
-  readonly match: Match;
+  /** The match the checks read: the given one until some action changes the flow, then a private copy. */
+  private view: Match;
+  private copied: boolean;
   constructor(match: Match) {
-    this.match = match.clone();
+    this.view = match;
+    this.copied = false;
+  }
+  /** The flow to read. */
+  get match(): Match {
+    return this.view;
+  }
+  /** The flow to change: copied on the first change, so checking never alters the caller's match. */
+  get writable(): Match {
+    if (!this.copied) {
+      this.view = this.view.clone();
+      this.copied = true;
+    }
+    return this.view;
   }
   get dlType(): number {
     return this.match.value[L.W_DL_TYPE] & 0xffff;
@@ -997,7 +1015,8 @@ class CheckFlow {
     return this.match.value[L.W_VLAN0] & 0xffff;
   }
   set tci(v: number) {
-    this.match.value[L.W_VLAN0] = (this.match.value[L.W_VLAN0] & 0xffff0000) | (v & 0xffff);
+    const m = this.writable;
+    m.value[L.W_VLAN0] = (m.value[L.W_VLAN0] & 0xffff0000) | (v & 0xffff);
   }
   get isIpAny(): boolean {
     return this.dlType === L.ETH_TYPE_IP || this.dlType === L.ETH_TYPE_IPV6;
@@ -1125,11 +1144,11 @@ function checkAction(a: Action, fl: CheckFlow, tableId: number): void {
     case "strip_vlan":
       // flow_pop_vlan: the inner tag (none tracked here) moves out.
       fl.tci = fl.match.value[L.W_VLAN1] & 0xffff;
-      fl.match.value[L.W_VLAN1] = 0;
+      fl.writable.value[L.W_VLAN1] = 0;
       return;
     case "push_vlan":
       if (fl.match.value[L.W_VLAN1] & L.VLAN_CFI) throw new CheckError("OFPBAC_BAD_TAG", a);
-      fl.match.value[L.W_VLAN1] = fl.match.value[L.W_VLAN0];
+      fl.writable.value[L.W_VLAN1] = fl.match.value[L.W_VLAN0];
       fl.tci = fl.tci | L.VLAN_CFI;
       return;
     case "reg_move":
@@ -1186,11 +1205,11 @@ function checkAction(a: Action, fl: CheckFlow, tableId: number): void {
       if (a.meterId === 0 || a.meterId > 0xffff0000) throw new CheckError("OFPMMFC_INVALID_METER", a);
       return;
     case "push_mpls":
-      fl.match.value[L.W_DL_TYPE] = a.ethertype;
-      fl.match.value[L.W_NW] = fl.match.value[L.W_NW] & ~0xff;
+      fl.writable.value[L.W_DL_TYPE] = a.ethertype;
+      fl.writable.value[L.W_NW] = fl.match.value[L.W_NW] & ~0xff;
       return;
     case "pop_mpls":
-      fl.match.value[L.W_DL_TYPE] = a.ethertype;
+      fl.writable.value[L.W_DL_TYPE] = a.ethertype;
       return;
     default:
       return;
@@ -1210,7 +1229,7 @@ function checkLearn(a: LearnAction, fl: CheckFlow): void {
         const bits = ones(spec.dst.nBits) << BigInt(spec.dst.ofs);
         const value = (cur.value & ~bits) | ((spec.src.value << BigInt(spec.dst.ofs)) & bits);
         const mask = cur.mask | bits;
-        setMatchField(dstFlow.match, f, value, mask === ones(f.nBytes * 8) ? mask : mask);
+        setMatchField(dstFlow.writable, f, value, mask);
       }
     } else if (spec.kind === "load" && spec.dst !== null) {
       checkSubfieldDst(spec.dst, dstFlow, a);
