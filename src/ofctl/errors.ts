@@ -69,23 +69,49 @@ export function contentLines(fileText: string): { line: string; number: number }
   const out: { line: string; number: number }[] = [];
   const lines = fileText.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    const line = contentOf(lines[i], 0, lines[i].length);
-    if (line !== "") out.push({ line, number: i + 1 });
+    let line = lines[i];
+    const hash = line.indexOf("#");
+    if (hash >= 0) line = line.slice(0, hash);
+    if (line.replace(/[ \t\r\n]/g, "") !== "") out.push({ line, number: i + 1 });
   }
   return out;
 }
 
 /**
- * What text[start..end) (one line) holds for an ovs-ofctl file: the line up
- * to a `#`, or "" when that is blank.
+ * Walks the lines of an ovs-ofctl file that hold something, as contentLines
+ * does, without an array of lines: next() moves to the next such line and
+ * returns it (the text before any `#`), or null at the end; `number` is its
+ * 1-based line number.
  */
-export function contentOf(text: string, start: number, end: number): string {
-  let blank = true;
-  let i = start;
-  for (; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 35) break; // '#'
-    if (c !== 32 && c !== 9 && c !== 13 && c !== 10) blank = false;
+export class ContentLineCursor {
+  number: number;
+  private readonly text: string;
+  private start: number;
+  /** The next '#' at or after `start`, or -1 when there is none. */
+  private hashAt: number;
+
+  constructor(text: string) {
+    this.text = text;
+    this.number = 0;
+    this.start = 0;
+    this.hashAt = text.indexOf("#");
   }
-  return blank ? "" : text.slice(start, i);
+
+  next(): string | null {
+    const text = this.text;
+    while (this.start <= text.length) {
+      const start = this.start;
+      let end = text.indexOf("\n", start);
+      if (end < 0) end = text.length;
+      this.start = end + 1;
+      this.number++;
+      if (this.hashAt >= 0 && this.hashAt < start) this.hashAt = text.indexOf("#", start);
+      if (this.hashAt >= 0 && this.hashAt < end) end = this.hashAt;
+      for (let i = start; i < end; i++) {
+        const c = text.charCodeAt(i);
+        if (c !== 32 && c !== 9 && c !== 13 && c !== 10) return text.slice(start, end);
+      }
+    }
+    return null;
+  }
 }

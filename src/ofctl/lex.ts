@@ -250,24 +250,33 @@ export function parseIntString(
 
 /** "a.b.c.d" with each part 0..255, or null. */
 export function parseIPv4(s: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (m === null) return null;
   let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255) return null;
-    v = v * 256 + o;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0 && s.charCodeAt(i++) !== 46) return null; // '.'
+    let octet = 0;
+    const start = i;
+    for (let d = s.charCodeAt(i) - 48; d >= 0 && d <= 9 && i - start < 3; d = s.charCodeAt(++i) - 48) octet = octet * 10 + d;
+    if (i === start || octet > 255) return null;
+    v = v * 256 + octet;
   }
-  return v >>> 0;
+  return i === s.length ? v >>> 0 : null;
 }
 
 /** "xx:xx:xx:xx:xx:xx" (1-2 hex digits each), as a 48-bit bigint, or null. */
 export function parseMac(s: string): bigint | null {
-  const m = /^([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})$/.exec(s);
-  if (m === null) return null;
-  let v = 0n;
-  for (let i = 1; i <= 6; i++) v = (v << 8n) | BigInt(parseInt(m[i], 16));
-  return v;
+  // 48 bits fit a double exactly: one BigInt at the end.
+  let v = 0;
+  let i = 0;
+  for (let part = 0; part < 6; part++) {
+    if (part > 0 && s.charCodeAt(i++) !== 58) return null; // ':'
+    let octet = 0;
+    const start = i;
+    for (let d = digitValue(s.charCodeAt(i)); d < 16 && i - start < 2; d = digitValue(s.charCodeAt(++i))) octet = octet * 16 + d;
+    if (i === start) return null;
+    v = v * 256 + octet;
+  }
+  return i === s.length ? BigInt(v) : null;
 }
 
 /** inet_pton(AF_INET6): a 128-bit bigint, or null. Accepts a trailing dotted quad. */

@@ -225,6 +225,13 @@ describe("parseFlows", () => {
     const e = syntaxError(() => parseFlows("priority=1,actions=drop\n\npriority=2,nw_srcx=1,actions=drop\n", "flows.txt"));
     expect(e.message).toBe("flows.txt:3:12: unknown keyword nw_srcx");
   });
+
+  it("counts comment-only, blank and CRLF lines when naming a bad line", () => {
+    const text = "# one\r\n#two # three\r\n\r\npriority=1,actions=drop # four\r\n \t\r\npriority=2, actions=drop#\r\nip,tp_dst=80,actions=drop";
+    const e = syntaxError(() => parseFlows(text, "f.txt"));
+    expect(e.message).toBe("f.txt:7:4: prerequisites not met for matching tp_dst (needs tcp, udp, sctp, icmp or icmp6)");
+    expect(parseFlows(text.slice(0, text.lastIndexOf("\n")), "f.txt").map((f) => f.priority)).toEqual([1, 2]);
+  });
 });
 
 describe("canonical text (recorded from Open vSwitch 3.1: test/fixtures/ofctl/canonical.txt)", () => {

@@ -20,7 +20,7 @@
 import { Match } from "../flow/match.js";
 import * as L from "../flow/layout.js";
 import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
-import { FlowSyntaxError, TextError, contentOf, withPlace } from "./errors.js";
+import { ContentLineCursor, FlowSyntaxError, TextError, withPlace } from "./errors.js";
 import { splitItems, strToU16, strToU64, strToUintDecimal } from "./lex.js";
 import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, type OvsField } from "./mf.js";
 import { checkActions, ctValid, parseActionList } from "./parse-actions.js";
@@ -71,17 +71,12 @@ export function parseFlow(text: string, opts: ParseFlowOptions = {}): FlowSpec {
  */
 export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptions = {}): FlowSpec[] {
   const out: FlowSpec[] = [];
-  let start = 0;
-  for (let number = 1; start <= fileText.length; number++) {
-    let end = fileText.indexOf("\n", start);
-    if (end < 0) end = fileText.length;
-    const line = contentOf(fileText, start, end);
-    start = end + 1;
-    if (line === "") continue;
+  const lines = new ContentLineCursor(fileText);
+  for (let line = lines.next(); line !== null; line = lines.next()) {
     try {
       out.push(parseFlowText(line, opts));
     } catch (e) {
-      if (e instanceof TextError) throw new FlowSyntaxError(fileName, number, e.at + 1, e.token, e.message);
+      if (e instanceof TextError) throw new FlowSyntaxError(fileName, lines.number, e.at + 1, e.token, e.message);
       throw e;
     }
   }
