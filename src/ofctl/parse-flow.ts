@@ -34,6 +34,15 @@ export interface ParseFlowOptions {
   portNames?: ReadonlyMap<string, number>;
   /** Table of a line that names none (0 by default). */
   defaultTable?: number;
+  /**
+   * The OpenFlow version of the switch the flows are for. Unless it is
+   * OpenFlow10, a flow whose actions are inconsistent with its match is an
+   * error, as it is for `ovs-ofctl -O OpenFlow13 add-flow` (see checkActions).
+   * Unset: no such check, as for ovs-ofctl's default, which falls back to 1.0.
+   */
+  protocol?: string;
+  /** The groups of the switch the flows are for: a group action naming another is an error (OFPBAC_BAD_OUT_GROUP). Unset: not checked. */
+  groupExists?: (groupId: number) => boolean;
 }
 
 /** ovs-ofctl's protocol keywords: dl_type and optional nw_proto. */
@@ -196,7 +205,7 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
   checkPrereqs(match, uses);
   spec.match = match;
   spec.actions = parseActionList(actText, eq + 1, { portNames: opts.portNames }, true);
-  checkActions(spec.actions, match, spec.table);
+  checkActions(spec.actions, match, spec.table, opts);
   if (nPackets >= 0n || nBytes >= 0n || durationSec >= 0) {
     spec.stats = {
       durationSec: Number.isFinite(durationSec) && durationSec >= 0 ? durationSec : 0,
