@@ -133,7 +133,8 @@ export function parseActionList(
     throw new TextError(base, text, '"drop" must not be accompanied by any other action or instruction');
   }
   verify(out, allowInstructions, outer, base);
-  return out;
+  // A list grown by push keeps room for 16 actions; flows live long, so keep an exact copy.
+  return out.slice();
 }
 
 function parseOne(
