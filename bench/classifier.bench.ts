@@ -191,7 +191,7 @@ const flagBits = (f: FlowFlags): number =>
   (f.noByteCounts ? FF_NO_BYT_COUNTS : 0);
 
 /** Seconds to parse the file and fill the tables (median of three runs). */
-export function loadFlows(): number {
+function loadFlows(): number {
   const text = flowsText(FLOWS_FILE_LINES);
   const times: number[] = [];
   for (let run = 0; run < 3; run++) {

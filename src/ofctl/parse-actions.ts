@@ -12,7 +12,9 @@
  * delete_field, dec_nsh_ttl and the debug actions are rejected as
  * unsupported. Checks that OVS only uses to narrow the usable OpenFlow
  * versions (e.g. strip_vlan on a flow without a VLAN match is OpenFlow 1.0
- * only) are not errors here, as they are not for `ovs-ofctl add-flow`.
+ * only) are errors only when checkActions is told the switch speaks
+ * OpenFlow 1.1 or later, as they are for `ovs-ofctl -O OpenFlow13 add-flow`
+ * and not for plain `ovs-ofctl add-flow` (which falls back to 1.0).
  */
 import type {
   Action,
