@@ -23,10 +23,11 @@ export const fieldMax = (bits: number): bigint => ONES[bits] ?? (1n << BigInt(bi
  * New matches take their words from a slab shared by MATCHES_PER_SLAB
  * matches: a typed array of KEY_WORDS words has its own off-heap buffer,
  * and a 100k-line flows file made 200k of them, whose bookkeeping cost more
- * than parsing. A slab lives while any of its matches does (at most
- * MATCHES_PER_SLAB - 1 idle neighbours, 45 kB).
+ * than parsing. A slab lives while any of its matches does: a table loaded
+ * whole and then mostly deleted keeps at most one slab (22 kB) per surviving
+ * flow.
  */
-const MATCHES_PER_SLAB = 64;
+const MATCHES_PER_SLAB = 32;
 const SLAB_WORDS = MATCHES_PER_SLAB * 2 * KEY_WORDS;
 let slab = new Uint32Array(SLAB_WORDS);
 let slabUsed = 0;
