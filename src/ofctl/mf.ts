@@ -729,12 +729,12 @@ export function setMatchField(m: Match, f: OvsField, value: bigint, mask: bigint
     case "tcp_src":
     case "udp_src":
     case "sctp_src":
-      m.setField(F_TP_SRC, value, mask);
+      m.setFieldBits(F_TP_SRC, v, k);
       return;
     case "tcp_dst":
     case "udp_dst":
     case "sctp_dst":
-      m.setField(F_TP_DST, value, mask);
+      m.setFieldBits(F_TP_DST, v, k);
       return;
     case "tcp_flags":
       m.setField(f.def, value & 0xfffn, mask & 0xfffn);
@@ -755,7 +755,9 @@ export function setMatchField(m: Match, f: OvsField, value: bigint, mask: bigint
       m.setField(f.def, value & ones(f.def.bits), wild ? 0n : ones(f.def.bits));
       return;
     default:
-      m.setField(f.def, value & ones(f.def.bits), mask & ones(f.def.bits));
+      // Fields of up to 32 bits go in as numbers: loading a large file sets millions of them.
+      if (f.def.bits <= 32) m.setFieldBits(f.def, v, k);
+      else m.setField(f.def, value & ones(f.def.bits), mask & ones(f.def.bits));
   }
 }
 
