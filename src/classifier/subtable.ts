@@ -98,8 +98,12 @@ export class Head<R> {
   readonly hash: number;
   /** The masked value, one word per word of the subtable's mask. */
   readonly value: Int32Array;
-  /** Highest priority first; never empty while the Head is in the table. */
-  readonly entries: ClsEntry<R>[];
+  /**
+   * Highest priority first; never empty while the Head is in the table.
+   * Replaced by a one-element array for the first rule: most Heads hold
+   * one rule, and a grown array would reserve room for 16.
+   */
+  entries: ClsEntry<R>[];
   constructor(hash: number, value: Int32Array) {
     this.hash = hash;
     this.value = value;
@@ -566,15 +570,34 @@ export class Subtable<R> {
     this.slotHead[i] = head;
   }
 
+  /** Rehashes into `slots` slots, moving each slot's columns as they are (the Heads are not read). */
   private resize(slots: number): void {
-    const old = this.slotHead;
-    this.slotHash = new Int32Array(slots);
-    this.slotValue = new Int32Array(slots * this.words.length);
+    const oldHash = this.slotHash;
+    const oldValue = this.slotValue;
+    const oldPriority = this.slotPriority;
+    const oldSeq = this.slotSeq;
+    const oldHead = this.slotHead;
+    const n = this.words.length;
+    const hashes = new Int32Array(slots);
+    const values = new Int32Array(slots * n);
     this.slotPriority = new Int32Array(slots);
     this.slotSeq = new Float64Array(slots);
     this.slotHead = new Array<Head<R> | null>(slots).fill(null);
-    this.slotMask = slots - 1;
-    for (const head of old) if (head !== null) this.place(head);
+    const m = slots - 1;
+    for (let o = 0; o < oldHash.length; o++) {
+      const hash = oldHash[o];
+      if (hash === 0) continue;
+      let i = hash & m;
+      while (hashes[i] !== 0) i = (i + 1) & m;
+      hashes[i] = hash;
+      values.set(oldValue.subarray(o * n, o * n + n), i * n);
+      this.slotPriority[i] = oldPriority[o];
+      this.slotSeq[i] = oldSeq[o];
+      this.slotHead[i] = oldHead[o];
+    }
+    this.slotHash = hashes;
+    this.slotValue = values;
+    this.slotMask = m;
   }
 }
 

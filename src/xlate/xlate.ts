@@ -337,6 +337,9 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
   const node = ctx.trace ? ctx.report("table", tableText(ctx, tableId, rule)) : null;
   const savedTrace = ctx.trace;
   if (node) ctx.trace = node.subs;
+  // On a miss OVS runs its internal table-miss rule, which has no actions, and
+  // do_xlate_actions reports an empty list as "drop" (as for a rule's own).
+  if (node && (rule === null || rule.actions.length === 0)) ctx.report("action", "drop");
   if (rule) {
     ctx.rules.push({ bridge: ctx.bridge, table: tableId, rule });
     if (ctx.input.sideEffects) table.credit(rule, 1, ctx.input.packetSize, ctx.input.nowMs);
