@@ -172,31 +172,3 @@ export async function traceBoth(s: Scenario, ovs: OvsSandbox): Promise<[string, 
   });
   return out;
 }
-
-/**
- * Datapath actions as a sorted list of "port|vlan tags|header sets" per
- * output: OVS's flood order is unspecified, and a different order changes
- * the pop/push sequence between outputs without changing what each port gets.
- */
-export function normalizeActions(text: string, frame?: Uint8Array): string {
-  if (text === "drop" || text.startsWith("ERROR")) return text;
-  const parts = text.split(/,(?![^()]*\))/);
-  // Start from the frame's own tags, written as the push that would make them.
-  const vlans: string[] = [];
-  for (let p = 12; frame && p + 4 <= frame.length && vlans.length < 2; p += 4) {
-    const tpid = (frame[p] << 8) | frame[p + 1];
-    if (tpid !== 0x8100 && tpid !== 0x88a8) break;
-    const tci = (frame[p + 2] << 8) | frame[p + 3];
-    vlans.push(`push_vlan(${tpid === 0x8100 ? "" : `tpid=0x${tpid.toString(16)},`}vid=${tci & 0xfff},pcp=${tci >> 13})`);
-  }
-  const sets = new Map<string, string>();
-  const outs: string[] = [];
-  for (const p of parts) {
-    if (p.startsWith("push_vlan(")) vlans.unshift(p);
-    else if (p === "pop_vlan") vlans.shift();
-    else if (p.startsWith("set(")) sets.set(p.slice(4, p.indexOf("(", 4)), p);
-    else if (/^[A-Za-z0-9_.\-"]+$/.test(p)) outs.push(`${p}|${vlans.join("+")}|${[...sets.values()].sort().join("+")}`);
-    else outs.push(p);
-  }
-  return outs.sort().join(" ; ");
-}
