@@ -34,7 +34,7 @@ import { MegaflowCache, MEGAFLOWS_MAX_DEFAULT } from "./megaflow.js";
 import { Executor, type EmitFn } from "./execute.js";
 import { formatOdpActions } from "./actions.js";
 import { emcHash } from "./hash.js";
-import { xlate, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
+import { xlate, datapathWildcards, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
 
 /** OVS's default other_config:max-idle: 10 s. */
@@ -213,6 +213,7 @@ export class Datapath {
     let id = this.tempId;
     if (!this.noCache) {
       if (this.megaflows.count >= this.megaflows.flowsMax) this.evictLru();
+      datapathWildcards(out.wc, keys, kb);
       const got = this.megaflows.insert(keys, kb, out.wc, 0);
       if (got < 0) this.stats.lost++;
       else id = got;
