@@ -69,8 +69,11 @@ export function buildScenarioSwitch(s: Scenario, dir = mkdtempSync(join(tmpdir()
 /** The first input's timestamp; input i is stamped i ms later, so an output's timestamp names its input. */
 export const TS0 = 1_700_000_000;
 
-/** Replays the scenario's inputs (input i at TS0 + i ms) and returns the switch and the output directory. */
-export function replayScenario(s: Scenario, opts: { noCache?: boolean } = {}): { sw: Switch; outDir: string; portNames: string[] } {
+/**
+ * Replays the scenario's inputs (input i at TS0 + i ms) and returns the
+ * switch and the output directory; `megaflowsFile` is replay's --megaflows.
+ */
+export function replayScenario(s: Scenario, opts: { noCache?: boolean; megaflowsFile?: string } = {}): { sw: Switch; outDir: string; portNames: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "fp-scn-"));
   const sw = buildScenarioSwitch(s, dir);
   const byPort = new Map<string, { data: Uint8Array; tsSec: number; tsNsec: number }[]>();
@@ -85,7 +88,7 @@ export function replayScenario(s: Scenario, opts: { noCache?: boolean } = {}): {
     return { port: sw.portsByName.get(port)!, capture: parseCapture(readFileSync(path), path) };
   });
   const outDir = join(dir, "out");
-  replay(sw, inputs, { outDir, noCache: opts.noCache });
+  replay(sw, inputs, { outDir, noCache: opts.noCache, megaflowsFile: opts.megaflowsFile });
   const portNames = s.ports.filter((p) => p.type !== "patch").map((p) => p.name).concat(s.bridges.map((b) => b.name));
   return { sw, outDir, portNames };
 }
