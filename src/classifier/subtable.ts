@@ -25,10 +25,10 @@
  * - Ports trie: when the last stage misses and the subtable masks tp_src and
  *   tp_dst (one word), a per-subtable trie of the rules' masked port values
  *   says how many leading port bits prove the miss, so a miss on
- *   `tp_dst=80` need not un-wildcard all 32 port bits. Unlike OVS, which
- *   relies on it for every miss in that stage, it is used only when the
- *   ports alone rule a match out: a miss caused by another L4-stage word
- *   (tcp_flags) un-wildcards the whole stage.
+ *   `tp_dst=80` need not un-wildcard all 32 port bits; the stage's other
+ *   words (tcp_flags) are un-wildcarded whole, as OVS does. When the ports
+ *   alone do not rule a match out, the whole stage is un-wildcarded (OVS's
+ *   trie then answers every port bit of the mask as well).
  * Limits: tables grow by doubling on insert and shrink on removal (control
  * plane); lookups allocate nothing.
  */
@@ -344,8 +344,13 @@ export class Subtable<R> {
     const n = words.length;
     for (; j < n; j++) h = hashWord(h, keys[base + words[j]] & masks[j]);
     const slot = this.findKey(hashFinish(h, n), keys, base);
-    // The ports trie may prove the miss with fewer bits than the last stage has.
-    if (slot < 0 && this.portsTrie !== null && this.portsRuleOut(keys, base, wc, wcBase)) return -1;
+    // The ports trie may prove the miss with fewer port bits than the last
+    // stage has; the stage's other words were hashed, so they count
+    // (OVS 3.1 as installed: find_match_wc un-wildcards them too).
+    if (slot < 0 && this.portsTrie !== null && this.portsRuleOut(keys, base, wc, wcBase)) {
+      for (j = first; j < n; j++) if (words[j] !== W_TP) wc[wcBase + words[j]] |= masks[j];
+      return -1;
+    }
     for (j = first; j < n; j++) wc[wcBase + words[j]] |= masks[j];
     return slot;
   }

@@ -34,7 +34,7 @@ import { MegaflowCache, MEGAFLOWS_MAX_DEFAULT } from "./megaflow.js";
 import { Executor, type EmitFn } from "./execute.js";
 import { formatOdpActions } from "./actions.js";
 import { emcHash } from "./hash.js";
-import { xlate, releaseRecircs, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
+import { xlate, releaseRecircs, datapathWildcards, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
 import { recircIdsOf } from "../xlate/recirc.js";
 import type { ConntrackEngine, CtRequest } from "../conntrack/api.js";
@@ -237,6 +237,7 @@ export class Datapath implements RecircHost {
     let id = this.tempId;
     if (!this.noCache) {
       if (this.megaflows.count >= this.megaflows.flowsMax) this.evictLru();
+      datapathWildcards(out.wc, keys, kb);
       const got = this.megaflows.insert(keys, kb, out.wc, 0);
       if (got < 0) this.stats.lost++;
       else id = got;

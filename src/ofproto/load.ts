@@ -67,7 +67,7 @@ export class Rule extends FlowRule<Action[]> implements OfRule {
 }
 
 /** OVS tracks prefixes of nw_src and nw_dst by default (Flow_Table prefixes). */
-const PREFIX_FIELDS = ["nw_src", "nw_dst"].map((n) => findField(n)!);
+const PREFIX_FIELDS = ["nw_dst", "nw_src"].map((n) => findField(n)!);
 
 const newRule = (spec: RuleSpec<Action[]>, nowMs: number): Rule => new Rule(spec, nowMs);
 

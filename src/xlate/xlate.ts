@@ -264,19 +264,41 @@ function finishWildcards(ctx: Ctx, orig: Uint32Array): void {
   for (let i = 0; i < 2; i++) if (wc[L.W_VLAN0 + i] & 0xffff) wc[L.W_VLAN0 + i] |= L.VLAN_CFI;
   if ((orig[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) wc[L.W_TP] = 0;
   if (dlType !== L.ETH_TYPE_MPLS && dlType !== L.ETH_TYPE_MPLS_MCAST) for (let i = 0; i < 3; i++) wc[L.W_MPLS0 + i] = 0;
-  // No wildcard bits for VLAN headers the original packet does not have,
-  // except their presence. OVS's datapath key always matches the outer
-  // EtherType exactly (eth_type, or eth_type(0x8100) and encap()), so a tagged
-  // and an untagged packet never share a megaflow, nor 802.1Q and 802.1ad
-  // ones; flowplane's key has no outer EtherType, so each header's presence
-  // bit (CFI) and TPID stand for it.
-  for (let i = 0; i < 2; i++) {
-    const present = (orig[L.W_VLAN0 + i] & L.VLAN_CFI) !== 0;
-    const outerPresent = i === 0 || (orig[L.W_VLAN0] & L.VLAN_CFI) !== 0;
-    if (present) wc[L.W_VLAN0 + i] = (wc[L.W_VLAN0 + i] | 0xffff0000 | L.VLAN_CFI) >>> 0;
-    else wc[L.W_VLAN0 + i] = outerPresent ? L.VLAN_CFI : 0;
-  }
+  // No tunnel wildcard bits for a packet that came in on no tunnel: a
+  // set_tunnel or a tun_id match consulted only what translation wrote.
+  if (!tunnelDstSet(orig)) for (let w = L.W_TUN_ID; w < L.W_DL_DST; w++) wc[w] = 0;
+  // No wildcard bits for VLAN headers the original packet does not have.
+  // What the datapath adds to match their presence is datapathWildcards'.
+  for (let i = 0; i < 2; i++) if (!(orig[L.W_VLAN0 + i] & L.VLAN_CFI)) wc[L.W_VLAN0 + i] = 0;
   wc[L.W_TP] >>>= 0;
+}
+
+/** flow_tnl_dst_is_set: the packet arrived through a tunnel (IPv4 or IPv6 outer destination). */
+function tunnelDstSet(k: Uint32Array): boolean {
+  if (k[L.W_TUN_DST] !== 0) return true;
+  for (let w = L.W_TUN_IPV6_DST; w < L.W_TUN_IPV6_DST + 4; w++) if (k[w] !== 0) return true;
+  return false;
+}
+
+/**
+ * The datapath's share of a megaflow's mask, added to translation's `wc`
+ * when the megaflow is installed (dpif-netdev handle_packet_upcall; not in
+ * trace's Megaflow line, which is translation's). The datapath key cannot
+ * wildcard whether a packet has a VLAN header, so an outer TCI translation
+ * left wildcarded is matched on VID and CFI. The key also always matches each
+ * header's EtherType (eth_type(0x8100), encap(...)), so a tagged and an
+ * untagged packet never share a megaflow, nor 802.1Q and 802.1ad ones;
+ * flowplane's key has no outer EtherType, so the TPID of every header the
+ * packet has and the presence bit (CFI) of the next one stand for it.
+ */
+export function datapathWildcards(wc: Uint32Array, key: Uint32Array, keyBase: number): void {
+  if ((wc[L.W_VLAN0] & 0xffff) === 0) wc[L.W_VLAN0] |= L.VLAN_VID_MASK | L.VLAN_CFI;
+  for (let i = 0; i < 2; i++) {
+    const present = (key[keyBase + L.W_VLAN0 + i] & L.VLAN_CFI) !== 0;
+    const outerPresent = i === 0 || (key[keyBase + L.W_VLAN0] & L.VLAN_CFI) !== 0;
+    if (present) wc[L.W_VLAN0 + i] |= 0xffff0000 | L.VLAN_CFI;
+    else if (outerPresent) wc[L.W_VLAN0 + i] |= L.VLAN_CFI;
+  }
 }
 
 const isIp = (f: Uint32Array): boolean => {
@@ -450,12 +472,14 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "set_ipv4_src":
       if ((flow[L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IP) {
         wc[L.W_NW_SRC] = 0xffffffff;
+        maskNwProto(wc);
         flow[L.W_NW_SRC] = a.ipv4 >>> 0;
       }
       break;
     case "set_ipv4_dst":
       if ((flow[L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IP) {
         wc[L.W_NW_DST] = 0xffffffff;
+        maskNwProto(wc);
         flow[L.W_NW_DST] = a.ipv4 >>> 0;
       }
       break;
@@ -463,10 +487,16 @@ function runAction(ctx: Ctx, a: Action): boolean {
       if (isIp(flow)) setNwBits(ctx, L.NW_TOS_SHIFT, 0xfc, a.dscp);
       break;
     case "set_ip_ecn":
-      if (isIp(flow)) setNwBits(ctx, L.NW_TOS_SHIFT, 0x03, a.ecn);
+      if (isIp(flow)) {
+        setNwBits(ctx, L.NW_TOS_SHIFT, 0x03, a.ecn);
+        maskNwProto(wc);
+      }
       break;
     case "set_ip_ttl":
-      if (isIp(flow)) setNwBits(ctx, L.NW_TTL_SHIFT, 0xff, a.ttl);
+      if (isIp(flow)) {
+        setNwBits(ctx, L.NW_TTL_SHIFT, 0xff, a.ttl);
+        maskNwProto(wc);
+      }
       break;
     case "set_l4_src_port":
     case "set_l4_dst_port":
@@ -507,6 +537,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "set_field":
       if (prereqsOk(ctx, a.field)) {
         maskField(wc, a.field, a.mask);
+        if (a.field.prereq !== "none" && a.field.prereq !== "vlan" && a.field.prereq !== "mpls" && a.field.name !== "ip_dscp") maskNwProto(wc);
         const cur = readFieldBig(flow, 0, a.field);
         writeFieldBig(flow, 0, a.field, (cur & ~a.mask) | (a.value & a.mask));
       } else {
@@ -528,6 +559,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
     }
     case "dec_ttl":
       wc[L.W_NW] |= 0xff << L.NW_TTL_SHIFT;
+      if (isIp(flow)) maskNwProto(wc);
       return decTtl(ctx);
     case "note":
     case "conjunction":
@@ -600,6 +632,18 @@ function FIELD(name: string): FieldDef {
 function setMac(flow: Uint32Array, w: number, mac: bigint): void {
   flow[w] = Number((mac >> 32n) & 0xffffn);
   flow[w + 1] = Number(mac & 0xffffffffn);
+}
+
+/**
+ * OVS 3.1 (the release the differential runs) matches nw_proto (the ARP
+ * opcode for ARP) in every megaflow whose translation writes an L3 or L4
+ * field: set_field and load to such fields, mod_nw_src/dst/ecn/ttl and
+ * dec_ttl; not reg_move, and not a write to ip_dscp (mod_nw_tos). Observed
+ * with ofproto/trace's Megaflow line; the datapath needs the protocol to
+ * rewrite a packet's checksums.
+ */
+function maskNwProto(wc: Uint32Array): void {
+  wc[L.W_NW] |= 0xff;
 }
 
 function setNwBits(ctx: Ctx, shift: number, mask: number, value: number): void {
