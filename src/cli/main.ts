@@ -12,7 +12,7 @@ type Register = (program: Command) => void;
 
 /** Every command's registration; each module is loaded only when asked for. */
 async function allCommands(): Promise<Register[]> {
-  const [flows, start, trace, replay, dumpFlows, run, control, lab] = await Promise.all([
+  const [flows, start, trace, replay, dumpFlows, run, control, lab, neutron] = await Promise.all([
     import("./flows.js"),
     import("./start.js"),
     import("./trace.js"),
@@ -21,6 +21,7 @@ async function allCommands(): Promise<Register[]> {
     import("./run.js"),
     import("./control.js"),
     import("./lab.js"),
+    import("./neutron.js"),
   ]);
   return [
     registerVersion,
@@ -32,6 +33,7 @@ async function allCommands(): Promise<Register[]> {
     run.registerRun,
     control.registerControl,
     lab.registerLab,
+    neutron.registerNeutron,
   ];
 }
 

@@ -26,6 +26,7 @@ import { portOfSwitch } from "./ports.js";
 import { parseIntOption } from "./flows.js";
 import { Progress } from "./progress.js";
 import { dumpBridgeFlows } from "./dump-flows.js";
+import { writeConntrackDump, CONNTRACK_DUMP_FILE } from "./conntrack.js";
 
 export interface ReplayInput {
   port: Port;
@@ -229,6 +230,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
     dumps[b.name] = { names: dumpBridgeFlows(b, { stats: true, names: true, nowMs }), numbers: dumpBridgeFlows(b, { stats: true, nowMs }) };
   }
   writeFileSync(join(opts.outDir, "stats.json"), JSON.stringify({ ...flowStats(sw), dumps, datapath: dp.stats }, null, 1) + "\n");
+  writeConntrackDump(join(opts.outDir, CONNTRACK_DUMP_FILE), dp.conntrack, nowMs);
   const seconds = (performance.now() - started) / 1000;
   const ports: Record<string, PortTx> = {};
   let out = 0;
@@ -303,7 +305,8 @@ export function registerReplay(program: Command): void {
   const cmd = program
     .command("replay")
     .description(
-      "push captures through the switch; write DIR/<port>.pcap for every port that transmitted\n" +
+      "push captures through the switch; write DIR/<port>.pcap for every port that transmitted,\n" +
+        "DIR/stats.json, and DIR/conntrack.json (the connections at the end, for `dpctl dump-conntrack --from DIR`)\n" +
         "  flowplane replay --topology T.json --in tap-vm1=vm1.pcap --out out/\n" +
         "  flowplane replay --flows flows.txt --port in:1 --port out:2 --in in=in.pcap --out out/",
     )

@@ -39,8 +39,14 @@ import { MegaflowCache, MEGAFLOWS_MAX_DEFAULT } from "./megaflow.js";
 import { Executor, type EmitFn } from "./execute.js";
 import { formatOdpActions } from "./actions.js";
 import { emcHash } from "./hash.js";
-import { xlate, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
+import { xlate, releaseRecircs, datapathWildcards, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
+import { recircIdsOf } from "../xlate/recirc.js";
+import type { ConntrackEngine, CtRequest } from "../conntrack/api.js";
+import { Conntrack } from "../conntrack/conntrack.js";
+import type { RecircHost } from "./recirculate.js";
+import { RECIRC_DEPTH_MAX } from "../limits.js";
+import { REGION_META } from "../packet/parse.js";
 
 /** singleOutOf values that are not a port: the result drops the packet, or needs the executor. */
 const OUT_DROP = -1;
@@ -68,6 +74,8 @@ export interface DatapathOptions {
   onInstall?: (id: number) => void;
   /** Removes OpenFlow rules whose idle or hard timeout passed; run by maintain(). */
   expireRules?: (nowMs: number) => void;
+  /** The connection tracker every bridge of the switch shares (OVS: one per datapath); a new Conntrack by default. */
+  conntrack?: ConntrackEngine;
 }
 
 /**
@@ -82,6 +90,8 @@ interface FlowResult {
   rules: { bridge: Bridge; table: number; rule: OfRule }[];
   usesMacs: boolean;
   macRefs: MacRef[];
+  /** Recirculation ids the actions name; the result holds one reference on each while interned. */
+  recircs: number[];
   /** Megaflows referring to it; dropped from the intern table at zero. */
   refs: number;
   internKey: string;
@@ -97,9 +107,13 @@ export class DatapathStats {
   runts = 0;
   dropped = 0;
   outputs = 0;
+  /** Passes of packets that re-entered the datapath (recirc). */
+  recirculations = 0;
+  /** Packets dropped for recirculating deeper than RECIRC_DEPTH_MAX. */
+  recircDropped = 0;
 }
 
-export class Datapath {
+export class Datapath implements RecircHost {
   readonly parser: Parser;
   readonly emc: Emc;
   readonly megaflows: MegaflowCache;
@@ -166,6 +180,14 @@ export class Datapath {
     this.usesMacsOf = new Uint8Array(n);
     this.noCache = opts.noCache === true;
     this.idleMs = opts.idleMs ?? MEGAFLOW_IDLE_MS_DEFAULT;
+    this.conntrack = opts.conntrack ?? new Conntrack();
+    this.recircParser = new Parser(opts.vlanLimit);
+    this.executor.attach(this, this.recircParser, 0);
+    for (let d = 1; d <= RECIRC_DEPTH_MAX; d++) {
+      const ex = new Executor();
+      ex.attach(this, this.recircParser, d);
+      this.executors.push(ex);
+    }
   }
 
   /**
@@ -192,6 +214,8 @@ export class Datapath {
     let nMegaflowHits = 0;
     let nOutputs = 0;
     let nDropped = 0;
+    this.nowMs = nowMs;
+    this.emit = emit;
     for (let i = 0; i < count; i++) {
       this.current = i;
       if (parseResults[i] === PARSE_RUNT) {
@@ -329,12 +353,15 @@ export class Datapath {
     let id = this.tempId;
     if (!this.noCache) {
       if (this.megaflows.count >= this.megaflows.flowsMax) this.evictLru();
+      datapathWildcards(out.wc, keys, kb);
       const got = this.megaflows.insert(keys, kb, out.wc, 0);
       if (got < 0) this.stats.lost++;
       else id = got;
     }
     if (id === this.tempId && this.resultOf(id)) this.release(this.resultOf(id)!);
     this.setResult(id, this.intern(out));
+    // The result holds its own references now.
+    releaseRecircs(this.sw, out.recircs);
     // The translation credited this first packet to its rules already.
     this.packetsOf[id] = 0;
     this.bytesOf[id] = 0;
@@ -363,13 +390,18 @@ export class Datapath {
       // flow's NORMAL xlate-cache entry the same way), so a MAC that moved back is seen.
       for (const r of out.macRefs) r.bridge.macs.learn(r.mac, r.vlan, r.port, nowMs, false);
       this.pushFlowStats(flow);
+      // Intern before releasing the old result, and drop the translation's own
+      // recirculation references last: an id both name must not die in between.
+      const res = this.intern(out);
       this.release(old);
-      this.setResult(flow, this.intern(out));
+      this.setResult(flow, res);
+      releaseRecircs(this.sw, out.recircs);
       this.swGenOf[flow] = this.sw.version;
       this.macGenOf[flow] = this.sw.macVersion;
       return flow;
     }
     this.removeFlow(flow);
+    releaseRecircs(this.sw, out.recircs);
     return -1;
   }
 
@@ -406,9 +438,12 @@ export class Datapath {
         rules: out.rules,
         usesMacs: out.usesMacs,
         macRefs: out.macRefs,
+        recircs: out.recircs.slice(),
         refs: 0,
         internKey: key,
       };
+      const ids = recircIdsOf(this.sw);
+      for (const id of res.recircs) ids.ref(id);
       this.interned.set(key, res);
     }
     res.refs++;
@@ -437,7 +472,9 @@ export class Datapath {
   }
 
   private release(res: FlowResult): void {
-    if (--res.refs === 0) this.interned.delete(res.internKey);
+    if (--res.refs !== 0) return;
+    this.interned.delete(res.internKey);
+    releaseRecircs(this.sw, res.recircs);
   }
 
   private xlateInput(keys: Uint32Array, kb: number, size: number, nowMs: number, sideEffects: boolean): XlateInput {
@@ -514,6 +551,7 @@ export class Datapath {
     }
     for (const b of this.sw.bridges) b.macs.expire(nowMs);
     this.expire(nowMs);
+    this.conntrack.sweep(nowMs);
   }
 
   /** Empties both caches (statistics are pushed first). */
@@ -529,6 +567,93 @@ export class Datapath {
     return { actions: res.actions, packets: this.packetsOf[id], bytes: this.bytesOf[id], usedMs: this.usedMsOf[id], createdMs: this.createdMsOf[id] };
   }
 
+  // ------------------------------------------------ conntrack and recirculation (recirculate.ts)
+
+  readonly conntrack: ConntrackEngine;
+  /** Executors of recirculated passes: executors[d - 1] runs depth d. */
+  private readonly executors: Executor[] = [];
+  private readonly recircParser: Parser;
+  /** Key and header slots of each depth's pass. */
+  private readonly recircKeys = new Uint32Array((RECIRC_DEPTH_MAX + 1) * L.KEY_WORDS);
+  private readonly recircHdrs = new Uint16Array((RECIRC_DEPTH_MAX + 1) * HDR_WORDS);
+  /** The batch being processed: its time and where its outputs go. */
+  private nowMs = 0;
+  private emit: EmitFn = noEmit;
+
+  /** RecircHost: the executor's ct action. */
+  runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): void {
+    this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs);
+  }
+
+  /**
+   * RecircHost: the executor's recirc action. The packet is parsed again
+   * into this depth's slot, takes its metadata from `key` and recirc_id =
+   * id, and goes through the caches (or an upcall that thaws the frozen
+   * state) and its actions, all before the recirculating pass continues.
+   */
+  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, depth: number): void {
+    const stats = this.stats;
+    if (depth >= RECIRC_DEPTH_MAX) {
+      stats.recircDropped++;
+      return;
+    }
+    stats.recirculations++;
+    const d = depth + 1;
+    const keys = this.recircKeys;
+    const rb = d * L.KEY_WORDS;
+    const hdrs = this.recircHdrs;
+    const hb = d * HDR_WORDS;
+    if (this.recircParser.parseFrame(frame, off, len, key[kb + L.W_IN_PORT], keys, rb, hdrs, hb) === PARSE_RUNT) {
+      stats.runts++;
+      return;
+    }
+    // dp_netdev_recirculate keeps the packet's metadata; only recirc_id changes.
+    for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = key[kb + w];
+    keys[rb + L.W_RECIRC_ID] = id;
+    const regions = hdrs[hb + HDR_REGIONS] | REGION_META;
+    hdrs[hb + HDR_REGIONS] = regions;
+    let flow = -1;
+    if (!this.noCache) {
+      const emc = this.emc;
+      const useEmc = emc.enabled;
+      let h = 0;
+      if (useEmc) {
+        h = emcHash(keys, rb, regions);
+        const slot = emc.lookup(keys, rb, h, regions);
+        if (slot >= 0 && this.megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
+          flow = emc.flows[slot];
+          stats.emcHits++;
+        }
+      }
+      if (flow < 0) {
+        flow = this.megaflows.lookup(keys, rb);
+        if (flow >= 0) {
+          stats.megaflowHits++;
+          if (useEmc) emc.maybeInsert(keys, rb, h, regions, flow, this.megaflows.gens[flow], this.aliveFn);
+        }
+      }
+      if (flow >= 0 && !this.isCurrent(flow)) flow = this.revalidate(flow, keys, rb, len, this.nowMs);
+    }
+    if (flow < 0) {
+      flow = this.upcall(keys, rb, len, this.nowMs);
+      if (flow < 0) return;
+    }
+    this.packetsOf[flow]++;
+    this.bytesOf[flow] += len;
+    this.usedMsOf[flow] = this.nowMs;
+    const info = this.resultOf(flow)!;
+    const outs = info.outputs;
+    if (outs !== null) {
+      if (outs.length === 0) stats.dropped++;
+      for (let j = 0; j < outs.length; j++) {
+        stats.outputs++;
+        this.emit(outs[j], frame, off, len);
+      }
+      return;
+    }
+    this.executors[d - 1].run(frame, off, len, keys, rb, hdrs, hb, info.actions, this.emit);
+  }
+
   /** Bytes of memory the caches hold in typed arrays (for the memory figures). */
   storageBytes(): number {
     const per = this.packetsOf.byteLength * 6 + this.swGenOf.byteLength * 2 + this.results.length * 8;
@@ -536,11 +661,14 @@ export class Datapath {
   }
 }
 
+function noEmit(): void {}
+
 /** Whether translation output `out` has only output actions and is the same as `res` (an output-only result) in every part of its intern key. */
 function sameOutputOnlyResult(res: FlowResult, out: ReturnType<typeof xlate>): boolean {
   const outs = res.outputs!;
   const acts = out.actions;
   if (acts.length !== outs.length || out.usesMacs !== res.usesMacs) return false;
+  if (out.recircs.length !== 0 || res.recircs.length !== 0) return false;
   for (let i = 0; i < acts.length; i++) {
     const a = acts[i];
     if (a.t !== "output" || a.port !== outs[i]) return false;
