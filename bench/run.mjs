@@ -15,8 +15,13 @@ if (args.includes("--help") || args.includes("-h")) {
   process.exit(0);
 }
 
+// A suite is SUITE.bench.ts plus any SUITE.PART.bench.ts (parts written separately, printed as SUITE/NAME).
 function suites() {
-  return readdirSync(here).filter((f) => f.endsWith(".bench.ts")).map((f) => f.slice(0, -".bench.ts".length)).sort();
+  return [...new Set(benchFiles().map((f) => f.split(".")[0]))].sort();
+}
+
+function benchFiles() {
+  return readdirSync(here).filter((f) => f.endsWith(".bench.ts")).sort();
 }
 
 const available = suites();
@@ -29,8 +34,11 @@ for (const w of wanted) {
 const chosen = wanted.length ? wanted : available;
 const figures = [];
 for (const suite of chosen) {
-  const mod = await import(pathToFileURL(join(here, `${suite}.bench.ts`)).href);
-  const results = await mod.default();
+  const results = [];
+  for (const file of benchFiles().filter((f) => f.split(".")[0] === suite)) {
+    const mod = await import(pathToFileURL(join(here, file)).href);
+    results.push(...(await mod.default()));
+  }
   for (const r of results) {
     const figure = { suite, name: r.name, value: r.value, unit: r.unit };
     figures.push(figure);

@@ -22,3 +22,22 @@ export const MPLS_LABELS_MAX = 3;
 /** Largest frame a port accepts (jumbo frames plus two VLAN tags; GSO frames
  * in captures may be larger and are carried whole up to the capture's snaplen). */
 export const FRAME_SIZE_MAX = 65535;
+
+/** Live recirculation ids (frozen translation states). OVS's pool is 32-bit;
+ * one id lives per distinct frozen state a cached megaflow names, so a bound
+ * well above the megaflow limit never refuses a real pipeline. */
+export const RECIRC_IDS_MAX = 1 << 20;
+
+/** How often one packet may re-enter the datapath: OVS's MAX_RECIRC_DEPTH
+ * (lib/dpif-netdev.c); a deeper recirculation drops the packet. */
+export const RECIRC_DEPTH_MAX = 6;
+
+/** Ports one Neutron description may hold (security groups and routers): a
+ * compute host carries a few hundred VM ports; the compilers refuse more so a
+ * bad file cannot make them print millions of flows. */
+export const NEUTRON_PORTS_MAX = 4096;
+
+/** Security groups, and rules per group, one description may hold (Neutron's
+ * default quota is 10 groups and 100 rules per project; this is far above). */
+export const NEUTRON_GROUPS_MAX = 1024;
+export const NEUTRON_RULES_MAX = 4096;

@@ -85,13 +85,18 @@ describe("flowplane CLI", () => {
     }
   });
 
-  it("runs the bundled default (npm start) with a summary", () => {
+  it("runs the bundled default (npm start): the Neutron scenarios, judged step by step", () => {
     const r = run("start");
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^summary: \d+ packets/m);
+    expect(r.stdout).toMatch(/^summary: 6 scenarios, \d+ steps, \d+ as expected/m);
     const j = run("start", "--json");
     const summary = JSON.parse(j.stdout);
-    expect(summary.packets).toBeGreaterThan(20);
-    expect(Object.keys(summary.byKind)).toContain("arp");
+    expect(summary.scenarios.map((s: { name: string }) => s.name)).toEqual(["same-subnet", "invalid", "cross-subnet", "snat", "floating-ip", "metadata"]);
+    // Steps that need no connection tracking go as expected now: the router's ARP responder answers across the patch ports.
+    const arp = summary.scenarios[2].steps[3];
+    expect(arp.note).toMatch(/asks for its gateway 10.0.1.1/);
+    expect(arp).toMatchObject({ ok: true, got: ["br-int", "tap-vm3"] });
+    // A scenario whose needs flowplane meets must go entirely as expected.
+    for (const s of summary.scenarios) if (s.missing.length === 0) expect(s.steps.filter((x: { ok: boolean }) => !x.ok)).toEqual([]);
   });
 });

@@ -504,6 +504,87 @@ describe.skipIf(skip)("ovs-ofctl syntax against Open vSwitch", () => {
     expect(ovsRejected).toBeGreaterThanOrEqual(100);
   });
 
+  // What a switch refuses beyond the syntax: OVS's ofproto_check_ofpacts (groups the switch lacks) and
+  // ovs-ofctl's choice of OpenFlow version (actions that inconsistent_match marks OpenFlow 1.0-only).
+  it("refuses the flows an OpenFlow 1.0 or 1.3 switch refuses", async () => {
+    const lines = [
+      "tcp,ip_frag=later actions=mod_tp_src:1",
+      "udp,ip_frag=later actions=mod_tp_dst:1",
+      "sctp,ip_frag=later actions=mod_tp_src:1",
+      "tcp6,ip_frag=later actions=mod_tp_src:1",
+      "tcp,ip_frag=first actions=mod_tp_src:1",
+      "tcp,ip_frag=not_later actions=mod_tp_dst:1",
+      "tcp actions=mod_tp_src:1",
+      "ip actions=mod_tp_src:1",
+      "icmp actions=mod_tp_dst:1",
+      "actions=mod_nw_src:1.2.3.4",
+      "ipv6 actions=mod_nw_dst:1.2.3.4",
+      "ip actions=mod_nw_src:1.2.3.4",
+      "arp actions=mod_nw_tos:4",
+      "ip actions=mod_nw_tos:4",
+      "ipv6 actions=mod_nw_ecn:1",
+      "actions=mod_nw_ttl:3",
+      "ipv6 actions=mod_nw_ttl:3",
+      "arp actions=mod_nw_ecn:2",
+      "actions=clone(mod_nw_ttl:3)",
+      "actions=dec_ttl",
+      "arp actions=dec_ttl",
+      "ip actions=dec_ttl",
+      "actions=strip_vlan",
+      "dl_vlan=5 actions=strip_vlan",
+      "vlan_tci=0x1000/0x1000 actions=strip_vlan,output:1",
+      "dl_vlan=5 actions=strip_vlan,strip_vlan",
+      "ip actions=strip_vlan,mod_vlan_pcp:1",
+      "actions=set_vlan_vid:5",
+      "dl_vlan=5 actions=set_vlan_vid:6",
+      "actions=mod_vlan_vid:5",
+      "actions=set_vlan_pcp:2",
+      "actions=set_mpls_ttl:1",
+      "mpls actions=set_mpls_ttl:1",
+      "actions=dec_mpls_ttl",
+      "mplsm actions=dec_mpls_ttl",
+      "actions=set_mpls_label:1",
+      "actions=set_mpls_tc:1",
+      "actions=pop_mpls:0x0800",
+      "mpls actions=pop_mpls:0x0800",
+      "actions=push_mpls:0x8847,set_mpls_ttl:3",
+      "actions=fin_timeout(idle_timeout=5)",
+      "tcp actions=fin_timeout(idle_timeout=5)",
+      "arp actions=output:1,clone(dec_ttl)",
+      "ip actions=clone(strip_vlan)",
+      "actions=group:1",
+      "actions=group:2",
+      "ip actions=output:1,clone(group:7)",
+      "ip actions=ct(commit,zone=1),group:5",
+      "ip actions=dec_ttl,group:2",
+    ];
+    // OpenFlow 1.0 has no instructions and no push_vlan: those lines are for 1.3 only.
+    const of13Only = ["actions=push_vlan:0x8100,strip_vlan", "arp actions=write_actions(dec_ttl)", "actions=write_actions(group:3)", "actions=write_actions(group:1)"];
+    const groupExists = (id: number): boolean => id === 1;
+    const disagreements: string[] = [];
+    for (const protocol of ["OpenFlow10", "OpenFlow13"]) {
+      const br = `bsw${protocol.slice(-2)}`;
+      await sb.addBridge(br, { ports: [{ name: `${br}p1`, ofport: 1 }], protocols: ["OpenFlow10", "OpenFlow13"] });
+      await sb.ofctl(["-O", "OpenFlow13", "add-group", br, "group_id=1,type=all,bucket=output:1"]);
+      for (const line of protocol === "OpenFlow13" ? [...lines, ...of13Only] : lines) {
+        const r = await sb.exec("ovs-ofctl", ["-O", protocol, "add-flow", br, line], { allowFailure: true });
+        let ours = "accepts";
+        try {
+          parseFlow(line, { protocol, groupExists });
+        } catch (e) {
+          ours = (e as Error).message;
+        }
+        const ovs = r.exitCode === 0 ? "accepts" : r.stdout.trim() + r.stderr.trim();
+        const agree =
+          ovs === "accepts"
+            ? ours === "accepts"
+            : ours !== "accepts" && (!ovs.includes("OFPBAC_BAD_OUT_GROUP") || ours.includes("OFPBAC_BAD_OUT_GROUP"));
+        if (!agree) disagreements.push(`${protocol} ${line}\n  flowplane: ${ours}\n  ovs: ${ovs}`);
+      }
+    }
+    expect(disagreements).toEqual([]);
+  });
+
   it("prints groups as dump-groups -O OpenFlow13 does", async () => {
     const groups = [
       "group_id=1,type=select,bucket=weight:100,watch_port:1,actions=output:1,bucket=weight:50,actions=output:2",

@@ -326,10 +326,20 @@ describe("Classifier wildcards", () => {
     const cls = new Classifier<Rule>();
     cls.insert(new Rule(match({ ip_dst: [ip("10.0.0.0"), prefix32(24)] }), 10, "r"));
     const wc = newWc();
-    expect(cls.lookup(key({ ip_dst: ip("192.168.1.1") }), 0, wc, 0)).toBe(null);
+    expect(cls.lookup(key({ eth_type: 0x800n, ip_dst: ip("192.168.1.1") }), 0, wc, 0)).toBe(null);
     // 10.x and 192.x differ in the first bit: that bit alone proves the miss.
     expect(wc[L.W_NW_DST]).toBe(0x80000000);
     expect(wc.reduce((n, w, i) => (i === L.W_NW_DST ? n : n + w), 0)).toBe(0);
+  });
+
+  it("does not use the nw_dst trie for an ARP key, whose nw_dst is arp_tpa (trie_lookup prerequisites)", () => {
+    const cls = new Classifier<Rule>();
+    cls.insert(new Rule(match({ eth_type: 0x806n, arp_op: 1n, arp_tpa: ip("10.0.0.8") }), 10, "r"));
+    const wc = newWc();
+    expect(cls.lookup(key({ eth_type: 0x806n, arp_op: 1n, arp_tpa: ip("10.0.0.9") }), 0, wc, 0)).toBe(null);
+    // The staged lookup's L3 stage decided the miss: arp_op and all of arp_tpa.
+    expect(wc[L.W_NW_DST]).toBe(0xffffffff);
+    expect(wc[L.W_NW] & 0xff).toBe(0xff);
   });
 
   it("un-wildcards the bits down to where the key leaves the trie", () => {
@@ -355,7 +365,7 @@ describe("Classifier wildcards", () => {
     const v6 = (hi: bigint): bigint => hi << 96n;
     cls.insert(new Rule(match({ ipv6_dst: [v6(0x20010db8n), ((1n << 128n) - 1n) ^ ((1n << 80n) - 1n)] }), 1, "r"));
     const wc = newWc();
-    expect(cls.lookup(key({ ipv6_dst: v6(0xfe800000n) }), 0, wc, 0)).toBe(null);
+    expect(cls.lookup(key({ eth_type: 0x86ddn, ipv6_dst: v6(0xfe800000n) }), 0, wc, 0)).toBe(null);
     expect([...wc.subarray(L.W_IPV6_DST, L.W_IPV6_DST + 4)]).toEqual([0x80000000, 0, 0, 0]);
   });
 
@@ -404,6 +414,16 @@ describe("Classifier wildcards", () => {
     const syn = ack.slice();
     syn[L.W_TCP_FLAGS] = 0x12;
     expect(cls.lookup(syn, 0, null, 0)).toBe(r);
+  });
+
+  it("un-wildcards the port bits the ports trie needs and the rest of the L4 stage whole when both miss", () => {
+    // OVS 3.1 (tcp,tp_dst=1000,tcp_flags=+fin; SYN+ACK to port 53): Megaflow tp_dst=0x0/0xfe00,tcp_flags=-fin.
+    const cls = new Classifier<Rule>();
+    cls.insert(new Rule(match({ eth_type: 0x800n, nw_proto: 6n, tcp_dst: 1000n, tcp_flags: [1n, 1n] }), 1, "fin"));
+    const wc = newWc();
+    expect(cls.lookup(key({ eth_type: 0x800n, nw_proto: 6n, tcp_dst: 53n, tcp_flags: 0x12n }), 0, wc, 0)).toBe(null);
+    expect(wc[L.W_TP]).toBe(0x0000fe00);
+    expect(wc[L.W_TCP_FLAGS] & 0xfff).toBe(1);
   });
 
   it("stops at the first subtable that cannot beat the best rule, un-wildcarding nothing of the rest", () => {

@@ -89,6 +89,8 @@ export class Classifier<R extends ClsRule> {
   private readonly entries: Map<R, ClsEntry<R>>;
   private seqNext: number;
   private subtableIdNext: number;
+  /** The subtable findSubtable found last (null when none or removed since). */
+  private lastFound: Subtable<R> | null;
 
   constructor(opts: ClassifierOptions = {}) {
     const fields = opts.prefixFields ?? defaultPrefixFields();
@@ -102,6 +104,7 @@ export class Classifier<R extends ClsRule> {
     this.entries = new Map();
     this.seqNext = 0;
     this.subtableIdNext = 0;
+    this.lastFound = null;
   }
 
   /** Rules in the classifier. */
@@ -145,6 +148,7 @@ export class Classifier<R extends ClsRule> {
       if (list === undefined) this.byMask.set(hash, [st]);
       else list.push(st);
       this.subtables.push(st);
+      this.lastFound = st;
     }
     const head = st.addHead(value);
     const list = head.entries;
@@ -160,7 +164,8 @@ export class Classifier<R extends ClsRule> {
       return old;
     }
     const entry = new ClsEntry<R>(rule, rule.priority, this.seqNext++, head, st);
-    list.splice(i, 0, entry);
+    if (list.length === 0) head.entries = [entry];
+    else list.splice(i, 0, entry);
     if (i === 0) st.refreshTop(head);
     this.entries.set(rule, entry);
     st.ruleCount++;
@@ -191,6 +196,7 @@ export class Classifier<R extends ClsRule> {
       if (list.length === 1) this.byMask.delete(st.maskHash);
       else list.splice(list.indexOf(st), 1);
       this.subtables.splice(this.subtables.indexOf(st), 1);
+      if (this.lastFound === st) this.lastFound = null;
     } else if (entry.priority === st.maxPriority && --st.maxCount === 0) {
       st.recomputeMax();
       this.reposition(st);
@@ -307,8 +313,19 @@ export class Classifier<R extends ClsRule> {
   }
 
   private findSubtable(mask: Uint32Array): Subtable<R> | null {
+    // An add looks the mask up twice (the same-rule check, then the insert),
+    // and flows files group rules of one shape: try the last answer first.
+    const last = this.lastFound;
+    if (last !== null && (last.mask === mask || sameMask(last.mask, mask))) return last;
     const list = this.byMask.get(maskHash(mask));
-    if (list !== undefined) for (const st of list) if (sameMask(st.mask, mask)) return st;
+    if (list !== undefined) {
+      for (const st of list) {
+        if (sameMask(st.mask, mask)) {
+          this.lastFound = st;
+          return st;
+        }
+      }
+    }
     return null;
   }
 

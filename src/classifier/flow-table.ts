@@ -272,7 +272,7 @@ export class FlowTable<A, R extends FlowRule<A> = FlowRule<A>> {
     if (this.cls.count >= this.flowsMax) {
       throw new FlowModError("FP_ERR_TABLE_FULL", "OFPFMFC_TABLE_FULL", `the table holds its maximum of ${this.flowsMax} rules`);
     }
-    const rule = this.newRule({ ...spec, priority }, nowMs);
+    const rule = this.newRule(spec.priority === priority ? spec : { ...spec, priority }, nowMs);
     this.cls.insert(rule);
     rule.inTable = true;
     this.trackTimeouts(rule);

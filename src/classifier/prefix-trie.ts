@@ -31,6 +31,7 @@
  * bits of unbranched path.
  */
 import { assert } from "../errors.js";
+import { W_DL_TYPE, ETH_TYPE_IP, ETH_TYPE_IPV6 } from "../flow/layout.js";
 
 const NODES_INITIAL = 64;
 /** Words of a `plens` bitmap: enough for a 128-bit field. */
@@ -372,16 +373,19 @@ export class PrefixTracker {
   /** First key word of each field. */
   readonly fieldWord: Int32Array;
   readonly fieldBits: Int32Array;
+  /** The dl_type a key must have for field t to mean the tracked address (0: any). */
+  readonly fieldDlType: Int32Array;
   readonly tries: PrefixTrie[];
   /** Per lookup: whether trie t was walked already (0/1). */
   private readonly done: Uint8Array;
   private readonly maskbits: Int32Array;
   private readonly plens: Uint32Array;
 
-  constructor(fields: readonly { readonly word: number; readonly bits: number }[]) {
+  constructor(fields: readonly { readonly word: number; readonly bits: number; readonly prereq?: string }[]) {
     this.count = fields.length;
     this.fieldWord = new Int32Array(fields.map((f) => f.word));
     this.fieldBits = new Int32Array(fields.map((f) => f.bits));
+    this.fieldDlType = new Int32Array(fields.map((f) => (f.prereq === "ipv4" ? ETH_TYPE_IP : f.prereq === "ipv6" ? ETH_TYPE_IPV6 : 0)));
     this.tries = fields.map((f) => new PrefixTrie(f.bits));
     this.done = new Uint8Array(fields.length);
     this.maskbits = new Int32Array(fields.length);
@@ -401,6 +405,10 @@ export class PrefixTracker {
    * when wc already holds them.
    */
   skip(t: number, plen: number, keys: Uint32Array, base: number, wc: Uint32Array, wcBase: number): boolean {
+    // nw_src also holds an ARP packet's sender address: a key without the
+    // field's prerequisite never skips on its trie (trie_lookup).
+    const dlType = this.fieldDlType[t];
+    if (dlType !== 0 && (keys[base + W_DL_TYPE] & 0xffff) !== dlType) return false;
     const word = this.fieldWord[t];
     if (this.done[t] === 0) {
       const pb = t * PLENS_WORDS;

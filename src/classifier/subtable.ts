@@ -25,10 +25,10 @@
  * - Ports trie: when the last stage misses and the subtable masks tp_src and
  *   tp_dst (one word), a per-subtable trie of the rules' masked port values
  *   says how many leading port bits prove the miss, so a miss on
- *   `tp_dst=80` need not un-wildcard all 32 port bits. Unlike OVS, which
- *   relies on it for every miss in that stage, it is used only when the
- *   ports alone rule a match out: a miss caused by another L4-stage word
- *   (tcp_flags) un-wildcards the whole stage.
+ *   `tp_dst=80` need not un-wildcard all 32 port bits; the stage's other
+ *   words (tcp_flags) are un-wildcarded whole, as OVS does. When the ports
+ *   alone do not rule a match out, the whole stage is un-wildcarded (OVS's
+ *   trie then answers every port bit of the mask as well).
  * Limits: tables grow by doubling on insert and shrink on removal (control
  * plane); lookups allocate nothing.
  */
@@ -98,8 +98,12 @@ export class Head<R> {
   readonly hash: number;
   /** The masked value, one word per word of the subtable's mask. */
   readonly value: Int32Array;
-  /** Highest priority first; never empty while the Head is in the table. */
-  readonly entries: ClsEntry<R>[];
+  /**
+   * Highest priority first; never empty while the Head is in the table.
+   * Replaced by a one-element array for the first rule: most Heads hold
+   * one rule, and a grown array would reserve room for 16.
+   */
+  entries: ClsEntry<R>[];
   constructor(hash: number, value: Int32Array) {
     this.hash = hash;
     this.value = value;
@@ -340,8 +344,13 @@ export class Subtable<R> {
     const n = words.length;
     for (; j < n; j++) h = hashWord(h, keys[base + words[j]] & masks[j]);
     const slot = this.findKey(hashFinish(h, n), keys, base);
-    // The ports trie may prove the miss with fewer bits than the last stage has.
-    if (slot < 0 && this.portsTrie !== null && this.portsRuleOut(keys, base, wc, wcBase)) return -1;
+    // The ports trie may prove the miss with fewer port bits than the last
+    // stage has; the stage's other words were hashed, so they count
+    // (OVS 3.1 as installed: find_match_wc un-wildcards them too).
+    if (slot < 0 && this.portsTrie !== null && this.portsRuleOut(keys, base, wc, wcBase)) {
+      for (j = first; j < n; j++) if (words[j] !== W_TP) wc[wcBase + words[j]] |= masks[j];
+      return -1;
+    }
     for (j = first; j < n; j++) wc[wcBase + words[j]] |= masks[j];
     return slot;
   }
@@ -566,15 +575,34 @@ export class Subtable<R> {
     this.slotHead[i] = head;
   }
 
+  /** Rehashes into `slots` slots, moving each slot's columns as they are (the Heads are not read). */
   private resize(slots: number): void {
-    const old = this.slotHead;
-    this.slotHash = new Int32Array(slots);
-    this.slotValue = new Int32Array(slots * this.words.length);
+    const oldHash = this.slotHash;
+    const oldValue = this.slotValue;
+    const oldPriority = this.slotPriority;
+    const oldSeq = this.slotSeq;
+    const oldHead = this.slotHead;
+    const n = this.words.length;
+    const hashes = new Int32Array(slots);
+    const values = new Int32Array(slots * n);
     this.slotPriority = new Int32Array(slots);
     this.slotSeq = new Float64Array(slots);
     this.slotHead = new Array<Head<R> | null>(slots).fill(null);
-    this.slotMask = slots - 1;
-    for (const head of old) if (head !== null) this.place(head);
+    const m = slots - 1;
+    for (let o = 0; o < oldHash.length; o++) {
+      const hash = oldHash[o];
+      if (hash === 0) continue;
+      let i = hash & m;
+      while (hashes[i] !== 0) i = (i + 1) & m;
+      hashes[i] = hash;
+      values.set(oldValue.subarray(o * n, o * n + n), i * n);
+      this.slotPriority[i] = oldPriority[o];
+      this.slotSeq[i] = oldSeq[o];
+      this.slotHead[i] = oldHead[o];
+    }
+    this.slotHash = hashes;
+    this.slotValue = values;
+    this.slotMask = m;
   }
 }
 

@@ -8,6 +8,8 @@
  *   flowplane del-flows  --target S BRIDGE ['MATCH'] [--strict]
  *   flowplane dump-flows --target S BRIDGE [--names] [-O VERSION]
  *   flowplane dpctl dump-flows --target S [--names]
+ *   flowplane dpctl dump-conntrack --target S [-m] [-s] [--zone N]   (also --from DIR after a replay)
+ *   flowplane dpctl flush-conntrack --target S [zone]                (also --from DIR)
  *   flowplane stats      --target S [--json]              (dpif-netdev/pmd-stats-show)
  *   flowplane trace      --target S BRIDGE FLOW [PACKET] [--names]
  *
@@ -23,6 +25,7 @@ import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { request, type StatsResult } from "../daemon/protocol.js";
+import { registerConntrack } from "./conntrack.js";
 
 function readFlowsFile(file: string): string {
   try {
@@ -120,6 +123,8 @@ export function registerControl(program: Command): void {
       const r = (await request(opts.target, { cmd: "dpctl/dump-flows", names: opts.names === true })) as { lines: string[] };
       write(r.lines);
     });
+
+  registerConntrack(dpctl);
 
   program
     .command("stats")

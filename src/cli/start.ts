@@ -1,63 +1,91 @@
 /**
- * `flowplane start` (what `npm start` runs): the main job on the bundled
- * default. Until the pipeline exists it parses the bundled Neutron capture,
- * prints every packet's flow and a summary of what the parser saw.
+ * `flowplane start` (what `npm start` runs): the bundled default, a small
+ * OpenStack Neutron deployment (pcaps/neutron/). br-int carries the flows of
+ * Neutron's openvswitch firewall driver compiled from sg.json, br-router a
+ * router compiled from router.json; each scenario's capture is replayed on a
+ * fresh switch and every step is judged: delivered to exactly the ports it
+ * should reach (with the NATed addresses and routed TTL it should carry), or
+ * dropped. Prints one line per step and a summary, or JSON with --json.
+ *
+ * Exit status: 0 when every step goes as expected, or when the only steps
+ * that do not are in scenarios needing a feature flowplane lacks (they are
+ * reported as such); 1 when a scenario whose needs are all met goes wrong.
  */
 import type { Command } from "commander";
-import { readCapture } from "../io/pcap.js";
-import { Parser, PARSE_RUNT, HDR_WORDS } from "../packet/parse.js";
-import { KEY_WORDS, W_DL_TYPE } from "../flow/layout.js";
-import { formatPacketFlow } from "../flow/format.js";
 import { packageRoot } from "./version.js";
 import { OutputBuffer } from "./output.js";
+import { UsageError } from "../errors.js";
+import { bundledScenarioDir, judgeStep, loadScenarioBundle, runScenario, type Capability } from "../neutron/scenario.js";
+import { missingCapabilities, CAPABILITY_SOURCE } from "../neutron/capabilities.js";
 
-export const DEFAULT_CAPTURE = "pcaps/neutron-default.pcap";
+interface StepReport {
+  step: number;
+  port: string;
+  note: string;
+  expected: string[];
+  got: string[];
+  ok: boolean;
+  problems: string[];
+}
+
+interface ScenarioReport {
+  name: string;
+  title: string;
+  needs: Capability[];
+  missing: Capability[];
+  steps: StepReport[];
+}
 
 export function registerStart(program: Command): void {
   program
     .command("start")
-    .description(`run the bundled default: the flows of ${DEFAULT_CAPTURE} and a summary`)
-    .option("--capture <file>", "another capture to use instead of the bundled one")
-    .option("--json", "print the summary as JSON (flows are not printed)")
-    .action((opts: { capture?: string; json?: boolean }) => {
-      const path = opts.capture ?? `${packageRoot}${DEFAULT_CAPTURE}`;
-      const capture = readCapture(path);
-      const parser = new Parser();
-      const key = new Uint32Array(KEY_WORDS);
-      const hdrs = new Uint16Array(HDR_WORDS);
-      const byKind = new Map<string, number>();
+    .description("run the bundled default: the Neutron scenarios of pcaps/neutron (security groups, router, NAT) and a summary")
+    .option("--dir <dir>", "another scenario directory (scenarios.json, topology, captures) instead of the bundled one")
+    .option("--scenario <name>", "run only this scenario")
+    .option("--json", "print the result as JSON")
+    .action((opts: { dir?: string; scenario?: string; json?: boolean }) => {
+      const dir = opts.dir ?? bundledScenarioDir(packageRoot);
+      const bundle = loadScenarioBundle(dir);
+      const chosen = opts.scenario === undefined ? bundle.scenarios : bundle.scenarios.filter((s) => s.name === opts.scenario);
+      if (chosen.length === 0) throw new UsageError(`no scenario "${opts.scenario}" (have: ${bundle.scenarios.map((s) => s.name).join(", ")})`);
+      const reports: ScenarioReport[] = chosen.map((s) => {
+        const outputs = runScenario(bundle, s);
+        return {
+          name: s.name,
+          title: s.title,
+          needs: s.needs,
+          missing: missingCapabilities(s.needs),
+          steps: s.steps.map((st, i) => {
+            const v = judgeStep(st, outputs[i]);
+            return { step: i + 1, port: st.port, note: st.note, expected: [...st.to].sort(), got: v.got, ok: v.ok, problems: v.problems };
+          }),
+        };
+      });
+      const all = reports.flatMap((r) => r.steps);
+      const good = all.filter((s) => s.ok).length;
+      const broken = reports.filter((r) => r.missing.length === 0 && r.steps.some((s) => !s.ok));
+      const missing = [...new Set(reports.flatMap((r) => r.missing))];
       const out = new OutputBuffer(process.stdout.fd);
-      let runts = 0;
-      for (let i = 0; i < capture.count; i++) {
-        const r = parser.parseFrame(capture.buffer, capture.offsets[i], capture.lengths[i], 1, key, 0, hdrs, 0);
-        if (r === PARSE_RUNT) {
-          runts++;
-          if (!opts.json) out.line(`${i + 1} ERROR: Packet data too short for Ethernet`);
-          continue;
-        }
-        const text = formatPacketFlow(key, 0);
-        const kind = text.includes("=") && !text.startsWith("in_port") ? text.slice(0, text.indexOf(",")) : `dl_type=0x${key[W_DL_TYPE].toString(16).padStart(4, "0")}`;
-        byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
-        if (!opts.json) out.line(`${i + 1} ${text}`);
-      }
-      const summary = {
-        capture: path,
-        format: capture.format,
-        packets: capture.count,
-        bytes: Array.from(capture.lengths).reduce((a, b) => a + b, 0),
-        byKind: Object.fromEntries([...byKind.entries()].sort((a, b) => b[1] - a[1])),
-        runts,
-        malformed: parser.counters.toJSON(),
-      };
       if (opts.json) {
-        out.line(JSON.stringify(summary, null, 2));
+        out.line(JSON.stringify({ dir, scenarios: reports, steps: all.length, asExpected: good, missing: Object.fromEntries(missing.map((c) => [c, CAPABILITY_SOURCE[c]])) }, null, 2));
       } else {
+        out.line(`flowplane start: the Neutron scenarios of ${dir}`);
+        out.line("  br-int: the openvswitch firewall driver's flows (sg.json); br-router: routing, SNAT, floating IPs, metadata (router.json)");
+        for (const r of reports) {
+          out.line("");
+          out.line(`${r.name}: ${r.title}${r.missing.length ? `  [flowplane lacks ${r.missing.join(", ")}]` : ""}`);
+          for (const s of r.steps) {
+            const where = s.got.length ? s.got.join(", ") : "dropped";
+            out.line(`  ${String(s.step).padStart(2)} ${s.ok ? "ok  " : "FAIL"} ${s.note} -> ${where}`);
+            if (!s.ok) for (const p of s.problems) out.line(`          ${p}`);
+          }
+        }
         out.line("");
-        out.line(`summary: ${summary.packets} packets, ${summary.bytes} bytes from ${path} (${summary.format})`);
-        out.line(`  by kind: ${Object.entries(summary.byKind).map(([k, n]) => `${k} ${n}`).join(", ")}`);
-        const bad = Object.entries(summary.malformed).filter(([, n]) => n > 0);
-        out.line(`  malformed: ${bad.length ? bad.map(([k, n]) => `${k} ${n}`).join(", ") : "none"}`);
+        out.line(`summary: ${reports.length} scenarios, ${all.length} steps, ${good} as expected, ${all.length - good} not`);
+        for (const c of missing) out.line(`  flowplane lacks ${c}: ${CAPABILITY_SOURCE[c]}`);
+        if (broken.length) out.line(`  wrong although nothing is missing: ${broken.map((r) => r.name).join(", ")}`);
       }
       out.flush();
+      if (broken.length) process.exitCode = 1;
     });
 }

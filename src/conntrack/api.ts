@@ -48,6 +48,25 @@ export interface CtRequest {
   alg: number;
 }
 
+/** What execute() did with the packet (implementations may return it; `void` means EXEC_DONE). */
+export const EXEC_DONE = 0;
+/** The engine kept the packet (an IP fragment awaiting reassembly, OVS's ipf):
+ * the caller must not process it further. It comes back through takeReleased(). */
+export const EXEC_HELD = 1;
+
+/** A packet the engine hands back after holding it: a fragment whose
+ * datagram was reassembled and tracked (its ct fields are the datagram's),
+ * or one of a list that expired (ct_state exactly CS_INVALID). The caller
+ * continues it as if it had just left the ct action that released it. */
+export interface ReleasedPacket {
+  frame: Uint8Array;
+  /** L3/L4 offsets in `frame` as the parser reports them (HDR_NONE = 0xffff when absent). */
+  l3: number;
+  l4: number;
+  /** Its flow key (KEY_WORDS words): metadata as when it was held, ct fields and headers as now. */
+  key: Uint32Array;
+}
+
 export interface ConntrackEngine {
   /**
    * Runs one packet through conntrack. `frame` holds the packet at
@@ -56,6 +75,8 @@ export interface ConntrackEngine {
    * parser reports them; key[kb..] is the packet's parsed flow key.
    */
   execute(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): void;
+  /** Packets released since the last call (see EXEC_HELD), in the order they leave. */
+  takeReleased?(): ReleasedPacket[];
   /** Removes expired connections; called from the datapath's maintenance tick. */
   sweep(nowMs: number): void;
   /** Removes every connection (of one zone when given): `flush-conntrack`. */

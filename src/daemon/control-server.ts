@@ -17,6 +17,7 @@ import { addLearnedFlow } from "../ofproto/load.js";
 import * as L from "../flow/layout.js";
 import { formatMegaflow } from "../datapath/dump.js";
 import { dumpBridgeFlows } from "../cli/dump-flows.js";
+import { conntrackTexts, selectConnLines } from "../cli/conntrack.js";
 import { traceKey, traceText } from "../cli/trace.js";
 import type { OfProtocol } from "../ofctl/format-actions.js";
 import { addFlowsText, deleteFlowsText, modifyFlowsText } from "./flowmod.js";
@@ -115,6 +116,13 @@ export function handle(ctx: ControlContext, req: Request): unknown {
     }
     case "dpctl/dump-flows":
       return { lines: megaflowLines(daemon, req.names === true) };
+    case "dpctl/dump-conntrack": {
+      const zone = typeof req.zone === "number" ? req.zone : undefined;
+      return { lines: selectConnLines(conntrackTexts(daemon.dp.conntrack, nowMs), { zone, verbose: req.verbose === true, stats: req.stats === true }) };
+    }
+    case "dpctl/flush-conntrack":
+      daemon.dp.conntrack.flush(typeof req.zone === "number" ? req.zone : undefined);
+      return {};
     case "stats":
       return statsOf(daemon);
     case "trace": {

@@ -29,7 +29,7 @@
  */
 import type { Bridge } from "../ofproto/bridge.js";
 import { UsageError, assert } from "../errors.js";
-import { tableOf, portNamesOf, addFlowSpecs, type Rule } from "../ofproto/load.js";
+import { tableOf, portNamesOf, addFlowSpecs, flowParseOptions, type Rule } from "../ofproto/load.js";
 import { FF_RESET_COUNTS, type FlowSelector } from "../classifier/flow-table.js";
 import type { Action } from "../openflow/actions.js";
 import { parseFlow, parseFlows } from "../ofctl/parse-flow.js";
@@ -53,7 +53,8 @@ export interface FlowSelection {
  * the parser offers no other way to say "absent".
  */
 export function parseSelection(bridge: Bridge, text: string, needActions: boolean): FlowSelection {
-  const portNames = portNamesOf(bridge);
+  // A modify's actions are checked as an add's are (OVS's ofproto_check_ofpacts runs for both); a delete has none.
+  const opts = needActions ? flowParseOptions(bridge) : { portNames: portNamesOf(bridge) };
   // The parser knows only additions, which may not mask cookies: take cookie=V/M out first.
   let cookie = 0n;
   let cookieMask = 0n;
@@ -65,8 +66,8 @@ export function parseSelection(bridge: Bridge, text: string, needActions: boolea
   }
   // del-flows takes a bare match; the parser wants actions, which delete ignores.
   const body = needActions ? text : text.trim() === "" ? "actions=drop" : `${text},actions=drop`;
-  const spec = parseFlow(body, { fileName: needActions ? "flow" : "match", portNames, defaultTable: 0 });
-  const again = parseFlow(body, { fileName: needActions ? "flow" : "match", portNames, defaultTable: 1 });
+  const spec = parseFlow(body, { ...opts, fileName: needActions ? "flow" : "match", defaultTable: 0 });
+  const again = parseFlow(body, { ...opts, fileName: needActions ? "flow" : "match", defaultTable: 1 });
   if (m !== null) {
     spec.cookie = cookie & cookieMask;
     spec.cookieMask = cookieMask;
@@ -109,7 +110,7 @@ export function addFlows(bridge: Bridge, specs: FlowSpec[], nowMs: number): numb
 
 /** Parses and adds a flows file's text; nothing is added when a line is bad. */
 export function addFlowsText(bridge: Bridge, text: string, fileName: string, nowMs: number): number {
-  return addFlows(bridge, parseFlows(text, fileName, { portNames: portNamesOf(bridge) }), nowMs);
+  return addFlows(bridge, parseFlows(text, fileName, flowParseOptions(bridge)), nowMs);
 }
 
 /** Deletes the selected rules (ovs-ofctl del-flows); returns how many. */

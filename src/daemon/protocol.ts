@@ -14,6 +14,8 @@
  *   del-flows   bridge, match?, strict?         -> {count}
  *   dump-flows  bridge, names?, protocol?       -> {lines: string[]}
  *   dpctl/dump-flows  names?                    -> {lines: string[]}
+ *   dpctl/dump-conntrack  zone?, verbose?, stats?  -> {lines: string[]}
+ *   dpctl/flush-conntrack zone?                 -> {}
  *   stats                                       -> StatsResult
  *   trace       bridge, flow, packet?, names?   -> {text}
  * Invariant: a request that fails changes nothing and answers ok:false with

@@ -14,6 +14,7 @@
 import * as L from "../flow/layout.js";
 import { formatIPv4, formatIPv6, formatMac } from "../flow/text.js";
 import { formatTunnelHeader, type TunnelHeader } from "../tunnel/header.js";
+import type { CtRequest } from "../conntrack/api.js";
 
 export type SetAttr = "eth" | "ipv4" | "ipv6" | "tcp" | "udp" | "sctp" | "icmp" | "icmpv6" | "arp" | "nd" | "skb_priority" | "skb_mark";
 
@@ -22,7 +23,8 @@ export type OdpAction =
   | { t: "push_vlan"; tpid: number; tci: number }
   | { t: "pop_vlan" }
   | { t: "set"; attr: SetAttr; masked: boolean; value: Uint32Array; mask: Uint32Array }
-  | { t: "ct"; text: string; commit: boolean; zone: number; nat: string | null }
+  /** A ct(...) action: its text (ct-text.ts) and the request the conntrack engine runs. */
+  | { t: "ct"; text: string; req: CtRequest }
   | { t: "ct_clear" }
   | { t: "recirc"; id: number }
   | { t: "userspace"; text: string }

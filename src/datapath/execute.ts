@@ -14,18 +14,28 @@
  * checksum of an IPv4 later fragment is patched as if the fragment began
  * with the L4 header; an SCTP checksum that was wrong stays wrong).
  *
- * Limits: frames up to SCRATCH_SIZE bytes plus VLAN_HEADERS_MAX pushes;
- * ct/recirc are handled by the caller (the datapath), not here.
+ * ct, ct_clear and recirc go to the executor's RecircHost (the datapath,
+ * recirculate.ts): conntrack runs on the frame as the actions before it left
+ * it (a NAT rewrites the copy, never the input), on a private copy of the
+ * key re-parsed when earlier actions changed headers; recirc hands the frame
+ * and that key's metadata back to the datapath, which runs the next pass on
+ * the next depth's executor, so this executor's scratch stays intact for
+ * the actions after the recirc (OVS's fork: `ct(...),recirc(1),2`).
+ *
+ * Limits: frames up to SCRATCH_SIZE bytes plus VLAN_HEADERS_MAX pushes.
  */
 import * as L from "../flow/layout.js";
 import type { OdpAction } from "./actions.js";
 import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
-import { HDR_L3, HDR_L4, HDR_NONE } from "../packet/parse.js";
+import { HDR_L3, HDR_L4, HDR_NONE, HDR_WORDS, type Parser } from "../packet/parse.js";
+import type { RecircHost } from "./recirculate.js";
 import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
 import { pushTunnelHeader } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
 
 const HEADROOM = 64;
+/** Key words that are packet metadata, not headers: in_port through the tunnel (layout.ts). */
+const META_WORDS = L.W_TUN_TP + 1;
 const SCRATCH_SIZE = 65536 + HEADROOM;
 
 /** Receives each output: the datapath port and the frame's bytes. */
@@ -39,6 +49,53 @@ export class Executor {
   tunnelPops: TunnelPopQueue | null = null;
   /** Runs the actions on an encapsulated frame (tnl_push); made on first use. */
   private outerExecutor: Executor | null = null;
+  /** Runs ct and recirc; without one they do nothing. */
+  host: RecircHost | null = null;
+  /** Recirculation depth of the packets this executor runs (0: as received). */
+  depth = 0;
+  /**
+   * Below depth 0, the receive hash of the packet being run (set by the
+   * datapath before each recirculated pass); at depth 0 it is computed from
+   * the key the packet was received with.
+   */
+  rxHash = 0;
+  /** The packet's key once conntrack has touched it (ct writes its metadata here, not into the caller's key). */
+  private readonly ctKey = new Uint32Array(L.KEY_WORDS);
+  private readonly ctHdrs = new Uint16Array(HDR_WORDS);
+  private parser: Parser | null = null;
+
+  /**
+   * Re-reads the headers of the frame at b[start, start + len) into ctKey,
+   * keeping its metadata words (in_port through the tunnel: recirc_id,
+   * skb_priority, pkt_mark, ct_*), as OVS's packet metadata survives header
+   * rewrites.
+   */
+  private reparse(b: Uint8Array, start: number, len: number): void {
+    const k = this.ctKey;
+    const meta = this.metaSave;
+    for (let w = 0; w < META_WORDS; w++) meta[w] = k[w];
+    this.parser!.parseFrame(b, start, len, k[L.W_IN_PORT], k, 0, this.ctHdrs, 0);
+    for (let w = 0; w < META_WORDS; w++) k[w] = meta[w];
+  }
+  private readonly metaSave = new Uint32Array(META_WORDS);
+
+  /** Copies the packet's key into ctKey (a loop: no subarray view per packet). */
+  private takeKey(key: Uint32Array, kb: number): void {
+    const k = this.ctKey;
+    for (let w = 0; w < L.KEY_WORDS; w++) k[w] = key[kb + w];
+  }
+
+  /** The receive hash of the packet whose (unmodified) key is key[kb..]: OVS's RSS hash, kept across recirculation. */
+  private receiveHash(key: Uint32Array, kb: number): number {
+    return this.depth === 0 ? hash5Tuple(key, kb) : this.rxHash;
+  }
+
+  /** Lets this executor run ct/recirc through `host`; `parser` re-reads headers changed before a ct. */
+  attach(host: RecircHost, parser: Parser, depth: number): void {
+    this.host = host;
+    this.parser = parser;
+    this.depth = depth;
+  }
 
   /**
    * Runs `actions` on frame buf[offset, offset + length) whose parsed key is
@@ -77,6 +134,11 @@ export class Executor {
     let copied = false;
     let l3 = hdrs[hb + HDR_L3];
     let l4 = hdrs[hb + HDR_L4];
+    // The key ct and recirc see: the caller's until ct needs its own copy;
+    // `stale` once an action changed headers the key describes.
+    let k = key;
+    let kk = kb;
+    let stale = false;
     const dlType = key[kb + L.W_DL_TYPE] & 0xffff;
     const nw = key[kb + L.W_NW];
     const laterFrag = ((nw >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
@@ -118,6 +180,7 @@ export class Executor {
           b[start + 15] = tci & 0xff;
           if (l3 !== HDR_NONE) l3 += 4;
           if (l4 !== HDR_NONE) l4 += 4;
+          stale = true;
           break;
         }
         case "pop_vlan": {
@@ -134,6 +197,7 @@ export class Executor {
           len -= 4;
           if (l3 !== HDR_NONE) l3 -= 4;
           if (l4 !== HDR_NONE) l4 -= 4;
+          stale = true;
           break;
         }
         case "set": {
@@ -143,6 +207,7 @@ export class Executor {
             start = HEADROOM;
             copied = true;
           }
+          stale = true;
           const v = a.value;
           const m = a.masked ? a.mask : null;
           const mk = (w: number): number => (m ? m[w] : 0xffffffff);
@@ -205,6 +270,42 @@ export class Executor {
           }
           break;
         }
+        case "ct": {
+          const host = this.host;
+          if (host === null) break;
+          // NAT rewrites the frame: never the input's bytes.
+          if (a.req.nat !== null && !copied) {
+            if (!this.copyIn(buf, offset, length)) return;
+            b = this.scratch;
+            start = HEADROOM;
+            copied = true;
+          }
+          if (k !== this.ctKey) {
+            this.takeKey(key, kb);
+            k = this.ctKey;
+            kk = 0;
+          }
+          if (stale) {
+            this.reparse(b, start, len);
+            l3 = this.ctHdrs[HDR_L3];
+            l4 = this.ctHdrs[HDR_L4];
+            stale = false;
+          }
+          host.runConntrack(b, start, len, l3, l4, k, kk, a.req);
+          break;
+        }
+        case "ct_clear":
+          // The packet's ct metadata is cleared (OVS_ACTION_ATTR_CT_CLEAR).
+          if (k !== this.ctKey) {
+            this.takeKey(key, kb);
+            k = this.ctKey;
+            kk = 0;
+          }
+          k.fill(0, L.W_CT, L.W_CT_TP + 1);
+          break;
+        case "recirc":
+          if (this.host !== null) this.host.recirculate(a.id, b, start, len, k, kk, this.depth, this.receiveHash(key, kb));
+          break;
         case "tnl_push": {
           if (!copied) {
             if (!this.copyIn(buf, offset, length)) return;
@@ -213,8 +314,8 @@ export class Executor {
             copied = true;
           }
           if (start < a.header.size) return;
-          // The UDP source port comes from the packet's receive hash (its key before any rewrite).
-          const at = pushTunnelHeader(b, start, len, a.header.bytes, a.header.size, a.header.kind === "vxlan", hash5Tuple(key, kb));
+          // The UDP source port comes from the packet's receive hash (its key before any rewrite or NAT).
+          const at = pushTunnelHeader(b, start, len, a.header.bytes, a.header.size, a.header.kind === "vxlan", this.receiveHash(key, kb));
           this.outerExecutor ??= new Executor();
           this.outerExecutor.run(b, at, len + a.header.size, a.outerKey, 0, OUTER_HDRS, 0, a.actions, emit);
           break;

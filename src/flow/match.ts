@@ -13,30 +13,52 @@ import { KEY_WORDS } from "./layout.js";
 import { type FieldDef, fieldWords } from "./fields.js";
 import { formatMatch, type FormatOptions } from "./format.js";
 
+/** All-ones masks of 0..128 bits, made once: loading a large flows file asks for them millions of times. */
+const ONES: readonly bigint[] = Array.from({ length: 129 }, (_, bits) => (1n << BigInt(bits)) - 1n);
+
 /** All-ones mask of `bits` bits as a bigint. */
-export const fieldMax = (bits: number): bigint => (1n << BigInt(bits)) - 1n;
+export const fieldMax = (bits: number): bigint => ONES[bits] ?? (1n << BigInt(bits)) - 1n;
+
+/**
+ * New matches take their words from a slab shared by MATCHES_PER_SLAB
+ * matches: a typed array of KEY_WORDS words has its own off-heap buffer,
+ * and a 100k-line flows file made 200k of them, whose bookkeeping cost more
+ * than parsing. A slab lives while any of its matches does: a table loaded
+ * whole and then mostly deleted keeps at most one slab (22 kB) per surviving
+ * flow.
+ */
+const MATCHES_PER_SLAB = 32;
+const SLAB_WORDS = MATCHES_PER_SLAB * 2 * KEY_WORDS;
+let slab = new Uint32Array(SLAB_WORDS);
+let slabUsed = 0;
+
+/** KEY_WORDS zeroed words of the current slab. */
+function slabWords(): Uint32Array {
+  if (slabUsed === SLAB_WORDS) {
+    slab = new Uint32Array(SLAB_WORDS);
+    slabUsed = 0;
+  }
+  // The constructor is cheaper than subarray(), which looks up a species constructor.
+  const words = new Uint32Array(slab.buffer, slabUsed * 4, KEY_WORDS);
+  slabUsed += KEY_WORDS;
+  return words;
+}
 
 export class Match {
   readonly value: Uint32Array;
   readonly mask: Uint32Array;
 
   constructor(value?: Uint32Array, mask?: Uint32Array) {
-    this.value = value ?? new Uint32Array(KEY_WORDS);
-    this.mask = mask ?? new Uint32Array(KEY_WORDS);
+    this.value = value ?? slabWords();
+    this.mask = mask ?? slabWords();
   }
 
   /** Matches on `field` = value under mask (default: exact). Bits of value outside mask are dropped. */
   setField(field: FieldDef, value: bigint, mask: bigint = fieldMax(field.bits)): this {
     const max = fieldMax(field.bits);
+    if (field.bits <= 32) return this.setFieldBits(field, Number(value & max), Number(mask & max));
     mask &= max;
     value &= mask;
-    if (field.bits <= 32) {
-      const fm = (Number(max) << field.shift) >>> 0;
-      const w = field.word;
-      this.mask[w] = ((this.mask[w] & ~fm) | (Number(mask) << field.shift)) >>> 0;
-      this.value[w] = ((this.value[w] & ~fm) | (Number(value) << field.shift)) >>> 0;
-      return this;
-    }
     const n = fieldWords(field);
     for (let i = n - 1; i >= 0; i--) {
       this.mask[field.word + i] = Number(mask & 0xffffffffn);
@@ -44,6 +66,20 @@ export class Match {
       mask >>= 32n;
       value >>= 32n;
     }
+    return this;
+  }
+
+  /**
+   * setField for a field of at most 32 bits, with numbers: value and mask are
+   * the field's bits (taken as unsigned 32-bit; bits above the field are dropped).
+   */
+  setFieldBits(field: FieldDef, value: number, mask: number): this {
+    const max = field.bits === 32 ? 0xffffffff : (1 << field.bits) - 1;
+    const fm = (max << field.shift) >>> 0;
+    const k = ((mask & max) << field.shift) & fm;
+    const w = field.word;
+    this.mask[w] = ((this.mask[w] & ~fm) | k) >>> 0;
+    this.value[w] = ((this.value[w] & ~fm) | ((value << field.shift) & k)) >>> 0;
     return this;
   }
 
@@ -106,7 +142,10 @@ export class Match {
   }
 
   clone(): Match {
-    return new Match(this.value.slice(), this.mask.slice());
+    const m = new Match();
+    m.value.set(this.value);
+    m.mask.set(this.mask);
+    return m;
   }
 
   /** OVS's text (match_format), e.g. "tcp,in_port=1,tp_dst=80". */

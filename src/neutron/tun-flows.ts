@@ -28,17 +28,9 @@
  * Limits: GRE and VXLAN (Geneve's table 6, DVR's tables 1 and 9 are not
  * built); IPv4 ARP responder only. Control plane only.
  */
-import { FlowplaneError } from "../errors.js";
+import { NeutronInputError } from "./errors.js";
 
 export const TUN_TABLE = { PATCH_LV_TO_TUN: 2, GRE_TUN_TO_LV: 3, VXLAN_TUN_TO_LV: 4, LEARN_FROM_TUN: 10, UCAST_TO_TUN: 20, ARP_RESPONDER: 21, FLOOD_TO_TUN: 22 } as const;
-
-/** Bad input for a Neutron compiler (same code as the other Neutron compilers' errors). */
-export class TunFlowsInputError extends FlowplaneError {
-  constructor(message: string) {
-    super("FP_ERR_NEUTRON_INPUT", message);
-    this.name = "TunFlowsInputError";
-  }
-}
 
 export type TunnelType = "vxlan" | "gre";
 
@@ -58,35 +50,35 @@ const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 function int(v: unknown, min: number, max: number, where: string): number {
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw new TunFlowsInputError(`${where}: must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw new NeutronInputError(`${where}: must be a whole number from ${min} to ${max}`);
   return v as number;
 }
 function ip(v: unknown, where: string): string {
-  if (typeof v !== "string" || !IPV4_RE.test(v)) throw new TunFlowsInputError(`${where}: "${String(v)}" is not an IPv4 address`);
+  if (typeof v !== "string" || !IPV4_RE.test(v)) throw new NeutronInputError(`${where}: "${String(v)}" is not an IPv4 address`);
   return v;
 }
 function keysOk(o: Record<string, unknown>, allowed: string[], where: string): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new TunFlowsInputError(`${where}: unknown key "${k}"`);
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new NeutronInputError(`${where}: unknown key "${k}"`);
 }
 function list(v: unknown, where: string): Record<string, unknown>[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v) || !v.every(isObj)) throw new TunFlowsInputError(`${where}: must be an array of objects`);
+  if (!Array.isArray(v) || !v.every(isObj)) throw new NeutronInputError(`${where}: must be an array of objects`);
   return v;
 }
 function tunnelType(v: unknown, where: string): TunnelType {
-  if (v !== "vxlan" && v !== "gre") throw new TunFlowsInputError(`${where}: must be "vxlan" or "gre"`);
+  if (v !== "vxlan" && v !== "gre") throw new NeutronInputError(`${where}: must be "vxlan" or "gre"`);
   return v;
 }
 
 /** Checks a parsed JSON description; every mistake names its item. */
 export function parseTunInput(raw: unknown): TunInput {
-  if (!isObj(raw)) throw new TunFlowsInputError("br-tun description: must be a JSON object");
+  if (!isObj(raw)) throw new NeutronInputError("br-tun description: must be a JSON object");
   keysOk(raw, ["patch_int_ofport", "arp_responder", "l2_population", "cookie", "tunnels", "networks", "fdb"], "br-tun description");
   const bool = (k: string): boolean => {
-    if (raw[k] !== undefined && typeof raw[k] !== "boolean") throw new TunFlowsInputError(`${k}: must be true or false`);
+    if (raw[k] !== undefined && typeof raw[k] !== "boolean") throw new NeutronInputError(`${k}: must be true or false`);
     return raw[k] === true;
   };
-  if (raw.cookie !== undefined && (typeof raw.cookie !== "string" || !/^0x[0-9a-fA-F]{1,16}$/.test(raw.cookie))) throw new TunFlowsInputError("cookie: must be 0x and up to 16 hex digits");
+  if (raw.cookie !== undefined && (typeof raw.cookie !== "string" || !/^0x[0-9a-fA-F]{1,16}$/.test(raw.cookie))) throw new NeutronInputError("cookie: must be 0x and up to 16 hex digits");
   const input: TunInput = {
     patchIntOfport: int(raw.patch_int_ofport, 1, 0xfeff, "patch_int_ofport"),
     arpResponder: bool("arp_responder"),
@@ -106,27 +98,27 @@ export function parseTunInput(raw: unknown): TunInput {
     fdb: list(raw.fdb, "fdb").map((e, i) => {
       const at = `fdb[${i}]`;
       keysOk(e, ["segmentation_id", "mac", "ip", "remote_ip"], at);
-      if (typeof e.mac !== "string" || !MAC_RE.test(e.mac.toLowerCase())) throw new TunFlowsInputError(`${at}.mac: "${String(e.mac)}" is not a MAC address`);
+      if (typeof e.mac !== "string" || !MAC_RE.test(e.mac.toLowerCase())) throw new NeutronInputError(`${at}.mac: "${String(e.mac)}" is not a MAC address`);
       return { segmentationId: int(e.segmentation_id, 1, 0xffffffff, `${at}.segmentation_id`), mac: e.mac.toLowerCase(), ip: e.ip === undefined ? null : ip(e.ip, `${at}.ip`), remoteIp: ip(e.remote_ip, `${at}.remote_ip`) };
     }),
   };
   const ofports = new Set([input.patchIntOfport]);
   for (const t of input.tunnels) {
-    if (ofports.has(t.ofport)) throw new TunFlowsInputError(`tunnels: ofport ${t.ofport} is used twice`);
+    if (ofports.has(t.ofport)) throw new NeutronInputError(`tunnels: ofport ${t.ofport} is used twice`);
     ofports.add(t.ofport);
   }
   const segs = new Set<number>();
   const vlans = new Set<number>();
   for (const n of input.networks) {
-    if (segs.has(n.segmentationId)) throw new TunFlowsInputError(`networks: segmentation_id ${n.segmentationId} is listed twice`);
-    if (vlans.has(n.localVlan)) throw new TunFlowsInputError(`networks: local_vlan ${n.localVlan} is given to two networks`);
+    if (segs.has(n.segmentationId)) throw new NeutronInputError(`networks: segmentation_id ${n.segmentationId} is listed twice`);
+    if (vlans.has(n.localVlan)) throw new NeutronInputError(`networks: local_vlan ${n.localVlan} is given to two networks`);
     segs.add(n.segmentationId);
     vlans.add(n.localVlan);
   }
   input.fdb.forEach((e, i) => {
     const net = input.networks.find((n) => n.segmentationId === e.segmentationId);
-    if (!net) throw new TunFlowsInputError(`fdb[${i}]: no network with segmentation_id ${e.segmentationId}`);
-    if (!input.tunnels.some((t) => t.remoteIp === e.remoteIp && t.type === net.type)) throw new TunFlowsInputError(`fdb[${i}]: no ${net.type} tunnel to ${e.remoteIp}`);
+    if (!net) throw new NeutronInputError(`fdb[${i}]: no network with segmentation_id ${e.segmentationId}`);
+    if (!input.tunnels.some((t) => t.remoteIp === e.remoteIp && t.type === net.type)) throw new NeutronInputError(`fdb[${i}]: no ${net.type} tunnel to ${e.remoteIp}`);
   });
   return input;
 }

@@ -76,3 +76,42 @@ export function contentLines(fileText: string): { line: string; number: number }
   }
   return out;
 }
+
+/**
+ * Walks the lines of an ovs-ofctl file that hold something, as contentLines
+ * does, without an array of lines: next() moves to the next such line and
+ * returns it (the text before any `#`), or null at the end; `number` is its
+ * 1-based line number.
+ */
+export class ContentLineCursor {
+  number: number;
+  private readonly text: string;
+  private start: number;
+  /** The next '#' at or after `start`, or -1 when there is none. */
+  private hashAt: number;
+
+  constructor(text: string) {
+    this.text = text;
+    this.number = 0;
+    this.start = 0;
+    this.hashAt = text.indexOf("#");
+  }
+
+  next(): string | null {
+    const text = this.text;
+    while (this.start <= text.length) {
+      const start = this.start;
+      let end = text.indexOf("\n", start);
+      if (end < 0) end = text.length;
+      this.start = end + 1;
+      this.number++;
+      if (this.hashAt >= 0 && this.hashAt < start) this.hashAt = text.indexOf("#", start);
+      if (this.hashAt >= 0 && this.hashAt < end) end = this.hashAt;
+      for (let i = start; i < end; i++) {
+        const c = text.charCodeAt(i);
+        if (c !== 32 && c !== 9 && c !== 13 && c !== 10) return text.slice(start, end);
+      }
+    }
+    return null;
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseIPv6, parseIntString, splitItems, strToU16, strToU32 } from "./lex.js";
+import { parseIPv6, parseIntString, splitItems, strToU16, strToU32, strToU64 } from "./lex.js";
 import { TextError } from "./errors.js";
 
 describe("splitItems", () => {
@@ -36,6 +36,21 @@ describe("numbers as OVS reads them", () => {
     expect(parseIntString("0x0000000000000000000001", 4)).toEqual({ value: 1n, tail: 24 });
     expect(parseIntString("0x100000000", 4)).toBe("range");
     expect(parseIntString("abc", 4)).toBe("syntax");
+  });
+
+  // Short numbers are read in doubles and long ones in bigints: both sides of the switch.
+  it("reads numbers of every length exactly, up to 64 bits", () => {
+    expect(strToU64("18446744073709551615", 0)).toBe(0xffffffffffffffffn);
+    expect(strToU64("0xfedcba9876543210", 0)).toBe(0xfedcba9876543210n);
+    expect(strToU64("01777777777777777777777", 0)).toBe(0xffffffffffffffffn);
+    expect(strToU64("9007199254740993", 0)).toBe(9007199254740993n);
+    expect(strToU64("-1", 0)).toBe(0xffffffffffffffffn);
+    expect(() => strToU64("18446744073709551616", 0)).toThrow("invalid numeric format 18446744073709551616");
+    expect(() => strToU64("12z", 0)).toThrow("invalid numeric format 12z");
+    expect(parseIntString("0x1fffffffffffff1", 8)).toEqual({ value: 0x1fffffffffffff1n, tail: 17 });
+    expect(parseIntString("0x00abcdef0123456789", 8)).toEqual({ value: 0xabcdef0123456789n, tail: 20 });
+    expect(parseIntString("0x0123456789abcdef01", 8)).toBe("range");
+    expect(parseIntString("0x12 34", 2)).toEqual({ value: 0x1234n, tail: 7 });
   });
 });
 

@@ -23,20 +23,29 @@ export interface KeyValue {
   delim: string;
 }
 
-const ITEM_SKIP = ", \t\r\n";
-const KEY_END = ":=(, \t\r\n";
+/** Characters that separate items: ',' and white space. */
+const isItemSkip = (c: number): boolean => c === 44 || c === 32 || c === 9 || c === 13 || c === 10;
+/** Characters that end a key: ':', '=', '(' and the item separators. */
+const isKeyEnd = (c: number): boolean => c === 58 || c === 61 || c === 40 || isItemSkip(c);
 
-/** Length of a value up to one of `delims` (or the end), skipping balanced parentheses. */
-function valueLength(s: string, from: number, delims: string): number {
+/**
+ * Length of a value up to its end (or the end of `s`), skipping balanced
+ * parentheses: a value after ':' or '=' ends at an item separator, one
+ * after '(' at ')'.
+ */
+function valueLength(s: string, from: number, inParens: boolean): number {
   let n = 0;
-  while (from + n < s.length && !delims.includes(s[from + n])) {
-    if (s[from + n] === "(") {
+  const len = s.length;
+  while (from + n < len) {
+    const c = s.charCodeAt(from + n);
+    if (inParens ? c === 41 : isItemSkip(c)) break;
+    if (c === 40) {
       let level = 0;
       do {
-        if (from + n >= s.length) return n;
-        const c = s[from + n];
-        if (c === "(") level++;
-        else if (c === ")") level--;
+        if (from + n >= len) return n;
+        const d = s.charCodeAt(from + n);
+        if (d === 40) level++;
+        else if (d === 41) level--;
         n++;
       } while (level > 0);
     } else {
@@ -52,31 +61,29 @@ function valueLength(s: string, from: number, delims: string): number {
  */
 export function splitItems(s: string, base = 0): KeyValue[] {
   const out: KeyValue[] = [];
+  const len = s.length;
   let pos = 0;
   for (;;) {
-    while (pos < s.length && ITEM_SKIP.includes(s[pos])) pos++;
-    if (pos >= s.length) return out;
+    while (pos < len && isItemSkip(s.charCodeAt(pos))) pos++;
+    if (pos >= len) return out;
     const keyStart = pos;
-    let keyLen = 0;
-    while (keyStart + keyLen < s.length && !KEY_END.includes(s[keyStart + keyLen])) keyLen++;
-    const delim = keyStart + keyLen < s.length ? s[keyStart + keyLen] : "";
-    const key = s.slice(keyStart, keyStart + keyLen);
-    pos = keyStart + keyLen + (delim !== "" ? 1 : 0);
-    let valueDelims: string;
-    if (delim === ":" || delim === "=") valueDelims = ITEM_SKIP;
-    else if (delim === "(") valueDelims = ")";
-    else {
-      out.push({ key, value: "", keyAt: base + keyStart, valueAt: base + keyStart + keyLen, delim: "" });
+    let keyEnd = pos;
+    while (keyEnd < len && !isKeyEnd(s.charCodeAt(keyEnd))) keyEnd++;
+    const delim = keyEnd < len ? s[keyEnd] : "";
+    const key = s.slice(keyStart, keyEnd);
+    pos = keyEnd + (delim !== "" ? 1 : 0);
+    if (delim !== ":" && delim !== "=" && delim !== "(") {
+      out.push({ key, value: "", keyAt: base + keyStart, valueAt: base + keyEnd, delim: "" });
       continue;
     }
     const valueStart = pos;
-    let len = valueLength(s, valueStart, valueDelims);
+    let vlen = valueLength(s, valueStart, delim === "(");
     // "key(x)->y": the value runs on to the next comma (OVS's special case for load/move in learn).
-    if (delim === "(" && s[valueStart + len] === ")" && s[valueStart + len + 1] === "-" && s[valueStart + len + 2] === ">") {
-      len += valueLength(s, valueStart + len, ITEM_SKIP);
+    if (delim === "(" && s[valueStart + vlen] === ")" && s[valueStart + vlen + 1] === "-" && s[valueStart + vlen + 2] === ">") {
+      vlen += valueLength(s, valueStart + vlen, false);
     }
-    const value = s.slice(valueStart, valueStart + len);
-    pos = valueStart + len + (valueStart + len < s.length ? 1 : 0);
+    const value = s.slice(valueStart, valueStart + vlen);
+    pos = valueStart + vlen + (valueStart + vlen < len ? 1 : 0);
     out.push({ key, value, keyAt: base + keyStart, valueAt: base + valueStart, delim });
   }
 }
@@ -90,35 +97,49 @@ interface StrtoResult {
   overflow: boolean;
 }
 
-const isDigitIn = (c: string | undefined, base: number): boolean => {
-  if (c === undefined) return false;
-  const d = parseInt(c, 36);
-  return !Number.isNaN(d) && d < base && /[0-9a-zA-Z]/.test(c);
-};
+/** The value of an ASCII digit or letter as a digit (a..z = 10..35), or 99 for anything else. */
+function digitValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  c |= 0x20; // lower case
+  if (c >= 97 && c <= 122) return c - 87;
+  return 99;
+}
+
+const isCSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
+
+/** Digits that always fit a double exactly: up to 2^53 for base 16 and below. */
+const EXACT_DIGITS_MAX = 13;
 
 /** glibc strtoull/strtoll with `base` (0 = auto). Returns null when no digits were read. */
 function strto(s: string, base: number): StrtoResult | null {
   let i = 0;
-  while (i < s.length && " \t\n\r\f\v".includes(s[i])) i++;
+  while (i < s.length && isCSpace(s.charCodeAt(i))) i++;
   let neg = false;
   if (s[i] === "+" || s[i] === "-") {
     neg = s[i] === "-";
     i++;
   }
-  if ((base === 0 || base === 16) && s[i] === "0" && (s[i + 1] === "x" || s[i + 1] === "X") && isDigitIn(s[i + 2], 16)) {
+  if ((base === 0 || base === 16) && s[i] === "0" && (s[i + 1] === "x" || s[i + 1] === "X") && digitValue(s.charCodeAt(i + 2)) < 16) {
     base = 16;
     i += 2;
   } else if (base === 0) {
     base = s[i] === "0" ? 8 : 10;
   }
   const start = i;
-  let v = 0n;
-  const b = BigInt(base);
-  while (isDigitIn(s[i], base)) {
-    v = v * b + BigInt(parseInt(s[i], base));
+  // Digits accumulate in a double while it stays exact (the usual case: short numbers), then in a bigint.
+  let small = 0;
+  while (i - start < EXACT_DIGITS_MAX) {
+    const d = digitValue(s.charCodeAt(i));
+    if (d >= base) break;
+    small = small * base + d;
     i++;
   }
   if (i === start) return null;
+  let v = BigInt(small);
+  if (i - start === EXACT_DIGITS_MAX) {
+    const b = BigInt(base);
+    for (let d = digitValue(s.charCodeAt(i)); d < base; d = digitValue(s.charCodeAt(++i))) v = v * b + BigInt(d);
+  }
   const overflow = v > 0xffffffffffffffffn;
   const signed = neg ? -v : v;
   let value = overflow ? 0xffffffffffffffffn : v;
@@ -198,21 +219,27 @@ export function parseIntString(
 ): { value: bigint; tail: number } | "range" | "syntax" {
   if (s.startsWith("0x") || s.startsWith("0X")) {
     let i = 2;
+    // Significant digits gather in a double while they fit exactly, then in a bigint.
+    let small = 0;
     let v = 0n;
     let digits = 0;
     for (;;) {
-      while (i < s.length && " \t\r\n".includes(s[i])) i++;
-      const c = s[i];
-      if (c === undefined || !/[0-9a-fA-F]/.test(c)) break;
-      const d = BigInt(parseInt(c, 16));
-      if (d !== 0n || digits > 0) {
+      let c = s.charCodeAt(i);
+      while (c === 32 || c === 9 || c === 13 || c === 10) c = s.charCodeAt(++i);
+      const d = digitValue(c);
+      if (d >= 16) break;
+      if (d !== 0 || digits > 0) {
         if (Math.ceil((digits + 1) / 2) > nBytes) return "range";
         digits++;
       }
-      v = (v << 4n) | d;
+      if (digits <= EXACT_DIGITS_MAX) small = small * 16 + d;
+      else v = (v << 4n) | BigInt(d);
+      if (digits === EXACT_DIGITS_MAX) {
+        v = BigInt(small);
+      }
       i++;
     }
-    return { value: v, tail: i };
+    return { value: digits <= EXACT_DIGITS_MAX ? BigInt(small) : v, tail: i };
   }
   const r = strto(s, 0);
   if (r === null) return "syntax";
@@ -223,24 +250,33 @@ export function parseIntString(
 
 /** "a.b.c.d" with each part 0..255, or null. */
 export function parseIPv4(s: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (m === null) return null;
   let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255) return null;
-    v = v * 256 + o;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0 && s.charCodeAt(i++) !== 46) return null; // '.'
+    let octet = 0;
+    const start = i;
+    for (let d = s.charCodeAt(i) - 48; d >= 0 && d <= 9 && i - start < 3; d = s.charCodeAt(++i) - 48) octet = octet * 10 + d;
+    if (i === start || octet > 255) return null;
+    v = v * 256 + octet;
   }
-  return v >>> 0;
+  return i === s.length ? v >>> 0 : null;
 }
 
 /** "xx:xx:xx:xx:xx:xx" (1-2 hex digits each), as a 48-bit bigint, or null. */
 export function parseMac(s: string): bigint | null {
-  const m = /^([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})$/.exec(s);
-  if (m === null) return null;
-  let v = 0n;
-  for (let i = 1; i <= 6; i++) v = (v << 8n) | BigInt(parseInt(m[i], 16));
-  return v;
+  // 48 bits fit a double exactly: one BigInt at the end.
+  let v = 0;
+  let i = 0;
+  for (let part = 0; part < 6; part++) {
+    if (part > 0 && s.charCodeAt(i++) !== 58) return null; // ':'
+    let octet = 0;
+    const start = i;
+    for (let d = digitValue(s.charCodeAt(i)); d < 16 && i - start < 2; d = digitValue(s.charCodeAt(++i))) octet = octet * 16 + d;
+    if (i === start) return null;
+    v = v * 256 + octet;
+  }
+  return i === s.length ? BigInt(v) : null;
 }
 
 /** inet_pton(AF_INET6): a 128-bit bigint, or null. Accepts a trailing dotted quad. */

@@ -17,7 +17,7 @@
  * 13-bit VID|CFI value.
  */
 import { FIELDS, findField, type FieldDef } from "../flow/fields.js";
-import type { Match } from "../flow/match.js";
+import { fieldMax, type Match } from "../flow/match.js";
 import * as L from "../flow/layout.js";
 import {
   formatMac,
@@ -254,7 +254,7 @@ const F_VLAN_TCI = fieldOf("vlan_tci");
 const F_ACTSET = fieldOf("actset_output");
 
 /** All ones in n bits. */
-export const ones = (bits: number): bigint => (1n << BigInt(bits)) - 1n;
+export const ones = (bits: number): bigint => fieldMax(bits);
 
 /** OVS's OF1.1 port number for an OF1.0 one (ofputil_port_to_ofp11). */
 export function portToOfp11(port: number): number {
@@ -431,6 +431,15 @@ const FRAGS: readonly { name: string; mask: number; value: number }[] = [
 
 const ipv6Mask = (prefix: number): bigint => (prefix === 0 ? 0n : ones(128) ^ ones(128 - prefix));
 
+/** mf_parse's error for an integer value or mask it cannot read. */
+function badInteger(f: OvsField, text: string, at: number, what: "value" | "mask", res: "range" | "syntax"): TextError {
+  return new TextError(
+    at,
+    text,
+    res === "range" ? `${text}: ${what} too large for ${f.nBytes}-byte field ${f.name}` : `${text}: bad syntax for ${f.name} ${what}`,
+  );
+}
+
 /**
  * mf_parse: the text of a value for `f`, with optional "/mask" (or "*" for
  * any). Errors use OVS's wording. `at` is the text's offset for errors.
@@ -442,26 +451,16 @@ export function parseFieldValue(f: OvsField, text: string, at: number, portNames
   switch (f.string) {
     case "decimal":
     case "hex": {
-      const slash = text.indexOf("/");
       const v = parseIntString(text, f.nBytes);
-      const bad = (what: string, res: "range" | "syntax"): TextError =>
-        new TextError(
-          at,
-          text,
-          res === "range"
-            ? `${text}: ${what} too large for ${f.nBytes}-byte field ${f.name}`
-            : `${text}: bad syntax for ${f.name} ${what}`,
-        );
-      if (typeof v === "string") throw bad("value", v);
-      if (v.tail !== text.length && text[v.tail] !== "/") throw bad("value", "syntax");
+      if (typeof v === "string") throw badInteger(f, text, at, "value", v);
+      if (v.tail !== text.length && text[v.tail] !== "/") throw badInteger(f, text, at, "value", "syntax");
       if (text[v.tail] === "/") {
         const maskText = text.slice(v.tail + 1);
         const m = parseIntString(maskText, f.nBytes);
-        if (typeof m === "string") throw bad("mask", m);
-        if (m.tail !== maskText.length) throw bad("mask", "syntax");
+        if (typeof m === "string") throw badInteger(f, text, at, "mask", m);
+        if (m.tail !== maskText.length) throw badInteger(f, text, at, "mask", "syntax");
         r = { value: v.value, mask: m.value };
       } else {
-        void slash;
         r = { value: v.value, mask: full };
       }
       break;
@@ -730,12 +729,12 @@ export function setMatchField(m: Match, f: OvsField, value: bigint, mask: bigint
     case "tcp_src":
     case "udp_src":
     case "sctp_src":
-      m.setField(F_TP_SRC, value, mask);
+      m.setFieldBits(F_TP_SRC, v, k);
       return;
     case "tcp_dst":
     case "udp_dst":
     case "sctp_dst":
-      m.setField(F_TP_DST, value, mask);
+      m.setFieldBits(F_TP_DST, v, k);
       return;
     case "tcp_flags":
       m.setField(f.def, value & 0xfffn, mask & 0xfffn);
@@ -756,7 +755,9 @@ export function setMatchField(m: Match, f: OvsField, value: bigint, mask: bigint
       m.setField(f.def, value & ones(f.def.bits), wild ? 0n : ones(f.def.bits));
       return;
     default:
-      m.setField(f.def, value & ones(f.def.bits), mask & ones(f.def.bits));
+      // Fields of up to 32 bits go in as numbers: loading a large file sets millions of them.
+      if (f.def.bits <= 32) m.setFieldBits(f.def, v, k);
+      else m.setField(f.def, value & ones(f.def.bits), mask & ones(f.def.bits));
   }
 }
 

@@ -12,7 +12,9 @@
  * delete_field, dec_nsh_ttl and the debug actions are rejected as
  * unsupported. Checks that OVS only uses to narrow the usable OpenFlow
  * versions (e.g. strip_vlan on a flow without a VLAN match is OpenFlow 1.0
- * only) are not errors here, as they are not for `ovs-ofctl add-flow`.
+ * only) are errors only when checkActions is told the switch speaks
+ * OpenFlow 1.1 or later, as they are for `ovs-ofctl -O OpenFlow13 add-flow`
+ * and not for plain `ovs-ofctl add-flow` (which falls back to 1.0).
  */
 import type {
   Action,
@@ -66,10 +68,16 @@ export interface ActionParseContext {
   portNames?: ReadonlyMap<string, number>;
 }
 
-/** Where each parsed action's text began, for errors found by the checks. */
-const actionAt = new WeakMap<Action, number>();
+/**
+ * Where each action of the latest top-level list parsed began, for errors
+ * found by the checks that follow (verify, checkActions). Emptied when the
+ * next top-level list starts, so it never holds more than one line's actions
+ * (a WeakMap over every action ever parsed cost more garbage collection than
+ * the rest of loading a large flows file).
+ */
+const actionAt = new Map<Action, number>();
 
-/** The offset recorded for an action (0 when unknown). */
+/** The offset recorded for an action of the latest top-level list (0 when unknown). */
 export function actionOffset(a: Action): number {
   return actionAt.get(a) ?? 0;
 }
@@ -109,6 +117,7 @@ export function parseActionList(
   depth = 0,
 ): Action[] {
   if (depth >= 100) throw new TextError(base, text, "Action nested too deeply");
+  if (depth === 0) actionAt.clear();
   const out: Action[] = [];
   let drop = false;
   for (const item of splitItems(text, base)) {
@@ -126,7 +135,8 @@ export function parseActionList(
     throw new TextError(base, text, '"drop" must not be accompanied by any other action or instruction');
   }
   verify(out, allowInstructions, outer, base);
-  return out;
+  // A list grown by push keeps room for 16 actions; flows live long, so keep an exact copy.
+  return out.slice();
 }
 
 function parseOne(
@@ -139,11 +149,6 @@ function parseOne(
   out: Action[],
   depth: number,
 ): void {
-  const port = (s: string, sAt: number, why: string): number => {
-    const p = portFromString(s, ctx.portNames);
-    if (p === null) throw new TextError(sAt, s, why);
-    return p;
-  };
   switch (name) {
     case "output":
     case "output_reg":
@@ -164,7 +169,8 @@ function parseOne(
       const portText = value.slice(0, firstSep);
       let rest = value.slice(firstSep);
       rest = rest.replace(/^[:q,]+/, "");
-      const p = port(portText, at, `${portText}: enqueue to unknown port`);
+      const p = portFromString(portText, ctx.portNames);
+      if (p === null) throw new TextError(at, portText, `${portText}: enqueue to unknown port`);
       out.push({ type: "enqueue", port: p, queue: strToU32(rest, at + value.length - rest.length) });
       return;
     }
@@ -919,8 +925,8 @@ function verify(list: Action[], allowInstructions: boolean, outer: Outer, base: 
     }
     const nextName = instOf(a);
     const next = INST_ORDER[nextName];
-    const curName = Object.keys(INST_ORDER).find((k) => INST_ORDER[k] === inst) ?? "";
     if (!first && (inst === INST_ORDER.apply_actions ? next < inst : next <= inst)) {
+      const curName = Object.keys(INST_ORDER).find((k) => INST_ORDER[k] === inst) ?? "";
       if (next === inst) {
         throw new TextError(at, nextName, `duplicate ${curName} instruction not allowed, for OpenFlow 1.1+ compatibility`);
       }
@@ -972,11 +978,43 @@ export function ofpactName(a: Action): string {
 
 // ---- ofpacts_check: actions against the match.
 
+interface CheckFindings {
+  of10: boolean;
+  inconsistent: Action | null;
+  needs: string;
+}
+
 /** The flow view used by the checks: the match's value words, changed by actions as OVS's check does. */
 class CheckFlow {
-  readonly match: Match;
-  constructor(match: Match) {
-    this.match = match.clone();
+  /** The match the checks read: the given one until some action changes the flow, then a private copy. */
+  private view: Match;
+  private copied: boolean;
+  /**
+   * Shared with nested lists' flows: whether the flow goes to the switch as
+   * OpenFlow 1.0, and the first action OVS would send only as OpenFlow 1.0
+   * (inconsistent_match) with what the match lacks for it.
+   */
+  readonly found: CheckFindings;
+  constructor(match: Match, found: CheckFindings = { of10: false, inconsistent: null, needs: "" }) {
+    this.view = match;
+    this.copied = false;
+    this.found = found;
+  }
+  /** A flow for a nested list: the same match and findings, changes kept apart. */
+  nested(): CheckFlow {
+    return new CheckFlow(this.view, this.found);
+  }
+  /** The flow to read. */
+  get match(): Match {
+    return this.view;
+  }
+  /** The flow to change: copied on the first change, so checking never alters the caller's match. */
+  get writable(): Match {
+    if (!this.copied) {
+      this.view = this.view.clone();
+      this.copied = true;
+    }
+    return this.view;
   }
   get dlType(): number {
     return this.match.value[L.W_DL_TYPE] & 0xffff;
@@ -997,7 +1035,8 @@ class CheckFlow {
     return this.match.value[L.W_VLAN0] & 0xffff;
   }
   set tci(v: number) {
-    this.match.value[L.W_VLAN0] = (this.match.value[L.W_VLAN0] & 0xffff0000) | (v & 0xffff);
+    const m = this.writable;
+    m.value[L.W_VLAN0] = (m.value[L.W_VLAN0] & 0xffff0000) | (v & 0xffff);
   }
   get isIpAny(): boolean {
     return this.dlType === L.ETH_TYPE_IP || this.dlType === L.ETH_TYPE_IPV6;
@@ -1093,7 +1132,70 @@ function checkOutputPort(port: number, a: Action): void {
 }
 
 function checkList(list: readonly Action[], fl: CheckFlow, tableId: number): void {
-  for (const a of list) checkAction(a, fl, tableId);
+  for (const a of list) {
+    if (fl.found.inconsistent === null) {
+      const needs = of10OnlyBecause(a, fl);
+      if (needs !== "") {
+        fl.found.inconsistent = a;
+        fl.found.needs = needs;
+      }
+    }
+    checkAction(a, fl, tableId);
+  }
+}
+
+/**
+ * What the flow lacks for `a`, when OVS's check calls inconsistent_match
+ * (lib/ofp-actions.c check_SET_VLAN_VID, check_STRIP_VLAN, check_set_ipv4,
+ * check_set_ip, check_set_l4_port, check_set_mpls, check_POP_MPLS,
+ * check_FIN_TIMEOUT): OVS then encodes the flow only in OpenFlow 1.0 (and
+ * NXM), so an OpenFlow 1.1+ switch never receives it. "" when consistent.
+ * Reads the flow as the actions before `a` left it.
+ */
+function of10OnlyBecause(a: Action, fl: CheckFlow): string {
+  switch (a.type) {
+    case "set_vlan_vid":
+    case "set_vlan_pcp":
+      return a.pushIfNeeded || (fl.tci & L.VLAN_CFI) !== 0 ? "" : "a VLAN header in the match";
+    case "strip_vlan":
+      return (fl.tci & L.VLAN_CFI) !== 0 ? "" : "a VLAN header in the match";
+    case "set_ipv4_src":
+    case "set_ipv4_dst":
+      return fl.dlType === L.ETH_TYPE_IP ? "" : "ip";
+    case "set_ip_dscp":
+    case "set_ip_ecn":
+    case "set_ip_ttl":
+    case "dec_ttl":
+      return fl.isIpAny ? "" : "ip or ipv6";
+    case "set_l4_src_port":
+    case "set_l4_dst_port": {
+      const p = fl.nwProto;
+      const ports = p === L.IPPROTO_TCP || p === L.IPPROTO_UDP || p === L.IPPROTO_SCTP;
+      return fl.isIpAny && ports && (fl.frag & L.FRAG_LATER) === 0 ? "" : "tcp, udp or sctp, and not ip_frag=later";
+    }
+    case "set_mpls_label":
+    case "set_mpls_tc":
+    case "set_mpls_ttl":
+    case "dec_mpls_ttl":
+    case "pop_mpls":
+      return fl.dlType === L.ETH_TYPE_MPLS || fl.dlType === L.ETH_TYPE_MPLS_MCAST ? "" : "mpls or mplsm";
+    case "fin_timeout":
+      return fl.nwProto === L.IPPROTO_TCP ? "" : "tcp";
+    default:
+      return "";
+  }
+}
+
+/** The first group action, here or nested (OVS's OFPACT_FOR_EACH_FLATTENED), whose group `exists` denies. */
+function missingGroup(list: readonly Action[], exists: (groupId: number) => boolean): Action | null {
+  for (const a of list) {
+    if (a.type === "group" && !exists(a.groupId)) return a;
+    if (a.type === "clone" || a.type === "ct" || a.type === "write_actions") {
+      const inner = missingGroup(a.actions, exists);
+      if (inner !== null) return inner;
+    }
+  }
+  return null;
 }
 
 function checkAction(a: Action, fl: CheckFlow, tableId: number): void {
@@ -1122,14 +1224,19 @@ function checkAction(a: Action, fl: CheckFlow, tableId: number): void {
     case "set_vlan_pcp":
       fl.tci = fl.tci | L.VLAN_CFI;
       return;
+    case "set_ip_ttl":
+    case "set_ip_ecn":
+      // OpenFlow 1.0 has no such action: OVS sends a load to the field, whose prerequisites the switch checks.
+      if (fl.found.of10 && !fl.isIpAny) throw new CheckError("OFPBAC_MATCH_INCONSISTENT", a);
+      return;
     case "strip_vlan":
       // flow_pop_vlan: the inner tag (none tracked here) moves out.
       fl.tci = fl.match.value[L.W_VLAN1] & 0xffff;
-      fl.match.value[L.W_VLAN1] = 0;
+      fl.writable.value[L.W_VLAN1] = 0;
       return;
     case "push_vlan":
       if (fl.match.value[L.W_VLAN1] & L.VLAN_CFI) throw new CheckError("OFPBAC_BAD_TAG", a);
-      fl.match.value[L.W_VLAN1] = fl.match.value[L.W_VLAN0];
+      fl.writable.value[L.W_VLAN1] = fl.match.value[L.W_VLAN0];
       fl.tci = fl.tci | L.VLAN_CFI;
       return;
     case "reg_move":
@@ -1159,7 +1266,7 @@ function checkAction(a: Action, fl: CheckFlow, tableId: number): void {
         checkSubfieldSrc(a.zoneSrc, fl, a);
         return;
       }
-      checkList(a.actions, new CheckFlow(fl.match), tableId);
+      checkList(a.actions, fl.nested(), tableId);
       return;
     }
     case "nat":
@@ -1169,13 +1276,12 @@ function checkAction(a: Action, fl: CheckFlow, tableId: number): void {
       return;
     case "clone":
       // Nested lists start from the flow as it is here; their changes do not leak out (as in OVS).
-      checkList(a.actions, new CheckFlow(fl.match), tableId);
+      checkList(a.actions, fl.nested(), tableId);
       return;
-    case "write_actions": {
-      const copy = new CheckFlow(fl.match);
-      checkList(a.actions, copy, tableId);
+    case "write_actions":
+      // An action set's consistency cannot be judged: its findings are dropped (OVS's check_WRITE_ACTIONS).
+      checkList(a.actions, new CheckFlow(fl.match, { of10: fl.found.of10, inconsistent: null, needs: "" }), tableId);
       return;
-    }
     case "goto_table":
       if (tableId !== TABLE_NONE && a.tableId <= tableId) throw new CheckError("OFPBIC_BAD_TABLE_ID", a);
       return;
@@ -1186,11 +1292,11 @@ function checkAction(a: Action, fl: CheckFlow, tableId: number): void {
       if (a.meterId === 0 || a.meterId > 0xffff0000) throw new CheckError("OFPMMFC_INVALID_METER", a);
       return;
     case "push_mpls":
-      fl.match.value[L.W_DL_TYPE] = a.ethertype;
-      fl.match.value[L.W_NW] = fl.match.value[L.W_NW] & ~0xff;
+      fl.writable.value[L.W_DL_TYPE] = a.ethertype;
+      fl.writable.value[L.W_NW] = fl.match.value[L.W_NW] & ~0xff;
       return;
     case "pop_mpls":
-      fl.match.value[L.W_DL_TYPE] = a.ethertype;
+      fl.writable.value[L.W_DL_TYPE] = a.ethertype;
       return;
     default:
       return;
@@ -1210,7 +1316,7 @@ function checkLearn(a: LearnAction, fl: CheckFlow): void {
         const bits = ones(spec.dst.nBits) << BigInt(spec.dst.ofs);
         const value = (cur.value & ~bits) | ((spec.src.value << BigInt(spec.dst.ofs)) & bits);
         const mask = cur.mask | bits;
-        setMatchField(dstFlow.match, f, value, mask === ones(f.nBytes * 8) ? mask : mask);
+        setMatchField(dstFlow.writable, f, value, mask);
       }
     } else if (spec.kind === "load" && spec.dst !== null) {
       checkSubfieldDst(spec.dst, dstFlow, a);
@@ -1218,17 +1324,47 @@ function checkLearn(a: LearnAction, fl: CheckFlow): void {
   }
 }
 
+/** What the switch a flow is for refuses beyond the syntax. */
+export interface SwitchChecks {
+  /**
+   * The OpenFlow version the switch speaks, when not OpenFlow10: actions
+   * that OVS encodes only in OpenFlow 1.0 given the match are refused.
+   */
+  protocol?: string;
+  /** Whether the switch has a group: group actions naming others are refused (OFPBAC_BAD_OUT_GROUP). */
+  groupExists?: (groupId: number) => boolean;
+}
+
 /**
  * Checks actions against the match (OVS's ofpacts_check) for a flow in
  * `tableId`; throws a TextError at the offending action with OVS's message
- * "actions are invalid with specified match (OFPBAC_...)".
+ * "actions are invalid with specified match (OFPBAC_...)". With `checks`,
+ * also what the switch refuses, in the order OVS finds it: ovs-ofctl's
+ * choice of OpenFlow version, then the switch's ofproto_check_ofpacts.
  */
-export function checkActions(actions: readonly Action[], match: Match, tableId: number): void {
+export function checkActions(actions: readonly Action[], match: Match, tableId: number, checks: SwitchChecks = {}): void {
+  const fl = new CheckFlow(match, { of10: checks.protocol === "OpenFlow10", inconsistent: null, needs: "" });
   try {
-    checkList(actions, new CheckFlow(match), tableId);
+    checkList(actions, fl, tableId);
   } catch (e) {
     if (!(e instanceof CheckError)) throw e;
     throw new TextError(actionAt.get(e.action) ?? 0, e.action.type, `actions are invalid with specified match (${e.code})`);
+  }
+  const bad = fl.found.inconsistent;
+  if (bad !== null && checks.protocol !== undefined && checks.protocol !== "OpenFlow10") {
+    // ovs-ofctl: "none of the usable flow formats (OpenFlow10,NXM) is among the allowed flow formats (OXM-OpenFlow13)".
+    throw new TextError(
+      actionAt.get(bad) ?? 0,
+      bad.type,
+      `${ofpactName(bad)} needs ${fl.found.needs} in the match for ${checks.protocol}: OVS sends this flow only as OpenFlow 1.0 ` +
+        `(none of the usable flow formats is among the allowed flow formats)`,
+    );
+  }
+  if (checks.groupExists !== undefined) {
+    const g = missingGroup(actions, checks.groupExists);
+    if (g !== null && g.type === "group") {
+      throw new TextError(actionAt.get(g) ?? 0, "group", `group ${g.groupId} does not exist (OFPBAC_BAD_OUT_GROUP)`);
+    }
   }
 }
 

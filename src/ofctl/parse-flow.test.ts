@@ -225,6 +225,13 @@ describe("parseFlows", () => {
     const e = syntaxError(() => parseFlows("priority=1,actions=drop\n\npriority=2,nw_srcx=1,actions=drop\n", "flows.txt"));
     expect(e.message).toBe("flows.txt:3:12: unknown keyword nw_srcx");
   });
+
+  it("counts comment-only, blank and CRLF lines when naming a bad line", () => {
+    const text = "# one\r\n#two # three\r\n\r\npriority=1,actions=drop # four\r\n \t\r\npriority=2, actions=drop#\r\nip,tp_dst=80,actions=drop";
+    const e = syntaxError(() => parseFlows(text, "f.txt"));
+    expect(e.message).toBe("f.txt:7:4: prerequisites not met for matching tp_dst (needs tcp, udp, sctp, icmp or icmp6)");
+    expect(parseFlows(text.slice(0, text.lastIndexOf("\n")), "f.txt").map((f) => f.priority)).toEqual([1, 2]);
+  });
 });
 
 describe("canonical text (recorded from Open vSwitch 3.1: test/fixtures/ofctl/canonical.txt)", () => {
@@ -248,5 +255,58 @@ describe("canonical text (recorded from Open vSwitch 3.1: test/fixtures/ofctl/ca
     if (expected["10"] !== undefined) {
       expect(formatFlow(spec, { protocol: "OpenFlow10", addProtocol: "OpenFlow13" })).toBe(expected["10"]);
     }
+  });
+});
+
+describe("what the switch refuses (ParseFlowOptions protocol and groupExists)", () => {
+  const of13 = { protocol: "OpenFlow13", fileName: "f.flows", lineNumber: 4 };
+
+  it("refuses, for OpenFlow 1.3, actions OVS can send only as OpenFlow 1.0, at the action", () => {
+    const e = syntaxError(() => parseFlow("tcp,ip_frag=later actions=mod_tp_src:1", of13));
+    expect(e.file).toBe("f.flows");
+    expect(e.line).toBe(4);
+    expect(e.column).toBe(27);
+    expect(e.reason).toBe(
+      "mod_tp_src needs tcp, udp or sctp, and not ip_frag=later in the match for OpenFlow13: OVS sends this flow only as OpenFlow 1.0 " +
+        "(none of the usable flow formats is among the allowed flow formats)",
+    );
+  });
+
+  it("accepts the same flows for OpenFlow 1.0 and without a protocol", () => {
+    for (const line of ["tcp,ip_frag=later actions=mod_tp_src:1", "actions=dec_ttl", "actions=strip_vlan", "actions=fin_timeout(idle_timeout=5)"]) {
+      expect(() => parseFlow(line, { protocol: "OpenFlow10" })).not.toThrow();
+      expect(() => parseFlow(line)).not.toThrow();
+    }
+  });
+
+  it("follows the flow through earlier actions and into clone, but not into write_actions", () => {
+    expect(() => parseFlow("actions=push_vlan:0x8100,strip_vlan", of13)).not.toThrow();
+    expect(() => parseFlow("actions=push_mpls:0x8847,set_mpls_ttl:3", of13)).not.toThrow();
+    expect(syntaxError(() => parseFlow("dl_vlan=5 actions=strip_vlan,strip_vlan", of13)).column).toBe(30);
+    expect(syntaxError(() => parseFlow("arp actions=output:1,clone(dec_ttl)", of13)).column).toBe(28);
+    expect(() => parseFlow("arp actions=write_actions(dec_ttl)", of13)).not.toThrow();
+  });
+
+  it("refuses, for OpenFlow 1.0, mod_nw_ttl and mod_nw_ecn without ip (sent as loads, whose prerequisites the switch checks)", () => {
+    expect(syntaxError(() => parseFlow("arp actions=clone(mod_nw_ecn:2)", { protocol: "OpenFlow10" })).reason).toBe(
+      "actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)",
+    );
+    expect(() => parseFlow("ipv6 actions=mod_nw_ttl:3", { protocol: "OpenFlow10" })).not.toThrow();
+    expect(() => parseFlow("arp actions=mod_nw_ttl:3")).not.toThrow();
+  });
+
+  it("reports a hard inconsistency before an OpenFlow 1.0-only one", () => {
+    expect(syntaxError(() => parseFlow("actions=dec_ttl,set_field:1->tcp_src", of13)).reason).toBe(
+      "actions are invalid with specified match (OFPBAC_MATCH_INCONSISTENT)",
+    );
+  });
+
+  it("refuses a group action naming a group the switch lacks, nested or not", () => {
+    const opts = { groupExists: (id: number) => id === 1, fileName: "f.flows", lineNumber: 2 };
+    expect(() => parseFlow("actions=group:1", opts)).not.toThrow();
+    const e = syntaxError(() => parseFlow("ip actions=output:1,clone(group:7)", opts));
+    expect(e.message).toBe("f.flows:2:27: group 7 does not exist (OFPBAC_BAD_OUT_GROUP)");
+    expect(syntaxError(() => parseFlow("actions=write_actions(group:3)", opts)).reason).toBe("group 3 does not exist (OFPBAC_BAD_OUT_GROUP)");
+    expect(() => parseFlow("actions=group:7")).not.toThrow();
   });
 });

@@ -20,7 +20,7 @@
 import { Match } from "../flow/match.js";
 import * as L from "../flow/layout.js";
 import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
-import { TextError, withPlace, contentLines } from "./errors.js";
+import { ContentLineCursor, FlowSyntaxError, TextError, withPlace } from "./errors.js";
 import { splitItems, strToU16, strToU64, strToUintDecimal } from "./lex.js";
 import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, type OvsField } from "./mf.js";
 import { checkActions, ctValid, parseActionList } from "./parse-actions.js";
@@ -34,10 +34,19 @@ export interface ParseFlowOptions {
   portNames?: ReadonlyMap<string, number>;
   /** Table of a line that names none (0 by default). */
   defaultTable?: number;
+  /**
+   * The OpenFlow version of the switch the flows are for. Unless it is
+   * OpenFlow10, a flow whose actions are inconsistent with its match is an
+   * error, as it is for `ovs-ofctl -O OpenFlow13 add-flow` (see checkActions).
+   * Unset: no such check, as for ovs-ofctl's default, which falls back to 1.0.
+   */
+  protocol?: string;
+  /** The groups of the switch the flows are for: a group action naming another is an error (OFPBAC_BAD_OUT_GROUP). Unset: not checked. */
+  groupExists?: (groupId: number) => boolean;
 }
 
 /** ovs-ofctl's protocol keywords: dl_type and optional nw_proto. */
-const PROTOCOLS: Record<string, [number, number]> = {
+const PROTOCOLS = new Map<string, readonly [number, number]>(Object.entries({
   ip: [L.ETH_TYPE_IP, 0],
   ipv4: [L.ETH_TYPE_IP, 0],
   ip4: [L.ETH_TYPE_IP, 0],
@@ -56,7 +65,7 @@ const PROTOCOLS: Record<string, [number, number]> = {
   rarp: [L.ETH_TYPE_RARP, 0],
   mpls: [L.ETH_TYPE_MPLS, 0],
   mplsm: [L.ETH_TYPE_MPLS_MCAST, 0],
-};
+}));
 
 const STAT_KEYS = new Set(["duration", "n_packets", "n_bytes", "idle_age", "hard_age"]);
 
@@ -70,7 +79,17 @@ export function parseFlow(text: string, opts: ParseFlowOptions = {}): FlowSpec {
  * are skipped. The first bad line throws and nothing is returned.
  */
 export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptions = {}): FlowSpec[] {
-  return contentLines(fileText).map(({ line, number }) => parseFlow(line, { ...opts, fileName, lineNumber: number }));
+  const out: FlowSpec[] = [];
+  const lines = new ContentLineCursor(fileText);
+  for (let line = lines.next(); line !== null; line = lines.next()) {
+    try {
+      out.push(parseFlowText(line, opts));
+    } catch (e) {
+      if (e instanceof TextError) throw new FlowSyntaxError(fileName, lines.number, e.at + 1, e.token, e.message);
+      throw e;
+    }
+  }
+  return out;
 }
 
 interface FieldUse {
@@ -100,10 +119,10 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
   for (const kv of splitItems(matchText, 0)) {
     const name = kv.key;
     const value = kv.value;
-    const proto = PROTOCOLS[name];
+    const proto = PROTOCOLS.get(name);
     if (proto !== undefined) {
-      setMatchField(match, field("eth_type"), BigInt(proto[0]), 0xffffn);
-      if (proto[1] !== 0) setMatchField(match, field("nw_proto"), BigInt(proto[1]), 0xffn);
+      match.setFieldBits(F_ETH_TYPE.def, proto[0], 0xffff);
+      if (proto[1] !== 0) match.setFieldBits(F_NW_PROTO.def, proto[1], 0xff);
       continue;
     }
     if (name === "eth") continue;
@@ -186,7 +205,7 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
   checkPrereqs(match, uses);
   spec.match = match;
   spec.actions = parseActionList(actText, eq + 1, { portNames: opts.portNames }, true);
-  checkActions(spec.actions, match, spec.table);
+  checkActions(spec.actions, match, spec.table, opts);
   if (nPackets >= 0n || nBytes >= 0n || durationSec >= 0) {
     spec.stats = {
       durationSec: Number.isFinite(durationSec) && durationSec >= 0 ? durationSec : 0,
@@ -208,6 +227,8 @@ function field(name: string): OvsField {
   if (f === undefined) throw new Error(`assertion failed: no field ${name}`);
   return f;
 }
+const F_ETH_TYPE = field("eth_type");
+const F_NW_PROTO = field("nw_proto");
 
 /**
  * Rejects fields whose prerequisites the final match lacks. The groups are
@@ -223,9 +244,9 @@ function checkPrereqs(m: Match, uses: FieldUse[]): void {
   const isIp6 = dl === L.ETH_TYPE_IPV6;
   const isArp = dl === L.ETH_TYPE_ARP || dl === L.ETH_TYPE_RARP;
   const isMpls = dl === L.ETH_TYPE_MPLS || dl === L.ETH_TYPE_MPLS_MCAST;
-  const l4 =
-    (isIp4 && [L.IPPROTO_TCP, L.IPPROTO_UDP, L.IPPROTO_SCTP, L.IPPROTO_ICMP].includes(nwProto)) ||
-    (isIp6 && [L.IPPROTO_TCP, L.IPPROTO_UDP, L.IPPROTO_SCTP, L.IPPROTO_ICMPV6].includes(nwProto));
+  const ports = nwProto === L.IPPROTO_TCP || nwProto === L.IPPROTO_UDP || nwProto === L.IPPROTO_SCTP;
+  const l4 = (isIp4 && (ports || nwProto === L.IPPROTO_ICMP)) || (isIp6 && (ports || nwProto === L.IPPROTO_ICMPV6));
+  const later = ((m.value[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
   const icmp6 = isIp6 && nwProto === L.IPPROTO_ICMPV6;
   const nd = icmp6 && (tpSrc === 135 || tpSrc === 136);
   for (const u of uses) {
@@ -315,8 +336,7 @@ function checkPrereqs(m: Match, uses: FieldUse[]): void {
         break;
     }
     // OVS's switch also refuses TCP, UDP and SCTP fields on fragments other than the first.
-    const later = ((m.value[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
-    if (ok && later && /^(tcp|udp|sctp)_/.test(u.f.name)) {
+    if (ok && later && (u.f.prereq === "tcp" || u.f.prereq === "udp" || u.f.prereq === "sctp")) {
       ok = false;
       needs = "a first or unfragmented packet: not with nw_frag=later";
     }

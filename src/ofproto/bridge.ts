@@ -48,7 +48,7 @@ export class Port {
   readonly peerName: string | null;
   /** NORMAL's VLAN settings (OVS Port table: tag, trunks, vlan_mode). */
   readonly vlanMode: VlanMode;
-  /** The access / native VLAN, or -1. */
+  /** The access / native VLAN (0 when the port names none), or -1 for a trunk. */
   readonly tag: number;
   /** Trunked VLANs; null means all. */
   readonly trunks: ReadonlySet<number> | null;
@@ -63,11 +63,13 @@ export class Port {
     this.ofport = cfg.ofport;
     this.type = cfg.type ?? "plain";
     this.peerName = cfg.peer ?? null;
-    this.tag = cfg.tag ?? -1;
     this.trunks = cfg.trunks && cfg.trunks.length ? new Set(cfg.trunks) : null;
     // OVS's default vlan_mode: access when a tag is set (trunks are then ignored,
     // vswitchd/bridge.c port_configure), else trunk.
-    this.vlanMode = cfg.vlanMode ?? (this.tag >= 0 ? "access" : "trunk");
+    this.vlanMode = cfg.vlanMode ?? (cfg.tag !== undefined ? "access" : "trunk");
+    // A trunk has no VLAN of its own; an access or native port without a tag
+    // has VLAN 0 (ofproto-dpif.c bundle_set: "s->vlan >= 0 ... ? s->vlan : 0").
+    this.tag = this.vlanMode === "trunk" ? -1 : (cfg.tag ?? 0);
     this.mtu = cfg.mtu ?? MTU_DEFAULT;
     this.options = cfg.options ?? {};
     this.tunnel = this.type === "vxlan" || this.type === "gre" ? parseTunnelConfig(this.name, this.type, this.options) : null;

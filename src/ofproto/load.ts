@@ -27,7 +27,7 @@ import {
   type FlowSpec as RuleSpec,
   type RemovedRule,
 } from "../classifier/flow-table.js";
-import { parseFlows } from "../ofctl/parse-flow.js";
+import { parseFlows, type ParseFlowOptions } from "../ofctl/parse-flow.js";
 import { formatActions, roundTrip, protocolVersion, type OfProtocol } from "../ofctl/format-actions.js";
 import { setActionFormatter } from "../xlate/xlate.js";
 import { parseGroups } from "../ofctl/parse-group.js";
@@ -67,7 +67,7 @@ export class Rule extends FlowRule<Action[]> implements OfRule {
 }
 
 /** OVS tracks prefixes of nw_src and nw_dst by default (Flow_Table prefixes). */
-const PREFIX_FIELDS = ["nw_src", "nw_dst"].map((n) => findField(n)!);
+const PREFIX_FIELDS = ["nw_dst", "nw_src"].map((n) => findField(n)!);
 
 const newRule = (spec: RuleSpec<Action[]>, nowMs: number): Rule => new Rule(spec, nowMs);
 
@@ -140,6 +140,19 @@ export function portNamesOf(bridge: Bridge): Map<string, number> {
   return new Map(bridge.ports.map((p) => [p.name, p.ofport]));
 }
 
+/**
+ * How flow text for a bridge is parsed: its port names, and what the bridge
+ * refuses as OVS's does (a group it lacks; actions OpenFlow 1.1+ cannot carry
+ * for the match when the bridge speaks 1.1+).
+ */
+export function flowParseOptions(bridge: Bridge): ParseFlowOptions {
+  return {
+    portNames: portNamesOf(bridge),
+    protocol: bridge.protocol,
+    groupExists: (groupId) => bridge.groups.has(groupId),
+  };
+}
+
 // Trace prints each action in ovs-ofctl's text.
 setActionFormatter((a, portName) => formatActions([a], { portName }));
 
@@ -181,7 +194,7 @@ export const openflowLoader: FlowLoader = {
     bridge.touch();
   },
   loadFlows(bridge, text, file) {
-    addFlowSpecs(bridge, parseFlows(text, file, { portNames: portNamesOf(bridge) }));
+    addFlowSpecs(bridge, parseFlows(text, file, flowParseOptions(bridge)));
   },
   defaultFlows(bridge) {
     addFlowSpecs(bridge, parseFlows("priority=0 actions=NORMAL", "(default)"));

@@ -145,9 +145,6 @@ export function validateTopology(raw: unknown, file: string): TopologySpec {
     if (p.vlan_mode !== undefined && (typeof p.vlan_mode !== "string" || !VLAN_MODES.has(p.vlan_mode))) {
       throw new TopologyError(file, at, `"vlan_mode" must be one of ${[...VLAN_MODES].join(", ")}`);
     }
-    if ((p.vlan_mode === "access" || p.vlan_mode === "native-tagged" || p.vlan_mode === "native-untagged") && p.tag === undefined) {
-      throw new TopologyError(file, at, `vlan_mode ${p.vlan_mode} needs a "tag"`);
-    }
     if (p.mtu !== undefined && (!Number.isInteger(p.mtu) || (p.mtu as number) < 68 || (p.mtu as number) > 65535)) {
       throw new TopologyError(file, at, "\"mtu\" must be a whole number from 68 to 65535");
     }

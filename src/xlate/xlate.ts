@@ -28,7 +28,7 @@ import { type FieldDef, findField, readFieldBig, writeFieldBig, fieldWords } fro
 import { fieldMax } from "../flow/match.js";
 import { formatMatch } from "../flow/format.js";
 import { formatMac, OFPP_IN_PORT, OFPP_TABLE, OFPP_NORMAL, OFPP_FLOOD, OFPP_ALL, OFPP_CONTROLLER, OFPP_LOCAL, OFPP_NONE } from "../flow/text.js";
-import type { Action, SubField, LearnAction } from "../openflow/actions.js";
+import type { Action, SubField, LearnAction, NatAction } from "../openflow/actions.js";
 import { type Group, type Bucket, WATCH_PORT_NONE, OFPG_ANY } from "../openflow/group.js";
 import { TABLE_NONE } from "../openflow/actions.js";
 import type { Bridge, Port, Switch } from "../ofproto/bridge.js";
@@ -37,6 +37,9 @@ import type { OdpAction } from "../datapath/actions.js";
 import { commitActions } from "./commit.js";
 import type { TraceNode, TraceKind } from "./trace.js";
 import { planTunnelOutput, receivePort, terminateTunnel, tunnelEcn, unclonedLastPush, TUNNEL_NESTING_MAX, TUN_FLAGS_WC } from "./tunnel.js";
+import { composeCt, composeCtClear, clearConntrack, tupleSwap, type RecircTrace } from "./ct.js";
+import { recircIdsOf, thawMetadata, type FrozenState } from "./recirc.js";
+import { CS_TRACKED } from "../conntrack/api.js";
 
 /** OVS's MAX_DEPTH: resubmits nested deeper than this are an error. */
 export const RESUBMIT_DEPTH_MAX = 64;
@@ -84,6 +87,14 @@ export interface XlateOutput {
   usesMacs: boolean;
   /** Source MACs NORMAL learned or refreshed, to keep fresh while the megaflow is used. */
   macRefs: MacRef[];
+  /**
+   * Recirculation ids the actions name, one reference each, owned by the
+   * caller: whoever keeps the actions keeps the references, the rest are
+   * dropped with releaseRecircs().
+   */
+  recircs: number[];
+  /** With `trace`: the recirculated passes to follow, in order (ofproto/trace's recirc queue). */
+  recircTraces: RecircTrace[];
 }
 
 export interface MacRef {
@@ -114,6 +125,12 @@ class Ctx {
   /** Where reports go now (null when not tracing). */
   trace: TraceNode[] | null;
   readonly root: TraceNode[] = [];
+  // Connection tracking (ct.ts).
+  conntracked = false;
+  thawed = false;
+  ctNat: NatAction | null = null;
+  recircs: number[] = [];
+  recircTraces: RecircTrace[] = [];
 
   constructor(
     readonly input: XlateInput,
@@ -142,30 +159,87 @@ export function xlate(input: XlateInput): XlateOutput {
   const inDp = key[L.W_IN_PORT];
   const inPort = receivePort(input.sw, inDp, key, 0);
   const flow = key.slice();
+  const failed = (error: string, wc = allMetadataMask()): XlateOutput => ({ actions: [], wc, finalFlow: flow, rules: [], trace: [], error, usesMacs: false, macRefs: [], recircs: [], recircTraces: [] });
   if (!inPort) {
     const wc = allMetadataMask();
     // A tunnel packet no tunnel port takes: the drop depends on its tunnel fields.
     if (key[L.W_TUN_DST] !== 0) for (const w of [L.W_TUN_ID, L.W_TUN_ID + 1, L.W_TUN_SRC, L.W_TUN_DST]) wc[w] = 0xffffffff;
     if (key[L.W_TUN_DST] !== 0) wc[L.W_TUN_FLAGS] = TUN_FLAGS_WC;
-    return { actions: [], wc, finalFlow: flow, rules: [], trace: [], error: `no datapath port ${inDp}`, usesMacs: false, macRefs: [] };
+    return failed(`no datapath port ${inDp}`, wc);
+  }
+  // A recirculated packet resumes the translation frozen under its id.
+  const recircId = key[L.W_RECIRC_ID];
+  let frozen: FrozenState | null = null;
+  if (recircId !== 0) {
+    frozen = recircIdsOf(input.sw).find(recircId);
+    if (!frozen) return failed(`Recirculation context not found for ID ${recircId.toString(16)}`);
   }
   flow[L.W_IN_PORT] = inPort.ofport;
-  const ctx = new Ctx(input, inPort.bridge, flow);
+  const ctx = new Ctx(input, frozen ? frozen.bridge : inPort.bridge, flow);
   initWildcards(ctx);
-  const bridgeNode = ctx.report("bridge", `bridge("${inPort.bridge.name}")`);
+  const bridgeNode = ctx.report("bridge", `bridge("${ctx.bridge.name}")`);
   const saved = ctx.trace;
   if (bridgeNode) ctx.trace = bridgeNode.subs;
+  if (frozen) thaw(ctx, frozen);
+  else if (flow[L.W_CT] & CS_TRACKED) ctx.conntracked = true;
+  // tnl_process_ecn runs on thawed packets too (xlate_actions).
   if (tunnelEcn(flow, ctx.wc)) {
-    lookupAndRun(ctx, inPort.ofport, 0, true);
+    if (frozen) lookupAndRun(ctx, flow[L.W_IN_PORT], frozen.tableId, true);
+    else lookupAndRun(ctx, inPort.ofport, 0, true);
     if (!ctx.error) executeActionSet(ctx);
   } else {
     ctx.report("warn", "dropping tunnel packet marked ECN CE but is not ECN capable");
   }
   ctx.trace = saved;
   finishWildcards(ctx, key);
-  if (ctx.error) ctx.odp.length = 0;
+  if (ctx.error) {
+    ctx.odp.length = 0;
+    releaseRecircs(input.sw, ctx.recircs);
+    ctx.recircs = [];
+  }
   unclonedLastPush(ctx.odp);
-  return { actions: ctx.odp, wc: ctx.wc, finalFlow: ctx.flow, rules: ctx.rules, trace: ctx.root, error: ctx.error, usesMacs: ctx.usesMacs, macRefs: ctx.macRefs };
+  return {
+    actions: ctx.odp,
+    wc: ctx.wc,
+    finalFlow: ctx.flow,
+    rules: ctx.rules,
+    trace: ctx.root,
+    error: ctx.error,
+    usesMacs: ctx.usesMacs,
+    macRefs: ctx.macRefs,
+    recircs: ctx.recircs,
+    recircTraces: ctx.recircTraces,
+  };
+}
+
+/** Drops the references a translation's output holds on recirculation ids. */
+export function releaseRecircs(sw: Switch, ids: readonly number[]): void {
+  const table = recircIdsOf(sw);
+  for (const id of ids) table.unref(id);
+}
+
+/**
+ * The thaw part of xlate_actions: the frozen bridge, table, pipeline
+ * metadata, stack and action set come back; the packet's own headers and
+ * ct_* fields are what the datapath hands up.
+ */
+function thaw(ctx: Ctx, state: FrozenState): void {
+  ctx.thawed = true;
+  const node = ctx.report("thaw", "thaw");
+  const saved = ctx.trace;
+  if (node) ctx.trace = node.subs;
+  ctx.tableId = state.tableId;
+  ctx.report("thaw", `Resuming from table ${state.tableId}`);
+  ctx.conntracked = state.conntracked;
+  if (!state.conntracked) clearConntrack(ctx);
+  thawMetadata(state, ctx.flow);
+  ctx.stack = state.stack.slice();
+  if (state.actionSet.length) {
+    if (ctx.trace) ctx.report("thaw", `Restoring action set ${state.actionSet.map((a) => actionTraceText(ctx, a, true)).join(",")}`);
+    ctx.flow[L.W_ACTSET_OUTPUT] = 0;
+    ctx.actionSet = state.actionSet.slice();
+  }
+  ctx.trace = saved;
 }
 
 function allMetadataMask(): Uint32Array {
@@ -202,19 +276,41 @@ function finishWildcards(ctx: Ctx, orig: Uint32Array): void {
   for (let i = 0; i < 2; i++) if (wc[L.W_VLAN0 + i] & 0xffff) wc[L.W_VLAN0 + i] |= L.VLAN_CFI;
   if ((orig[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) wc[L.W_TP] = 0;
   if (dlType !== L.ETH_TYPE_MPLS && dlType !== L.ETH_TYPE_MPLS_MCAST) for (let i = 0; i < 3; i++) wc[L.W_MPLS0 + i] = 0;
-  // No wildcard bits for VLAN headers the original packet does not have,
-  // except their presence. OVS's datapath key always matches the outer
-  // EtherType exactly (eth_type, or eth_type(0x8100) and encap()), so a tagged
-  // and an untagged packet never share a megaflow, nor 802.1Q and 802.1ad
-  // ones; flowplane's key has no outer EtherType, so each header's presence
-  // bit (CFI) and TPID stand for it.
-  for (let i = 0; i < 2; i++) {
-    const present = (orig[L.W_VLAN0 + i] & L.VLAN_CFI) !== 0;
-    const outerPresent = i === 0 || (orig[L.W_VLAN0] & L.VLAN_CFI) !== 0;
-    if (present) wc[L.W_VLAN0 + i] = (wc[L.W_VLAN0 + i] | 0xffff0000 | L.VLAN_CFI) >>> 0;
-    else wc[L.W_VLAN0 + i] = outerPresent ? L.VLAN_CFI : 0;
-  }
+  // No tunnel wildcard bits for a packet that came in on no tunnel: a
+  // set_tunnel or a tun_id match consulted only what translation wrote.
+  if (!tunnelDstSet(orig)) for (let w = L.W_TUN_ID; w < L.W_DL_DST; w++) wc[w] = 0;
+  // No wildcard bits for VLAN headers the original packet does not have.
+  // What the datapath adds to match their presence is datapathWildcards'.
+  for (let i = 0; i < 2; i++) if (!(orig[L.W_VLAN0 + i] & L.VLAN_CFI)) wc[L.W_VLAN0 + i] = 0;
   wc[L.W_TP] >>>= 0;
+}
+
+/** flow_tnl_dst_is_set: the packet arrived through a tunnel (IPv4 or IPv6 outer destination). */
+function tunnelDstSet(k: Uint32Array): boolean {
+  if (k[L.W_TUN_DST] !== 0) return true;
+  for (let w = L.W_TUN_IPV6_DST; w < L.W_TUN_IPV6_DST + 4; w++) if (k[w] !== 0) return true;
+  return false;
+}
+
+/**
+ * The datapath's share of a megaflow's mask, added to translation's `wc`
+ * when the megaflow is installed (dpif-netdev handle_packet_upcall; not in
+ * trace's Megaflow line, which is translation's). The datapath key cannot
+ * wildcard whether a packet has a VLAN header, so an outer TCI translation
+ * left wildcarded is matched on VID and CFI. The key also always matches each
+ * header's EtherType (eth_type(0x8100), encap(...)), so a tagged and an
+ * untagged packet never share a megaflow, nor 802.1Q and 802.1ad ones;
+ * flowplane's key has no outer EtherType, so the TPID of every header the
+ * packet has and the presence bit (CFI) of the next one stand for it.
+ */
+export function datapathWildcards(wc: Uint32Array, key: Uint32Array, keyBase: number): void {
+  if ((wc[L.W_VLAN0] & 0xffff) === 0) wc[L.W_VLAN0] |= L.VLAN_VID_MASK | L.VLAN_CFI;
+  for (let i = 0; i < 2; i++) {
+    const present = (key[keyBase + L.W_VLAN0 + i] & L.VLAN_CFI) !== 0;
+    const outerPresent = i === 0 || (key[keyBase + L.W_VLAN0] & L.VLAN_CFI) !== 0;
+    if (present) wc[L.W_VLAN0 + i] |= 0xffff0000 | L.VLAN_CFI;
+    else if (outerPresent) wc[L.W_VLAN0 + i] |= L.VLAN_CFI;
+  }
 }
 
 const isIp = (f: Uint32Array): boolean => {
@@ -246,9 +342,18 @@ function resourceCheck(ctx: Ctx): boolean {
  * earlier table deepens the recursion. The first lookup (isFirst) is the
  * packet's own and counts as neither.
  */
-function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean): void {
+function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean, withCt = false): void {
   if (!isFirst && !resourceCheck(ctx)) return;
   const flow = ctx.flow;
+  // resubmit(,N,ct): the lookup sees the connection's original-direction tuple.
+  if (withCt) {
+    if (((flow[L.W_CT] >>> 8) & 0xff) === 0 || !isIp(flow)) {
+      // xlate_report_error: reported, not a translation failure.
+      ctx.report("error", "resubmit(ct) with non-tracked or non-IP packet!");
+      return;
+    }
+    tupleSwap(flow, ctx.wc);
+  }
   const oldTableId = ctx.tableId;
   ctx.tableId = tableId;
   const oldInPort = flow[L.W_IN_PORT];
@@ -260,11 +365,15 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
   const rule = table ? table.lookup(flow, 0, ctx.wc, 0) : null;
   flow[L.W_IN_PORT] = oldInPort;
   flow[L.W_TP] = oldTp;
+  if (withCt) tupleSwap(flow, ctx.wc);
 
   // Only a trace pays for the rule's text.
   const node = ctx.trace ? ctx.report("table", tableText(ctx, tableId, rule)) : null;
   const savedTrace = ctx.trace;
   if (node) ctx.trace = node.subs;
+  // On a miss OVS runs its internal table-miss rule, which has no actions, and
+  // do_xlate_actions reports an empty list as "drop" (as for a rule's own).
+  if (node && (rule === null || rule.actions.length === 0)) ctx.report("action", "drop");
   if (rule) {
     ctx.rules.push({ bridge: ctx.bridge, table: tableId, rule });
     if (ctx.input.sideEffects) table.credit(rule, 1, ctx.input.packetSize, ctx.input.nowMs);
@@ -375,12 +484,14 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "set_ipv4_src":
       if ((flow[L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IP) {
         wc[L.W_NW_SRC] = 0xffffffff;
+        maskNwProto(wc);
         flow[L.W_NW_SRC] = a.ipv4 >>> 0;
       }
       break;
     case "set_ipv4_dst":
       if ((flow[L.W_DL_TYPE] & 0xffff) === L.ETH_TYPE_IP) {
         wc[L.W_NW_DST] = 0xffffffff;
+        maskNwProto(wc);
         flow[L.W_NW_DST] = a.ipv4 >>> 0;
       }
       break;
@@ -388,10 +499,16 @@ function runAction(ctx: Ctx, a: Action): boolean {
       if (isIp(flow)) setNwBits(ctx, L.NW_TOS_SHIFT, 0xfc, a.dscp);
       break;
     case "set_ip_ecn":
-      if (isIp(flow)) setNwBits(ctx, L.NW_TOS_SHIFT, 0x03, a.ecn);
+      if (isIp(flow)) {
+        setNwBits(ctx, L.NW_TOS_SHIFT, 0x03, a.ecn);
+        maskNwProto(wc);
+      }
       break;
     case "set_ip_ttl":
-      if (isIp(flow)) setNwBits(ctx, L.NW_TTL_SHIFT, 0xff, a.ttl);
+      if (isIp(flow)) {
+        setNwBits(ctx, L.NW_TTL_SHIFT, 0xff, a.ttl);
+        maskNwProto(wc);
+      }
       break;
     case "set_l4_src_port":
     case "set_l4_dst_port":
@@ -405,7 +522,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "resubmit": {
       const inPort = a.inPort === OFPP_IN_PORT ? flow[L.W_IN_PORT] : a.inPort;
       const table = a.tableId === TABLE_NONE ? ctx.tableId : a.tableId;
-      lookupAndRun(ctx, inPort, table, false);
+      lookupAndRun(ctx, inPort, table, false, a.withCt);
       break;
     }
     case "goto_table":
@@ -432,6 +549,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "set_field":
       if (prereqsOk(ctx, a.field)) {
         maskField(wc, a.field, a.mask);
+        if (a.field.prereq !== "none" && a.field.prereq !== "vlan" && a.field.prereq !== "mpls" && a.field.name !== "ip_dscp") maskNwProto(wc);
         const cur = readFieldBig(flow, 0, a.field);
         writeFieldBig(flow, 0, a.field, (cur & ~a.mask) | (a.value & a.mask));
       } else {
@@ -453,6 +571,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
     }
     case "dec_ttl":
       wc[L.W_NW] |= 0xff << L.NW_TTL_SHIFT;
+      if (isIp(flow)) maskNwProto(wc);
       return decTtl(ctx);
     case "note":
     case "conjunction":
@@ -473,6 +592,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
       const oldFlow = flow.slice();
       const oldStack = ctx.stack;
       const oldSet = ctx.actionSet;
+      const oldConntracked = ctx.conntracked;
       ctx.stack = oldStack.slice();
       ctx.actionSet = oldSet.slice();
       runActions(ctx, a.actions);
@@ -480,6 +600,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
       flow.set(oldFlow);
       ctx.stack = oldStack;
       ctx.actionSet = oldSet;
+      ctx.conntracked = oldConntracked;
       break;
     }
     case "write_actions":
@@ -494,9 +615,14 @@ function runAction(ctx: Ctx, a: Action): boolean {
       break;
     }
     case "ct":
+      composeCt(ctx, a, (nested) => runActions(ctx, nested));
+      break;
     case "ct_clear":
+      composeCtClear(ctx);
+      break;
     case "nat":
-      ctx.report("warn", `${a.type} is not executed yet (connection tracking is not built)`);
+      // Only inside ct(...): names the NAT the ct action requests (ctx->ct_nat_action).
+      ctx.ctNat = a;
       break;
     default:
       ctx.report("warn", `action ${a.type} is not supported; ignored`);
@@ -518,6 +644,18 @@ function FIELD(name: string): FieldDef {
 function setMac(flow: Uint32Array, w: number, mac: bigint): void {
   flow[w] = Number((mac >> 32n) & 0xffffn);
   flow[w + 1] = Number(mac & 0xffffffffn);
+}
+
+/**
+ * OVS 3.1 (the release the differential runs) matches nw_proto (the ARP
+ * opcode for ARP) in every megaflow whose translation writes an L3 or L4
+ * field: set_field and load to such fields, mod_nw_src/dst/ecn/ttl and
+ * dec_ttl; not reg_move, and not a write to ip_dscp (mod_nw_tos). Observed
+ * with ofproto/trace's Megaflow line; the datapath needs the protocol to
+ * rewrite a packet's checksums.
+ */
+function maskNwProto(wc: Uint32Array): void {
+  wc[L.W_NW] |= 0xff;
 }
 
 function setNwBits(ctx: Ctx, shift: number, mask: number, value: number): void {
@@ -653,7 +791,7 @@ function output(ctx: Ctx, port: number): void {
       break;
     default:
       if (port !== flow[L.W_IN_PORT]) composeOutput(ctx, port);
-      else ctx.report("detail", "skipping output to input port");
+      else ctx.report("warn", "skipping output to input port");
   }
 }
 
@@ -717,10 +855,11 @@ interface SavedState {
   stack: bigint[];
   tableId: number;
   exit: boolean;
+  conntracked: boolean;
 }
 
 function saveState(ctx: Ctx): SavedState {
-  return { flow: ctx.flow.slice(), bridge: ctx.bridge, actionSet: ctx.actionSet, stack: ctx.stack, tableId: ctx.tableId, exit: ctx.exit };
+  return { flow: ctx.flow.slice(), bridge: ctx.bridge, actionSet: ctx.actionSet, stack: ctx.stack, tableId: ctx.tableId, exit: ctx.exit, conntracked: ctx.conntracked };
 }
 function restoreState(ctx: Ctx, s: SavedState): void {
   ctx.flow.set(s.flow);
@@ -729,6 +868,8 @@ function restoreState(ctx: Ctx, s: SavedState): void {
   ctx.stack = s.stack;
   ctx.tableId = s.tableId;
   ctx.exit = s.exit;
+  // The peer bridge's conntrack execution has no effect on this bridge (patch_port_output).
+  ctx.conntracked = s.conntracked;
 }
 
 /** patch_port_output: translation continues in the peer bridge from table 0. */
@@ -748,6 +889,7 @@ function patchOutput(ctx: Ctx, from: Port, to: Port): void {
   ctx.actionSet = [];
   ctx.stack = [];
   ctx.exit = false;
+  clearConntrack(ctx);
   ctx.bridge = to.bridge;
   const node = ctx.report("bridge", `bridge("${to.bridge.name}")`);
   const savedTrace = ctx.trace;

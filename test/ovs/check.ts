@@ -264,7 +264,7 @@ async function traceBatch(merged: Scenario, ovs: OvsSandbox, ctl: Unixctl): Prom
  * does, without a process per command (a trace costs 0.1 ms instead of 5).
  * Requests are answered in order; each reply is one JSON object.
  */
-class Unixctl {
+export class Unixctl {
   private buffer = "";
   private readonly waiting: { resolve: (s: string) => void; reject: (e: Error) => void }[] = [];
   private nextId = 0;
@@ -418,7 +418,7 @@ function sentDiff(ours: Sent[], theirs: Sent[]): string | null {
 }
 
 /** "packets received" of the main thread (which polls dummy ports) in dpif-netdev/pmd-stats-show. */
-function received(stats: string): number {
+export function received(stats: string): number {
   const m = /main thread:\s*\n\s*packets received: (\d+)/.exec(stats);
   return m ? Number(m[1]) : 0;
 }

@@ -69,8 +69,11 @@ export function buildScenarioSwitch(s: Scenario, dir = mkdtempSync(join(tmpdir()
 /** The first input's timestamp; input i is stamped i ms later, so an output's timestamp names its input. */
 export const TS0 = 1_700_000_000;
 
-/** Replays the scenario's inputs (input i at TS0 + i ms) and returns the switch and the output directory. */
-export function replayScenario(s: Scenario, opts: { noCache?: boolean } = {}): { sw: Switch; outDir: string; portNames: string[] } {
+/**
+ * Replays the scenario's inputs (input i at TS0 + i ms) and returns the
+ * switch and the output directory; `megaflowsFile` is replay's --megaflows.
+ */
+export function replayScenario(s: Scenario, opts: { noCache?: boolean; megaflowsFile?: string } = {}): { sw: Switch; outDir: string; portNames: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "fp-scn-"));
   const sw = buildScenarioSwitch(s, dir);
   const byPort = new Map<string, { data: Uint8Array; tsSec: number; tsNsec: number }[]>();
@@ -85,7 +88,7 @@ export function replayScenario(s: Scenario, opts: { noCache?: boolean } = {}): {
     return { port: sw.portsByName.get(port)!, capture: parseCapture(readFileSync(path), path) };
   });
   const outDir = join(dir, "out");
-  replay(sw, inputs, { outDir, noCache: opts.noCache });
+  replay(sw, inputs, { outDir, noCache: opts.noCache, megaflowsFile: opts.megaflowsFile });
   const portNames = s.ports.filter((p) => p.type !== "patch").map((p) => p.name).concat(s.bridges.map((b) => b.name));
   return { sw, outDir, portNames };
 }
@@ -158,6 +161,8 @@ export async function traceBoth(s: Scenario, ovs: OvsSandbox): Promise<[string, 
   const results = [];
   for (const i of s.inputs) results.push(await ovs.trace(sw.portsByName.get(i.port)!.bridge.name, i.port, Buffer.from(i.frame).toString("hex"), { names: true }));
   await ovs.appctl(["fdb/flush"]);
+  // A traced packet also goes through conntrack (execute_actions_except_outputs commits its connections).
+  await ovs.appctl(["dpctl/flush-conntrack"]);
   for (const b of s.bridges) await ovs.replaceFlows(b.name, b.flows ?? "priority=0 actions=NORMAL\n");
   await ovs.revalidatorPurge();
   s.inputs.forEach((inp, i) => {
@@ -171,32 +176,4 @@ export async function traceBoth(s: Scenario, ovs: OvsSandbox): Promise<[string, 
     out.push([theirs, ours]);
   });
   return out;
-}
-
-/**
- * Datapath actions as a sorted list of "port|vlan tags|header sets" per
- * output: OVS's flood order is unspecified, and a different order changes
- * the pop/push sequence between outputs without changing what each port gets.
- */
-export function normalizeActions(text: string, frame?: Uint8Array): string {
-  if (text === "drop" || text.startsWith("ERROR")) return text;
-  const parts = text.split(/,(?![^()]*\))/);
-  // Start from the frame's own tags, written as the push that would make them.
-  const vlans: string[] = [];
-  for (let p = 12; frame && p + 4 <= frame.length && vlans.length < 2; p += 4) {
-    const tpid = (frame[p] << 8) | frame[p + 1];
-    if (tpid !== 0x8100 && tpid !== 0x88a8) break;
-    const tci = (frame[p + 2] << 8) | frame[p + 3];
-    vlans.push(`push_vlan(${tpid === 0x8100 ? "" : `tpid=0x${tpid.toString(16)},`}vid=${tci & 0xfff},pcp=${tci >> 13})`);
-  }
-  const sets = new Map<string, string>();
-  const outs: string[] = [];
-  for (const p of parts) {
-    if (p.startsWith("push_vlan(")) vlans.unshift(p);
-    else if (p === "pop_vlan") vlans.shift();
-    else if (p.startsWith("set(")) sets.set(p.slice(4, p.indexOf("(", 4)), p);
-    else if (/^[A-Za-z0-9_.\-"]+$/.test(p)) outs.push(`${p}|${vlans.join("+")}|${[...sets.values()].sort().join("+")}`);
-    else outs.push(p);
-  }
-  return outs.sort().join(" ; ");
 }

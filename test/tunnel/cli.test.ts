@@ -3,6 +3,7 @@
  * (with their "underlay" sections), `flowplane replay` on each. Host 1's VM
  * frame leaves its p0 VXLAN-encapsulated; that capture, replayed into host
  * 2's p0, comes out of host 2's VM port as the original frame.
+ * Also `flowplane neutron tun-flows`: the br-tun compiler from the command line.
  * Spawns dist/cli/main.js: run `npm run build` first.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -12,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { eth, ipv4, udp } from "../../src/packet/build.js";
 import { writeCapture, parseCapture } from "../../src/io/pcap.js";
+import { compileTunFlows, parseTunInput } from "../../src/neutron/tun-flows.js";
 
 const MAIN = resolve(__dirname, "../../dist/cli/main.js");
 const HOST_MAC = ["aa:55:aa:55:00:01", "aa:55:aa:55:00:02"];
@@ -74,5 +76,59 @@ describe.skipIf(!existsSync(MAIN))("flowplane replay with VXLAN tunnel ports", (
     expect(wire[0].readUInt32BE(46) >>> 8).toBe(1000);
     run(host(dir, 1), `p0=${join(dir, "out1", "p0.pcap")}`, join(dir, "out2"));
     expect(frames(join(dir, "out2", "vm.pcap")).map((f) => f.toString("hex"))).toEqual(vmFrames.map((f) => Buffer.from(f).toString("hex")));
+  });
+});
+
+describe.skipIf(!existsSync(MAIN))("flowplane neutron tun-flows", () => {
+  let dir = "";
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "fp-tun-flows-cli-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cli = (...args: string[]) => spawnSync(process.execPath, [MAIN, "neutron", "tun-flows", ...args], { encoding: "utf8" });
+  const desc = {
+    patch_int_ofport: 1,
+    l2_population: true,
+    arp_responder: true,
+    tunnels: [
+      { ofport: 2, type: "vxlan", remote_ip: "192.168.1.12" },
+      { ofport: 3, type: "gre", remote_ip: "192.168.1.13" },
+    ],
+    networks: [
+      { network_type: "vxlan", segmentation_id: 66, local_vlan: 1 },
+      { network_type: "gre", segmentation_id: 7, local_vlan: 2 },
+    ],
+    fdb: [{ segmentation_id: 66, mac: "fa:16:3e:76:47:75", ip: "10.0.0.8", remote_ip: "192.168.1.12" }],
+  };
+
+  it("prints the compiler's flows for the file, one a line", () => {
+    const file = join(dir, "br-tun.json");
+    writeFileSync(file, JSON.stringify(desc));
+    const r = cli(file);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(compileTunFlows(parseTunInput(desc)).map((l) => `${l}\n`).join(""));
+    // The VXLAN network's ARP responder and l2pop unicast flow are there.
+    expect(r.stdout).toMatch(/^table=21,priority=1,arp,dl_vlan=1,arp_op=1,arp_tpa=10\.0\.0\.8 /m);
+    expect(r.stdout).toMatch(/^table=20,priority=2,dl_vlan=1,dl_dst=fa:16:3e:76:47:75 actions=strip_vlan,set_tunnel:0x42,output:2$/m);
+  });
+
+  it("refuses a bad file in one line naming the file and the item", () => {
+    const file = join(dir, "bad.json");
+    writeFileSync(file, JSON.stringify({ ...desc, tunnels: [{ ofport: 2, type: "geneve", remote_ip: "192.168.1.12" }] }));
+    const r = cli(file);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain(`${file}: tunnels[0].type: must be "vxlan" or "gre"`);
+    const notJson = join(dir, "not.json");
+    writeFileSync(notJson, "{ patch_int_ofport: 1 }");
+    expect(cli(notJson).stderr).toContain(`${notJson}: not valid JSON`);
+  });
+
+  it("explains the input with --help", () => {
+    const r = cli("--help");
+    expect(r.status).toBe(0);
+    for (const word of ["patch_int_ofport", "segmentation_id", "local_vlan", "l2_population", "remote_ip", "fdb"]) expect(r.stdout).toContain(word);
   });
 });

@@ -5,7 +5,8 @@
  * flowplane's syntax layer.
  */
 import { describe, it, expect } from "vitest";
-import { compileTunFlows, parseTunInput, TunFlowsInputError } from "../../src/neutron/tun-flows.js";
+import { compileTunFlows, parseTunInput } from "../../src/neutron/tun-flows.js";
+import { NeutronInputError } from "../../src/neutron/errors.js";
 import { parseFlow } from "../../src/ofctl/index.js";
 
 const base = {
@@ -59,6 +60,6 @@ describe("neutron br-tun compiler", () => {
     [{ ...base, l2pop: true }, /unknown key "l2pop"/],
   ])("rejects %j", (raw, message) => {
     expect(() => parseTunInput(raw)).toThrow(message);
-    expect(() => parseTunInput(raw)).toThrow(TunFlowsInputError);
+    expect(() => parseTunInput(raw)).toThrow(NeutronInputError);
   });
 });

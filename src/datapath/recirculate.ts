@@ -1,0 +1,36 @@
+/**
+ * Recirculation in the datapath (OVS's dp_netdev_recirculate and the
+ * OVS_ACTION_ATTR_CT / _RECIRC cases of dp_execute_cb, lib/dpif-netdev.c).
+ *
+ * After `ct(...)` the packet carries the connection-tracking metadata the
+ * engine left in its key; `recirc(id)` makes it re-enter the datapath at
+ * once (before the actions after it run), with recirc_id = id, the same
+ * in_port and metadata (skb_priority, pkt_mark, ct_*, tunnel), its receive
+ * hash (the 5-tuple hash of the packet as received, before any NAT: OVS
+ * keeps the packet's RSS hash across recirculation, and a tnl_push takes its
+ * UDP source port from it), and a key
+ * re-extracted from its bytes as they are now (after a NAT). That pass is
+ * looked up in the exact-match and megaflow caches like any packet (the
+ * recirc_id and ct_* words are part of every megaflow key); a miss is
+ * translated by thawing the state frozen under the id (xlate/recirc.ts).
+ *
+ * Invariants:
+ * - Each depth has its own executor, key and header slots, so a pass never
+ *   overwrites the frame or key of the pass that recirculated it.
+ * - Nothing is allocated for a packet that hits the caches.
+ *
+ * Limits: RECIRC_DEPTH_MAX passes (OVS's MAX_RECIRC_DEPTH); a deeper recirc
+ * drops the packet and counts it (stats.recircDropped).
+ */
+import type { CtRequest } from "../conntrack/api.js";
+
+/** What the executor needs from its datapath for ct and recirc. */
+export interface RecircHost {
+  /** Runs one packet through conntrack (the frame may be rewritten: NAT); fills key[kb..]'s ct words. */
+  runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): void;
+  /**
+   * The packet at frame[off, off + len), whose metadata is key[kb..], re-enters the datapath with recirc_id = id;
+   * rxHash is its receive hash (src/tunnel/hash.ts hash5Tuple of the key it was received with).
+   */
+  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, depth: number, rxHash: number): void;
+}

@@ -1,0 +1,206 @@
+/**
+ * The megaflow differential (issue #6): for each input frame of a scenario,
+ * the megaflows flowplane installs (`replay --megaflows`: both caches empty
+ * before each frame) against those Open vSwitch 3.1 installs for the same
+ * frame when its datapath flows are purged first (`revalidator/purge`, the
+ * frame, then `dpctl/dump-flows --names`): match fields, masks and datapath
+ * actions, statistics aside.
+ *
+ * Many scenarios share one sandbox (check.ts's mergeScenarios: bridges and
+ * ports prefixed `s<k>-`, so megaflow text names `s<k>-p1` on both sides),
+ * and OVS is driven over one control connection (check.ts's Unixctl).
+ *
+ * Actions are compared as text (packet-ins and slow-path rewrites aside,
+ * see canonical), except where NORMAL, FLOOD or ALL flood:
+ * OVS's flood order is unspecified (README, deliberate differences), and
+ * another order changes where push/pop/set actions fall between the
+ * outputs; there the actions are compared as the set of outputs with the
+ * headers each carries (check.ts's normalizeOutputs). Matches are compared
+ * exactly, partly masked addresses ANDed with their masks (maskedValues).
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { OvsSandbox } from "./harness.js";
+import { type Scenario, setupOvs, replayScenario } from "./scenario.js";
+import { Unixctl, received, mergeScenarios, normalizeOutputs, withoutPacketIns } from "./check.js";
+
+/** A scenario and the inputs (0-based) whose megaflows are not compared, each with the reason. */
+export interface MegaflowCase {
+  scenario: Scenario;
+  skip?: Record<number, string>;
+}
+
+/** One megaflow line without its statistics. */
+export interface Megaflow {
+  match: string;
+  actions: string;
+}
+
+/** What a batch compared. */
+export interface MegaflowTally {
+  /** Input frames whose megaflows were compared. */
+  frames: number;
+  /** Megaflows compared (OVS's count). */
+  megaflows: number;
+  /** Frames whose megaflows agree only with outputs compared as a set (flood order). */
+  floodOrder: number;
+  /** Frames left out by a case's `skip`. */
+  skipped: number;
+}
+
+/**
+ * "recirc_id(0),...,ipv4(...), packets:0, bytes:0, used:never, actions:2"
+ * -> match and actions (statistics, flags and `dp:` columns dropped).
+ */
+export function splitMegaflow(line: string): Megaflow {
+  const stats = line.indexOf(", packets:");
+  const acts = line.indexOf("actions:", stats < 0 ? 0 : stats);
+  if (stats < 0 || acts < 0) throw new Error(`not a dump-flows line: ${line}`);
+  return { match: line.slice(0, stats), actions: line.slice(acts + "actions:".length) };
+}
+
+/** Does any bridge of `s` flood (NORMAL, also as the default table, FLOOD or ALL)? */
+function floods(s: Scenario): boolean {
+  return s.bridges.some((b) => b.flows === undefined || /\b(NORMAL|FLOOD|ALL)\b/.test(b.flows));
+}
+
+/**
+ * OVS's megaflows for each input: purge, send the frame, wait until the
+ * main thread (which polls dummy ports, and handles the upcall in line)
+ * took it, dump.
+ */
+async function ovsMegaflows(merged: Scenario, ctl: Unixctl): Promise<string[][]> {
+  const out: string[][] = [];
+  let sent = received(await ctl.call("dpif-netdev/pmd-stats-show", []));
+  for (const inp of merged.inputs) {
+    await ctl.call("revalidator/purge", []);
+    await ctl.call("netdev-dummy/receive", [inp.port, Buffer.from(inp.frame).toString("hex")]);
+    sent++;
+    for (let n = 0; received(await ctl.call("dpif-netdev/pmd-stats-show", [])) < sent; n++) {
+      if (n > 1000) throw new Error(`ovs-vswitchd did not take frame ${sent}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const dump = await ctl.call("dpctl/dump-flows", ["--names"]);
+    out.push(dump.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("flow-dump from")));
+  }
+  return out;
+}
+
+/** flowplane's megaflows for each input, from `replay --megaflows`. */
+function ourMegaflows(merged: Scenario): string[][] {
+  const file = join(mkdtempSync(join(tmpdir(), "fp-mf-")), "megaflows.txt");
+  replayScenario(merged, { megaflowsFile: file });
+  const blocks = readFileSync(file, "utf8").split(/^## packet .*$/m).slice(1);
+  return blocks.map((b) => b.split("\n").filter((l) => l.trim() !== ""));
+}
+
+/**
+ * A megaflow's match with every partly masked MAC or IPv6 value ANDed with
+ * its mask: flowplane's megaflow keeps the creating packet's key only in the
+ * 32-bit words its mask touches, so the rest of such a value reads as zero
+ * where OVS prints the whole packet's value (README: deliberate differences).
+ * The bits compared are the ones the megaflow matches.
+ */
+export function maskedValues(match: string): string {
+  return match.replace(/=([0-9a-f:.]+)\/([0-9a-f:.]+)(?=[,)])/g, (all, value: string, mask: string) => {
+    const v = addressBytes(value);
+    const m = addressBytes(mask);
+    if (v === null || m === null || v.length !== m.length) return all;
+    const hex = (b: number[]): string => b.map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `=${hex(v.map((x, i) => x & m[i]))}/${hex(m)}`;
+  });
+}
+
+/** The bytes of a MAC (6) or IPv6 address (16) in text, or null for anything else. */
+function addressBytes(text: string): number[] | null {
+  if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(text)) return text.split(":").map((x) => parseInt(x, 16));
+  if (!text.includes("::") && text.split(":").length !== 8) return null;
+  const [head, tail = null] = text.split("::");
+  const groups = (s: string): number[] => {
+    if (s === "") return [];
+    const out: number[] = [];
+    for (const g of s.split(":")) {
+      if (g.includes(".")) {
+        const q = g.split(".").map(Number);
+        out.push((q[0] << 8) | q[1], (q[2] << 8) | q[3]);
+      } else out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const h = groups(head);
+  const tl = tail === null ? [] : groups(tail);
+  const all = [...h, ...new Array(8 - h.length - tl.length).fill(0), ...tl];
+  if (all.length !== 8 || all.some((g) => !(g >= 0 && g <= 0xffff))) return null;
+  return all.flatMap((g) => [g >> 8, g & 0xff]);
+}
+
+/** OVS's slow-path megaflow for a rewrite its datapath cannot do (commit_set_arp/icmp/nd_action). */
+const SLOW_PATH_ACTION = "userspace(pid=0,slow_path(action))";
+const slowPathSet = (actions: string): boolean => /set\((arp|icmp|icmpv6|nd)\(/.test(actions);
+
+/**
+ * The megaflows of one frame as sorted text: values under partial masks
+ * ANDed with them; actions as the set of outputs when `frame` is given.
+ * Actions OVS sends through its slow path become OVS's slow-path action;
+ * OVS's packet-ins (userspace(...controller...)) are left out, as flowplane
+ * has no controller (README, deliberate differences; check.ts's
+ * withoutPacketIns).
+ */
+function canonical(lines: string[], frame?: Uint8Array): string[] {
+  return lines
+    .map(splitMegaflow)
+    .map(({ match, actions }) => {
+      const kept = withoutPacketIns(actions);
+      const acts = slowPathSet(kept) ? SLOW_PATH_ACTION : frame ? normalizeOutputs(kept, frame) : kept;
+      return `${maskedValues(match)} actions:${acts}`;
+    })
+    .sort();
+}
+
+/**
+ * Runs the cases through one sandbox; returns, per case, the frames whose
+ * megaflows differ (empty when all agree), and what was compared.
+ */
+export async function megaflowBatch(list: MegaflowCase[]): Promise<{ problems: string[][]; tally: MegaflowTally }> {
+  // One scenario runs as it is: flow text may name its ports, which merging would rename.
+  const { merged, inputOwner } =
+    list.length === 1 ? { merged: list[0].scenario, inputOwner: list[0].scenario.inputs.map(() => 0) } : mergeScenarios("megaflows", list.map((c) => c.scenario));
+  const problems: string[][] = list.map(() => []);
+  const tally: MegaflowTally = { frames: 0, megaflows: 0, floodOrder: 0, skipped: 0 };
+  const ovs = await OvsSandbox.start();
+  const ctl = await Unixctl.connect(ovs);
+  let theirs: string[][];
+  try {
+    await setupOvs(merged, ovs);
+    theirs = await ovsMegaflows(merged, ctl);
+  } finally {
+    ctl.close();
+    await ovs.stop();
+  }
+  const ours = ourMegaflows(merged);
+  const firstInput = list.map(() => -1);
+  for (const [i, inp] of merged.inputs.entries()) {
+    const k = inputOwner[i];
+    if (firstInput[k] < 0) firstInput[k] = i;
+    const local = i - firstInput[k];
+    if (list[k].skip && local in list[k].skip!) {
+      tally.skipped++;
+      continue;
+    }
+    tally.frames++;
+    tally.megaflows += theirs[i].length;
+    const a = canonical(ours[i] ?? []);
+    const b = canonical(theirs[i]);
+    if (process.env.FP_MEGAFLOW_DEBUG) console.log(`${inp.port} #${local + 1}\n  ovs: ${b.join("\n       ")}\n  fp:  ${a.join("\n       ")}`);
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    if (floods(list[k].scenario) && JSON.stringify(canonical(ours[i] ?? [], inp.frame)) === JSON.stringify(canonical(theirs[i], inp.frame))) {
+      tally.floodOrder++;
+      continue;
+    }
+    const strip = (l: string): string => l.replace(/s\d+-/g, "");
+    const hex = Buffer.from(inp.frame.subarray(0, 64)).toString("hex") + (inp.frame.length > 64 ? "…" : "");
+    problems[k].push(`input ${local + 1} (${strip(inp.port)}, ${inp.frame.length} bytes, ${hex}):\n    ovs:       ${b.map(strip).join("\n               ") || "(none)"}\n    flowplane: ${a.map(strip).join("\n               ") || "(none)"}`);
+  }
+  return { problems, tally };
+}
