@@ -74,9 +74,11 @@ export class Daemon {
   private stopped = false;
   private readonly emit: (dpPort: number, buf: Uint8Array, offset: number, length: number) => void;
 
-  constructor(sw: Switch) {
+  /** idleMs: megaflow max-idle (OVS other_config:max-idle), default 10 s. */
+  constructor(sw: Switch, opts: { idleMs?: number } = {}) {
     this.sw = sw;
     this.dp = new Datapath(sw, {
+      idleMs: opts.idleMs,
       onLearn: (bridge, flow, nowMs) => addLearnedFlow(bridge, flow, nowMs),
       expireRules: (nowMs) => {
         for (const b of sw.bridges) expireRules(b, nowMs);
