@@ -223,3 +223,17 @@ export function linkCounters(netns: string, ifname: string): LinkCounters {
   if (s === undefined) throw new BenchSetupError(`ip -n ${netns} -s link show ${ifname}: no stats64 in its JSON output`);
   return { rxPackets: s.rx.packets, txPackets: s.tx.packets, rxDropped: s.rx.dropped, txDropped: s.tx.dropped };
 }
+
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU seconds (user + system, all threads) process `pid` has used; 0 when it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}

@@ -59,6 +59,8 @@ export interface SwitchUnderTest {
   stop(): void;
   /** The tail of its log, for an error message. */
   logTail(): string;
+  /** The process that forwards (for its CPU time); -1 when not running. */
+  forwardingPid(): number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -134,6 +136,10 @@ export class FlowplaneSwitch implements SwitchUnderTest {
   logTail(): string {
     return tail(join(this.dir, "flowplane.log"));
   }
+
+  forwardingPid(): number {
+    return this.pid;
+  }
 }
 
 export class OvsSwitch implements SwitchUnderTest {
@@ -203,5 +209,9 @@ export class OvsSwitch implements SwitchUnderTest {
 
   logTail(): string {
     return tail(join(this.dir, "ovs-vswitchd.log"));
+  }
+
+  forwardingPid(): number {
+    return this.pidOf("ovs-vswitchd");
   }
 }

@@ -15,7 +15,7 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { build } from "../src/packet/build.js";
-import { BenchSetupError, MAC_DST, MAC_SRC, linkCounters, type Cleanup, type LinkCounters } from "./forward-netns.js";
+import { BenchSetupError, MAC_DST, MAC_SRC, cpuSeconds, linkCounters, type Cleanup, type LinkCounters } from "./forward-netns.js";
 
 /** Frame sizes the figures are named after, and their size without FCS. */
 export const FRAME_SIZES = [
@@ -47,16 +47,18 @@ export interface Measurement {
   /** Frames per second the source sent (what the switch was offered). */
   offeredPps: number;
   windowS: number;
+  /** CPU seconds per second the switch process used over the window (1 = one CPU). */
+  switchCpu: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function sample(from: Endpoint, to: Endpoint): { atS: number; src: LinkCounters; dst: LinkCounters } {
+function sample(from: Endpoint, to: Endpoint, switchPid: number): { atS: number; src: LinkCounters; dst: LinkCounters; cpuS: number } {
   // Each read is one `ip` process (a few ms): time it from its middle.
   const before = performance.now();
   const dst = linkCounters(to.netns, to.ifname);
   const src = linkCounters(from.netns, from.ifname);
-  return { atS: (before + performance.now()) / 2000, src, dst };
+  return { atS: (before + performance.now()) / 2000, src, dst, cpuS: cpuSeconds(switchPid) };
 }
 
 /**
@@ -71,6 +73,7 @@ export async function measure(
   frameSize: number,
   warmupMs: number,
   windowMs: number,
+  switchPid: number,
   cleanup: Cleanup,
 ): Promise<Measurement> {
   writeFileSync(configFile, trafgenConfig(frameSize));
@@ -104,15 +107,16 @@ export async function measure(
   try {
     await sleep(warmupMs);
     if (exited) throw new BenchSetupError(`trafgen on ${from.ifname} exited early: ${stderr.trim()}`);
-    const first = sample(from, to);
+    const first = sample(from, to, switchPid);
     await sleep(windowMs);
-    const last = sample(from, to);
+    const last = sample(from, to, switchPid);
     if (exited) throw new BenchSetupError(`trafgen on ${from.ifname} exited during the window: ${stderr.trim()}`);
     const windowS = last.atS - first.atS;
     return {
       deliveredPps: (last.dst.rxPackets - first.dst.rxPackets) / windowS,
       offeredPps: (last.src.txPackets - first.src.txPackets) / windowS,
       windowS,
+      switchCpu: (last.cpuS - first.cpuS) / windowS,
     };
   } finally {
     if (!exited) stop();

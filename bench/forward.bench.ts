@@ -85,9 +85,12 @@ async function runSwitch(sw: SwitchUnderTest, tag: string): Promise<Map<string, 
     ];
     for (const { label, size } of FRAME_SIZES) {
       for (const { kind, from, to } of pairs) {
-        const m = await measure(from, to, join(dir, `frame-${size}.cfg`), size, WARMUP_MS, WINDOW_MS, cleanup);
+        const m = await measure(from, to, join(dir, `frame-${size}.cfg`), size, WARMUP_MS, WINDOW_MS, sw.forwardingPid(), cleanup);
         const name = `${kind}-${label}`;
-        note(`${sw.name} ${name}: offered ${m.offeredPps.toFixed(0)} pps, delivered ${m.deliveredPps.toFixed(0)} pps over ${m.windowS.toFixed(2)} s`);
+        note(
+          `${sw.name} ${name}: offered ${m.offeredPps.toFixed(0)} pps, delivered ${m.deliveredPps.toFixed(0)} pps over ${m.windowS.toFixed(2)} s; ` +
+            `switch CPU ${m.switchCpu.toFixed(2)}, ${m.switchCpu > 0 ? (m.deliveredPps / m.switchCpu).toFixed(0) : "-"} delivered per CPU-second`,
+        );
         rates.set(name, m.deliveredPps);
       }
     }
