@@ -18,6 +18,10 @@ pub const SOCK_RAW: c_int = 3;
 pub const SOCK_NONBLOCK: c_int = 0o4000;
 pub const SOCK_CLOEXEC: c_int = 0o2000000;
 
+pub const SOL_SOCKET: c_int = 1;
+pub const SO_RCVBUF: c_int = 8;
+pub const SO_RCVBUFFORCE: c_int = 33;
+
 pub const SOL_PACKET: c_int = 263;
 pub const PACKET_ADD_MEMBERSHIP: c_int = 1;
 pub const PACKET_MR_PROMISC: u16 = 1;

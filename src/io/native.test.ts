@@ -406,7 +406,57 @@ describe("live ports", () => {
     }
     expect(spawnSync("ip", ["netns", "pids", netns], { stdio: "ignore" }).status).not.toBe(0);
   });
+
+  it("queues 1000 full-size frames for an AF_PACKET port that is not reading", () => {
+    // The default receive queue (net.core.rmem_default, 208 KiB) holds about
+    // 80 such frames; afpacketOpen deepens it so a switch kept off the CPU
+    // for a while finds them all when it comes back.
+    const netns = netnsAdd("queue");
+    netnsCreated.push(netns);
+    try {
+      ip("-n", netns, "link", "add", "fpa", "type", "veth", "peer", "name", "fpb");
+      ip("-n", netns, "link", "set", "dev", "fpa", "up");
+      ip("-n", netns, "link", "set", "dev", "fpb", "up");
+      const run = spawnSync(
+        "ip",
+        ["netns", "exec", netns, process.execPath, "--import", "tsx", "--input-type=module", "-e", QUEUE_CHILD],
+        { cwd: PACKAGE_ROOT, encoding: "utf8", timeout: 30_000, env: { ...process.env, FP_NATIVE_URL: NATIVE_MODULE_URL } },
+      );
+      expect(run.status, `child failed: ${run.stderr}`).toBe(0);
+      const result = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as { sent: number; received: number };
+      expect(result.sent).toBe(QUEUE_FRAMES);
+      expect(result.received).toBe(QUEUE_FRAMES);
+    } finally {
+      netnsDelete(netns);
+    }
+  });
 });
+
+const QUEUE_FRAMES = 1000;
+
+/** Runs inside its namespace: sends QUEUE_FRAMES 1514-byte frames from fpb
+ * while nobody reads fpa, then counts what fpa's socket kept. */
+const QUEUE_CHILD = `
+const { LivePort, SlotBatch } = await import(process.env.FP_NATIVE_URL);
+const rxPort = LivePort.openAfPacket("fpa");
+const txPort = LivePort.openAfPacket("fpb");
+const tx = new SlotBatch(2048, 50);
+for (let i = 0; i < tx.length; i++) {
+  const at = tx.offsets[i];
+  tx.buffer.set([0x02, 0xf1, 0x0e, 0, 0, 0xff, 0x02, 0xf1, 0x0e, 0, 0, 0x01, 0x88, 0xb5], at);
+  tx.lengths[i] = 1514;
+}
+tx.count = tx.length;
+let sent = 0;
+for (let round = 0; round < ${QUEUE_FRAMES} / tx.length; round++) sent += txPort.send(tx);
+const rx = new SlotBatch(2048, 32);
+let received = 0;
+while (rxPort.recv(rx) > 0) {
+  for (let i = 0; i < rx.count; i++) if (rx.buffer[rx.offsets[i] + 6] === 0x02 && rx.buffer[rx.offsets[i] + 7] === 0xf1) received++;
+}
+await Promise.all([rxPort.close(), txPort.close()]);
+console.log(JSON.stringify({ sent, received }));
+`;
 
 interface VethResult {
   emptyTaken: number;
