@@ -67,6 +67,14 @@ export interface TapOptions {
   persist?: boolean;
 }
 
+export interface AfPacketOptions {
+  /** Receive through a TPACKET_V2 ring (native/src/ring.rs) rather than
+   * recvmmsg(2); true unless told otherwise. Either way frames arrive the
+   * same: the ring saves the receiving thread a copy out of each socket
+   * buffer, and falls back to recvmmsg by itself if it cannot be set up. */
+  ring?: boolean;
+}
+
 /** The addon's exports; see native/src/lib.rs for the contract of each. */
 export interface NativeBinding {
   readonly abiVersion: number;
@@ -77,7 +85,7 @@ export interface NativeBinding {
   /** Removes a tap nobody has open (persistent or not). */
   tapDelete(name: string): void;
   /** An AF_PACKET socket bound to `ifname`, promiscuous; returns its fd. */
-  afpacketOpen(ifname: string): number;
+  afpacketOpen(ifname: string, options?: AfPacketOptions): number;
   /** Receives up to framesMax frames, frame i at i * slotSize, its length
    * in lengths[i] (above slotSize: it did not fit, drop it). 0 if none. */
   recvBatch(
@@ -172,7 +180,7 @@ export function loadNative(): NativeBinding {
 
 export const tapOpen = (name: string, options?: TapOptions): number => loadNative().tapOpen(name, options);
 export const tapDelete = (name: string): void => loadNative().tapDelete(name);
-export const afpacketOpen = (ifname: string): number => loadNative().afpacketOpen(ifname);
+export const afpacketOpen = (ifname: string, options?: AfPacketOptions): number => loadNative().afpacketOpen(ifname, options);
 export const closeFd = (fd: number): void => loadNative().close(fd);
 
 /**
@@ -295,9 +303,9 @@ export class LivePort {
   }
 
   /** Opens an AF_PACKET socket on the existing interface `ifname`. */
-  static openAfPacket(ifname: string): LivePort {
+  static openAfPacket(ifname: string, options?: AfPacketOptions): LivePort {
     const native = loadNative();
-    return new LivePort(native, ifname, PORT_KIND_AFPACKET, native.afpacketOpen(ifname));
+    return new LivePort(native, ifname, PORT_KIND_AFPACKET, native.afpacketOpen(ifname, options));
   }
 
   /** The port's fd; -1 once closed. */
