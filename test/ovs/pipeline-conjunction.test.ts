@@ -4,12 +4,16 @@
  * the same frames byte for byte, each input's trace must give the same
  * datapath actions, and each frame must install the same megaflow (match,
  * mask and actions), since the classifier un-wildcards every clause flow it
- * consulted as OVS's classifier_lookup__ does.
+ * consulted as OVS's classifier_lookup__ does. ofproto/trace shows the
+ * conj_id flow a conjunctive match led to as the rule that matched, and
+ * never the clause flows: the whole trace text is compared too.
  */
 import { describe, it, expect } from "vitest";
 import { checkScenario, haveOvs, M } from "./check.js";
 import { megaflowBatch } from "./megaflow-diff.js";
-import type { Scenario } from "./scenario.js";
+import { OvsSandbox } from "./harness.js";
+import { buildScenarioSwitch, setupOvs, type Scenario } from "./scenario.js";
+import { traceKey, traceText } from "../../src/cli/trace.js";
 import { eth, ipv4, tcp, udp, icmpEcho } from "../../src/packet/build.js";
 
 const PORTS = [1, 2, 3, 4, 5].map((n) => ({ name: `p${n}`, bridge: "br0", ofport: n }));
@@ -168,6 +172,26 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conjunctive matches", () =
   it("Neutron remote-group rules after conntrack", async () => {
     const { tx } = await checkScenario(remoteGroup);
     expect(tx.p2.length).toBeGreaterThan(0);
+  });
+
+  it("traces as ofproto/trace does, line for line", async () => {
+    for (const s of [clauses, priorities]) {
+      const ovs = await OvsSandbox.start();
+      try {
+        await setupOvs(s, ovs);
+        const sw = buildScenarioSwitch(s);
+        for (const [i, input] of s.inputs.entries()) {
+          const hex = Buffer.from(input.frame).toString("hex");
+          const theirs = await ovs.trace("br0", input.port, hex, { names: true });
+          const key = traceKey(sw, sw.bridges[0], `in_port=${input.port}`, hex);
+          expect(key).toBeInstanceOf(Uint32Array);
+          const ours = traceText(sw, key as Uint32Array, 0, true).text;
+          expect(ours.trim(), `${s.name}: trace of input ${i + 1}`).toBe(theirs.raw.trim());
+        }
+      } finally {
+        await ovs.stop();
+      }
+    }
   });
 
   it("installs the megaflows OVS installs", async () => {
