@@ -155,8 +155,6 @@ export const remoteGroup: Scenario = {
   ],
 };
 
-const SCENARIOS = [clauses, priorities, remoteGroup];
-
 describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conjunctive matches", () => {
   it("two- and three-clause conjunctions, conj_id flows in two tables", async () => {
     const { tx } = await checkScenario(clauses);
@@ -195,8 +193,16 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conjunctive matches", () =
   });
 
   it("installs the megaflows OVS installs", async () => {
-    const { problems, tally } = await megaflowBatch(SCENARIOS.map((scenario) => ({ scenario })));
-    expect(tally.frames).toBeGreaterThan(0);
+    const { problems, tally } = await megaflowBatch([{ scenario: clauses }, { scenario: priorities }]);
+    expect(tally.frames).toBe(clauses.inputs.length + priorities.inputs.length);
     expect(problems.flat().join("\n")).toBe("");
+    // Each conntrack frame in a sandbox of its own: which recirculation id OVS
+    // hands the next frame depends on whether the previous frame's id has left
+    // its grace period yet, a matter of wall-clock time.
+    for (const input of remoteGroup.inputs) {
+      const one = await megaflowBatch([{ scenario: { ...remoteGroup, inputs: [input] } }]);
+      expect(one.tally.frames).toBe(1);
+      expect(one.problems.flat().join("\n")).toBe("");
+    }
   });
 });
