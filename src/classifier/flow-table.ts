@@ -40,6 +40,9 @@
  * - Expiry: a rule with hard_timeout T expires once now > modified + T s;
  *   with idle_timeout T, once now > last used + T s (ofproto-dpif's
  *   rule_expire), hard first.
+ * - Conjunctive matches: a rule whose actions the table's conjunctionsOf
+ *   maps to conjunction(id, k/n) clauses is a clause flow in the classifier
+ *   (see classifier.ts), decided again whenever add or modify sets actions.
  * - Counters: credit() adds packets and bytes whatever the
  *   no_packet_counts / no_byte_counts flags say (OVS keeps them too).
  * - Rules are FlowRule<A> unless the table is given a newRule factory for a
