@@ -58,7 +58,7 @@ describe.skipIf(!haveOvs)("megaflows vs. Open vSwitch", () => {
   }, TEST_TIMEOUT_MS);
 
   it("NORMAL: access, trunk and native ports, learning, MAC moves, MTU", async () => {
-    await expectSameMegaflows([normal.normalFlood, normal.normalLearn, normal.tagAndTrunks, normal.macMoveBack, normal.mtu, normal.mtuLocal, normal.mtuQinq].map((scenario) => ({ scenario })));
+    await expectSameMegaflows([normal.normalFlood, normal.normalLearn, normal.tagAndTrunks, normal.nativeVlan0, normal.macMoveBack, normal.mtu, normal.mtuLocal, normal.mtuQinq].map((scenario) => ({ scenario })));
   }, TEST_TIMEOUT_MS);
 
   it("truncated and malformed frames", async () => {
