@@ -106,7 +106,6 @@ function frame(size: number, ...pieces: string[]): Uint8Array {
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const read16 = (b: Uint8Array, at: number): number => (b[at] << 8) | b[at + 1];
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Copies every frame a port receives (through onReadable) and hands them
  * to whoever waits for one that matches. */
