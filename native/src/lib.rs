@@ -14,19 +14,23 @@
 //!   existing tap nobody has open (EBUSY when someone has). MTU, MAC and
 //!   IFF_UP are then set with SIOCSIF* ioctls on an AF_INET datagram socket.
 //!   A tap created here disappears when its fd is closed unless `persist`.
-//! - `afpacketOpen(ifname) -> fd`: socket(AF_PACKET, SOCK_RAW, 0). Protocol
+//! - `afpacketOpen(ifname, {ring?}) -> fd`: socket(AF_PACKET, SOCK_RAW, 0). Protocol
 //!   0 means nothing is queued until bind(ETH_P_ALL, ifindex) limits the
 //!   socket to one interface, so no frame of another interface slips in
 //!   between socket() and bind(). Then promiscuous membership (dropped by
 //!   the kernel when the socket closes), PACKET_IGNORE_OUTGOING (a frame
 //!   leaving through the interface, sent by the host's stack or by another
 //!   socket, was not received from its wire; forwarding it back would make
-//!   a loop) and PACKET_AUXDATA (see VLAN below).
+//!   a loop) and PACKET_AUXDATA (see VLAN below). Unless `ring: false`,
+//!   the socket receives through a TPACKET_V2 ring (src/ring.rs); the
+//!   receive queue, which serves when there is no ring, is deepened to
+//!   RCVBUF_SIZE (see there why).
 //! - `recvBatch(fd, kind, buffer, slotSize, framesMax, lengths) -> count`:
 //!   frame i lands at byte i * slotSize of `buffer`, its length in
-//!   lengths[i]. AF_PACKET: one recvmmsg(2) per CHUNK_FRAMES frames, as
-//!   Open vSwitch's netdev-linux does; tap: one readv(2) per frame (tun has
-//!   no batched read). Returns 0 when nothing is ready.
+//!   lengths[i]. AF_PACKET: a copy per frame out of the receive ring, or
+//!   without a ring one recvmmsg(2) per CHUNK_FRAMES frames, as Open
+//!   vSwitch's netdev-linux does; tap: one readv(2) per frame (tun has no
+//!   batched read). Returns 0 when nothing is ready.
 //!   ```
 //!   buffer: | slot 0          | slot 1          | ... | slot framesMax-1 |
 //!           |frame 0...|      |frame 1.....|    |     |                  |
@@ -39,8 +43,8 @@
 //!   scratch area to learn it.
 //! - VLAN: the kernel moves a received frame's 802.1Q tag into packet
 //!   metadata before AF_PACKET sees it (802.1Q or 802.1ad, the outer tag). The tag comes back through
-//!   PACKET_AUXDATA and is put back in place, so the frame reads exactly as
-//!   on the wire (netdev-linux does the same).
+//!   PACKET_AUXDATA (or the ring frame's header) and is put back in place,
+//!   so the frame reads exactly as on the wire (netdev-linux does the same).
 //! - `sendBatch(fd, kind, buffer, offsets, lengths, count) -> sent`: frame i
 //!   is `lengths[i]` bytes at `offsets[i]`. sendmmsg(2) per CHUNK_FRAMES
 //!   frames for AF_PACKET, write(2) per frame for tap. Stops at EAGAIN or
@@ -76,6 +80,7 @@
 //! bounds were checked first, and the in-place VLAN tag reinsertion.
 
 mod napi;
+mod ring;
 mod sys;
 
 use core::ffi::{c_int, c_uint, c_ulong, c_void};
@@ -106,6 +111,16 @@ const CONTROL_SIZE: usize = 40;
 /// frame a tap can hand out (MTU 65535 plus headers) then still reports its
 /// real length. Stack memory, never initialized nor read.
 const TAP_OVERFLOW_SIZE: usize = 65536 + 64;
+
+/// Receive queue of an AF_PACKET socket without a ring, in bytes (SO_RCVBUF; the kernel
+/// doubles it for its bookkeeping). The default (net.core.rmem_default,
+/// 208 KiB) holds about 80 full-size frames or 270 small ones: a few
+/// hundred microseconds of traffic, less than a switch thread sharing a
+/// busy CPU can be kept waiting, and the rest is dropped. 4 MiB holds
+/// about 1500 full-size frames, as many as a tap's default queue of 1000
+/// frames of any size, at the cost of that much latency when backlogged.
+/// Open vSwitch's netdev-linux leaves the default.
+const RCVBUF_SIZE: c_int = 4 << 20;
 
 /// Fds one waitReadable call watches: one bit each in the returned mask.
 const WAIT_FDS_MAX: usize = 32;
@@ -297,16 +312,29 @@ fn tap_delete(name: &str) -> Result<(), Fail> {
 }
 
 fn set_int_option(fd: c_int, name: c_int, value: c_int) -> Result<(), c_int> {
+    set_int_option_at(fd, sys::SOL_PACKET, name, value)
+}
+
+fn set_int_option_at(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<(), c_int> {
     // SAFETY: value is a live int and its size is passed along.
-    let status = unsafe {
-        sys::setsockopt(fd, sys::SOL_PACKET, name, (&value as *const c_int).cast(), mem::size_of::<c_int>() as u32)
-    };
+    let status =
+        unsafe { sys::setsockopt(fd, level, name, (&value as *const c_int).cast(), mem::size_of::<c_int>() as u32) };
     if status < 0 { Err(sys::errno()) } else { Ok(()) }
 }
 
-fn afpacket_open_fd(name: &str) -> Result<c_int, Fail> {
+/// Deepens the socket's receive queue to RCVBUF_SIZE: beyond the sysctl
+/// cap (net.core.rmem_max) with CAP_NET_ADMIN, else up to the cap. Best
+/// effort: a shallower queue still works, it only drops sooner.
+fn deepen_receive_queue(fd: c_int) {
+    if set_int_option_at(fd, sys::SOL_SOCKET, sys::SO_RCVBUFFORCE, RCVBUF_SIZE).is_err() {
+        let _ = set_int_option_at(fd, sys::SOL_SOCKET, sys::SO_RCVBUF, RCVBUF_SIZE);
+    }
+}
+
+fn afpacket_open_fd(name: &str, use_ring: bool) -> Result<c_int, Fail> {
     let context = format!("afpacketOpen({name})");
-    let ifindex = if_index(ifname(name, &context)?, &context)?;
+    let ifname_bytes = ifname(name, &context)?;
+    let ifindex = if_index(ifname_bytes, &context)?;
 
     // Protocol 0: see the header comment on why ETH_P_ALL waits for bind().
     let sock =
@@ -315,12 +343,17 @@ fn afpacket_open_fd(name: &str) -> Result<c_int, Fail> {
             Fail::Sys { errnum, context: context.clone(), step: "socket(AF_PACKET)", hint }
         })?;
     set_int_option(sock.0, sys::PACKET_AUXDATA, 1).map_err(|e| sys_fail(e, &context, "setsockopt(PACKET_AUXDATA)"))?;
+    deepen_receive_queue(sock.0);
     set_int_option(sock.0, sys::PACKET_IGNORE_OUTGOING, 1).map_err(|errnum| Fail::Sys {
         errnum,
         context: context.clone(),
         step: "setsockopt(PACKET_IGNORE_OUTGOING)",
         hint: if errnum == sys::ENOPROTOOPT { "Linux 4.20 or later is needed" } else { "" },
     })?;
+
+    // The ring goes on before bind(): nothing is queued yet, so no frame is
+    // left behind in the socket queue, which poll(2) would keep reporting.
+    let ring = RingGuard(sock.0, use_ring && ring::attach(sock.0, interface_mtu(sock.0, ifname_bytes)).is_ok());
 
     let address = sys::SockAddrLl {
         family: sys::AF_PACKET as u16,
@@ -353,7 +386,36 @@ fn afpacket_open_fd(name: &str) -> Result<c_int, Fail> {
     if status < 0 {
         return Err(sys_fail(sys::errno(), &context, "setsockopt(PACKET_ADD_MEMBERSHIP)"));
     }
+    ring.release();
     Ok(sock.release())
+}
+
+/// Unmaps the socket's ring when opening fails after it was attached (the
+/// socket's own guard then closes the fd).
+struct RingGuard(c_int, bool);
+
+impl RingGuard {
+    fn release(self) {
+        mem::forget(self);
+    }
+}
+
+impl Drop for RingGuard {
+    fn drop(&mut self) {
+        if self.1 {
+            ring::detach(self.0);
+        }
+    }
+}
+
+/// The interface's MTU (SIOCGIFMTU), or 1500 when it cannot be read: the
+/// ring's frames are sized from it.
+fn interface_mtu(fd: c_int, name: [u8; IFNAMSIZ]) -> usize {
+    let mut ifr = ifreq(name);
+    match ioctl_ifreq(fd, sys::SIOCGIFMTU, &mut ifr) {
+        Ok(()) => i32::from_ne_bytes([ifr.data[0], ifr.data[1], ifr.data[2], ifr.data[3]]).clamp(68, 65535) as usize,
+        Err(_) => 1500,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -414,8 +476,27 @@ fn tap_recv(fd: c_int, rx: &RxTarget) -> Result<usize, (c_int, &'static str)> {
     Ok(count)
 }
 
-/// One recvmmsg(2) per CHUNK_FRAMES frames until fewer arrive than asked.
+impl ring::Slots for RxTarget {
+    fn frames_max(&self) -> usize {
+        self.frames_max
+    }
+    fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+    fn slot(&self, index: usize) -> *mut u8 {
+        RxTarget::slot(self, index)
+    }
+    fn set_length(&self, index: usize, size: usize) {
+        RxTarget::set_length(self, index, size)
+    }
+}
+
+/// From the socket's receive ring when it has one (see ring.rs), else one
+/// recvmmsg(2) per CHUNK_FRAMES frames until fewer arrive than asked.
 fn packet_recv(fd: c_int, rx: &RxTarget) -> Result<usize, (c_int, &'static str)> {
+    if let Some(count) = ring::receive(fd, rx, reinsert_vlan) {
+        return Ok(count);
+    }
     let mut iov = [EMPTY_IOVEC; CHUNK_FRAMES];
     let mut msgs = [EMPTY_MMSG; CHUNK_FRAMES];
     let mut control = [Control([0; CONTROL_SIZE]); CHUNK_FRAMES];
@@ -683,8 +764,17 @@ fn tap_delete_export(args: &Args) -> Result<Value, Fail> {
 }
 
 fn afpacket_open(args: &Args) -> Result<Value, Fail> {
-    let name = napi::string(args.env, args.get(0), "ifname", 64)?;
-    napi::create_i32(args.env, afpacket_open_fd(&name)?)
+    let env = args.env;
+    let name = napi::string(env, args.get(0), "ifname", 64)?;
+    let mut use_ring = true;
+    let options = args.get(1);
+    if !napi::is_nullish(env, options)? {
+        let value = napi::property(env, options, c"ring")?;
+        if !napi::is_nullish(env, value)? {
+            use_ring = napi::boolean(env, value, "options.ring")?;
+        }
+    }
+    napi::create_i32(env, afpacket_open_fd(&name, use_ring)?)
 }
 
 fn recv_batch(args: &Args) -> Result<Value, Fail> {
@@ -766,6 +856,7 @@ fn wait_readable(args: &Args) -> Result<Value, Fail> {
 
 fn close_export(args: &Args) -> Result<Value, Fail> {
     let fd = fd_arg(args.env, args.get(0))?;
+    ring::detach(fd);
     // SAFETY: closing an fd JS owns; a wrong fd fails with EBADF.
     if unsafe { sys::close(fd) } < 0 {
         let errnum = sys::errno();

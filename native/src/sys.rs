@@ -18,7 +18,22 @@ pub const SOCK_RAW: c_int = 3;
 pub const SOCK_NONBLOCK: c_int = 0o4000;
 pub const SOCK_CLOEXEC: c_int = 0o2000000;
 
+pub const SOL_SOCKET: c_int = 1;
+pub const SO_RCVBUF: c_int = 8;
+pub const SO_RCVBUFFORCE: c_int = 33;
+
 pub const SOL_PACKET: c_int = 263;
+pub const PACKET_RX_RING: c_int = 5;
+pub const PACKET_VERSION: c_int = 10;
+pub const TPACKET_V2: c_int = 1;
+pub const TP_STATUS_USER: u32 = 0x1;
+pub const TP_STATUS_KERNEL: u32 = 0x0;
+
+pub const PROT_READ: c_int = 0x1;
+pub const PROT_WRITE: c_int = 0x2;
+pub const MAP_SHARED: c_int = 0x01;
+pub const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
+pub const SIOCGIFMTU: c_ulong = 0x8921;
 pub const PACKET_ADD_MEMBERSHIP: c_int = 1;
 pub const PACKET_MR_PROMISC: u16 = 1;
 pub const PACKET_AUXDATA: c_int = 8;
@@ -116,6 +131,24 @@ pub struct SockAddrLl {
     pub addr: [u8; 8],
 }
 
+/// `struct tpacket_req`: the geometry of a PACKET_RX_RING.
+#[repr(C)]
+pub struct TpacketReq {
+    pub block_size: c_uint,
+    pub block_nr: c_uint,
+    pub frame_size: c_uint,
+    pub frame_nr: c_uint,
+}
+
+/// `struct tpacket2_hdr` field offsets: status, len, snaplen (u32), mac,
+/// net (u16), sec, nsec (u32), vlan_tci, vlan_tpid (u16), 4 bytes padding.
+pub const TPACKET2_STATUS_AT: usize = 0;
+pub const TPACKET2_LEN_AT: usize = 4;
+pub const TPACKET2_SNAPLEN_AT: usize = 8;
+pub const TPACKET2_MAC_AT: usize = 12;
+pub const TPACKET2_VLAN_TCI_AT: usize = 24;
+pub const TPACKET2_VLAN_TPID_AT: usize = 26;
+
 #[repr(C)]
 pub struct PacketMreq {
     pub ifindex: c_int,
@@ -144,6 +177,8 @@ unsafe extern "C" {
     pub fn readv(fd: c_int, iov: *const IoVec, iovcnt: c_int) -> isize;
     pub fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
     pub fn poll(fds: *mut PollFd, nfds: c_ulong, timeout_ms: c_int) -> c_int;
+    pub fn mmap(addr: *mut c_void, size: usize, prot: c_int, flags: c_int, fd: c_int, offset: i64) -> *mut c_void;
+    pub fn munmap(addr: *mut c_void, size: usize) -> c_int;
     pub fn if_nametoindex(name: *const c_char) -> c_uint;
     pub fn __errno_location() -> *mut c_int;
     pub fn strerror(errnum: c_int) -> *const c_char;

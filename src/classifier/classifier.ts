@@ -29,16 +29,30 @@
  *   nw_dst, ipv6_src and ipv6_dst (OVS tracks nw_dst and nw_src by default,
  *   configurable per table).
  * Limits: control-plane operations allocate (selection and iteration sort
- *   what they return); lookup allocates nothing. Conjunctive matches
- *   (conjunction actions) are not handled here. There is no bound on rules:
+ *   what they return); lookup allocates nothing. There is no bound on rules:
  *   the owner bounds them (FlowTable's flowsMax).
+ *
+ * Conjunctive matches (ovs-fields(7) "Conjunctive Match Fields"; OVS's
+ * classifier_lookup__): a rule inserted with conjunctions is a clause flow,
+ * a "soft" match that is never returned itself. The lookup collects the best
+ * hard (ordinary) match and every soft match of higher priority; at the
+ * highest soft priority, a conjunction id whose n clauses all have a soft
+ * match there is a conjunctive match, and the lookup is repeated (hard rules
+ * only) with the key's conj_id set to that id; its answer, if any, is the
+ * answer. Otherwise the soft matches fall back to the next-lower rule with
+ * the same match, and the next soft priority is tried. Every subtable the
+ * walk probes, in either lookup, un-wildcards what it consulted, as in OVS.
+ * Limits: lookup allocates nothing except to grow its scratch arrays past
+ *   the largest soft set seen so far (the upcall path only).
  */
 import type { Match } from "../flow/match.js";
-import { KEY_WORDS } from "../flow/layout.js";
+import { KEY_WORDS, W_CONJ_ID } from "../flow/layout.js";
 import { type FieldDef, findField } from "../flow/fields.js";
 import { assert } from "../errors.js";
 import { PrefixTracker } from "./prefix-trie.js";
-import { ClsEntry, Subtable, hashFinish, hashWord } from "./subtable.js";
+import { ClsEntry, ConjSet, type Conjunction, Subtable, hashFinish, hashWord } from "./subtable.js";
+
+export type { Conjunction } from "./subtable.js";
 
 /** What the classifier stores: a match and a priority (larger wins); neither may change while the rule is in a classifier. */
 export interface ClsRule {
@@ -89,6 +103,16 @@ export class Classifier<R extends ClsRule> {
   private readonly entries: Map<R, ClsEntry<R>>;
   private seqNext: number;
   private subtableIdNext: number;
+  /** Rules inserted with conjunctions: while 0, lookup takes the plain path. */
+  private conjCount: number;
+  /** Lookup scratch: the soft matches (clause-flow entries) of a walk. */
+  private soft: (ClsEntry<R> | null)[];
+  /** How many of this.soft the last lookupHard filled. */
+  private softCount: number;
+  /** Lookup scratch: conjunction ids seen at one soft priority and their clause bits (low, high 32). */
+  private cmIds: Uint32Array;
+  private cmLo: Int32Array;
+  private cmHi: Int32Array;
   /** The subtable findSubtable found last (null when none or removed since). */
   private lastFound: Subtable<R> | null;
 
@@ -104,6 +128,12 @@ export class Classifier<R extends ClsRule> {
     this.entries = new Map();
     this.seqNext = 0;
     this.subtableIdNext = 0;
+    this.conjCount = 0;
+    this.soft = [];
+    this.softCount = 0;
+    this.cmIds = new Uint32Array(16);
+    this.cmLo = new Int32Array(16);
+    this.cmHi = new Int32Array(16);
     this.lastFound = null;
   }
 
@@ -121,9 +151,32 @@ export class Classifier<R extends ClsRule> {
     return this.entries.has(rule);
   }
 
-  /** Adds a rule; there must be no rule with the same match and priority (use replace). */
-  insert(rule: R): void {
+  /**
+   * Adds a rule; there must be no rule with the same match and priority (use
+   * replace). With conjunctions (non-empty), the rule is a clause flow.
+   */
+  insert(rule: R, conjunctions: readonly Conjunction[] | null = null): void {
     this.add(rule, false);
+    this.setConjunctions(rule, conjunctions);
+  }
+
+  /** Makes a rule in the classifier a clause flow of these conjunctions, or (null or empty) an ordinary rule. */
+  setConjunctions(rule: R, conjunctions: readonly Conjunction[] | null): void {
+    const entry = this.entries.get(rule);
+    assert(entry !== undefined, "rule is in the classifier");
+    const conj = conjunctions === null || conjunctions.length === 0 ? null : new ConjSet(conjunctions);
+    if (entry.conj !== null) this.conjCount--;
+    if (conj !== null) this.conjCount++;
+    entry.conj = conj;
+  }
+
+  /** The conjunctions a rule was given (empty for an ordinary rule). */
+  conjunctionsOf(rule: R): Conjunction[] {
+    const conj = this.entries.get(rule)?.conj ?? null;
+    if (conj === null) return [];
+    const out: Conjunction[] = [];
+    for (let i = 0; i < conj.ids.length; i++) out.push({ id: conj.ids[i], clause: conj.clauseBits[i] + 1, nClauses: conj.nClauses[i] });
+    return out;
   }
 
   /**
@@ -159,6 +212,8 @@ export class Classifier<R extends ClsRule> {
       const slot = list[i];
       const old = slot.rule;
       this.entries.delete(old);
+      if (slot.conj !== null) this.conjCount--;
+      slot.conj = null;
       slot.rule = rule;
       this.entries.set(rule, slot);
       return old;
@@ -184,6 +239,7 @@ export class Classifier<R extends ClsRule> {
     const entry = this.entries.get(rule);
     if (entry === undefined) return false;
     this.entries.delete(rule);
+    if (entry.conj !== null) this.conjCount--;
     const st = entry.subtable;
     const list = entry.head.entries;
     const i = list.indexOf(entry);
@@ -280,12 +336,23 @@ export class Classifier<R extends ClsRule> {
    * translation).
    */
   lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
+    if (this.conjCount !== 0) return this.lookupConjunctive(keys, base, wc, wcBase);
+    const entry = this.lookupHard(keys, base, wc, wcBase, false);
+    return entry === null ? null : entry.rule;
+  }
+
+  /**
+   * The best hard match (one subtable probe each, best priority first). With
+   * collectSoft, clause-flow entries of higher priority than the hard match
+   * found so far go to this.soft (count in this.softCount) instead.
+   */
+  private lookupHard(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number, collectSoft: boolean): ClsEntry<R> | null {
     const subtables = this.subtables;
     const n = subtables.length;
-    let best: Subtable<R> | null = null;
-    let bestSlot = -1;
+    let best: ClsEntry<R> | null = null;
     let bestPriority = -Infinity;
     let bestSeq = -1;
+    let nSoft = 0;
     if (wc !== null) this.tracker.begin();
     for (let i = 0; i < n; i++) {
       const st = subtables[i];
@@ -293,14 +360,136 @@ export class Classifier<R extends ClsRule> {
       const slot = wc === null ? st.lookup(keys, base) : st.lookupWc(keys, base, wc, wcBase);
       if (slot < 0) continue;
       const p = st.priorityAt(slot);
-      if (p > bestPriority || (p === bestPriority && st.seqAt(slot) > bestSeq)) {
-        best = st;
-        bestSlot = slot;
+      if (p < bestPriority) continue;
+      const seq = st.seqAt(slot);
+      if (p === bestPriority && seq < bestSeq) continue;
+      const entry = st.entryAt(slot);
+      if (entry.conj === null) {
+        best = entry;
         bestPriority = p;
-        bestSeq = st.seqAt(slot);
+        bestSeq = seq;
+      } else if (collectSoft && p > bestPriority) {
+        if (nSoft === this.soft.length) this.soft.push(entry);
+        else this.soft[nSoft] = entry;
+        nSoft++;
       }
     }
-    return best === null ? null : best.entryAt(bestSlot).rule;
+    this.softCount = nSoft;
+    return best;
+  }
+
+  /**
+   * classifier_lookup__ with conjunctive matches allowed: see the file
+   * comment. The repeated lookup sets keys[base + W_CONJ_ID] for its
+   * duration and restores it.
+   */
+  private lookupConjunctive(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
+    let hard = this.lookupHard(keys, base, wc, wcBase, true);
+    let hardPriority = hard === null ? -Infinity : hard.priority;
+    const soft = this.soft;
+    let nSoft = this.softCount;
+    for (;;) {
+      // Drop soft matches that are gone or cannot beat the hard match.
+      let softPriority = -Infinity;
+      let nAtPriority = 0;
+      for (let i = 0; i < nSoft; ) {
+        const e = soft[i];
+        if (e === null || e.priority <= hardPriority) {
+          soft[i] = soft[--nSoft];
+          continue;
+        }
+        if (e.priority > softPriority) {
+          softPriority = e.priority;
+          nAtPriority = 1;
+        } else if (e.priority === softPriority) {
+          nAtPriority++;
+        }
+        i++;
+      }
+      if (nSoft === 0) break;
+
+      // find_conjunctive_match over the soft matches at softPriority, in order.
+      let nIds = 0;
+      for (let i = 0; i < nSoft; i++) {
+        const e = soft[i]!;
+        if (e.priority !== softPriority) continue;
+        const conj = e.conj!;
+        if (nAtPriority < conj.minClauses) continue;
+        for (let c = 0; c < conj.ids.length; c++) {
+          const nClauses = conj.nClauses[c];
+          if (nClauses > nAtPriority) continue;
+          const id = conj.ids[c];
+          let m = 0;
+          while (m < nIds && this.cmIds[m] !== id) m++;
+          if (m === nIds) {
+            if (nIds === this.cmIds.length) this.growMatches();
+            this.cmIds[m] = id;
+            // The clauses not in the conjunction start set (OVS's
+            // UINT64_MAX << (n_clauses & 63): for 64 clauses that is every
+            // bit, so OVS completes such a conjunction on its first clause).
+            const n = nClauses & 63;
+            this.cmLo[m] = n === 0 ? -1 : n >= 32 ? 0 : -1 << n;
+            this.cmHi[m] = n === 0 ? -1 : n >= 32 ? -1 << (n - 32) : -1;
+            nIds++;
+          }
+          const bit = conj.clauseBits[c];
+          if (bit < 32) this.cmLo[m] |= 1 << bit;
+          else this.cmHi[m] |= 1 << (bit - 32);
+          if (this.cmLo[m] === -1 && this.cmHi[m] === -1) {
+            // Like OVS, the first conjunction a set completes is the one
+            // tried; the set's later conjunctions are not counted.
+            const saved = keys[base + W_CONJ_ID];
+            keys[base + W_CONJ_ID] = id;
+            const found = this.lookupHard(keys, base, wc, wcBase, false);
+            keys[base + W_CONJ_ID] = saved;
+            if (found !== null) {
+              for (let j = 0; j < soft.length; j++) soft[j] = null;
+              return found.rule;
+            }
+            break;
+          }
+        }
+      }
+
+      // No conjunctive match at softPriority: each of its soft matches falls
+      // back to the next rule with the same match (next_visible_rule_in_list),
+      // a hard match if it is ordinary.
+      for (let i = 0; i < nSoft; i++) {
+        const e = soft[i]!;
+        if (e.priority !== softPriority) continue;
+        const list = e.head.entries;
+        const next = list.indexOf(e) + 1;
+        if (next === list.length) {
+          soft[i] = null;
+          continue;
+        }
+        const lower = list[next];
+        if (lower.conj !== null) {
+          soft[i] = lower;
+          continue;
+        }
+        soft[i] = null;
+        if (lower.priority > hardPriority) {
+          hard = lower;
+          hardPriority = lower.priority;
+        }
+      }
+    }
+    for (let i = 0; i < soft.length; i++) soft[i] = null;
+    return hard === null ? null : hard.rule;
+  }
+
+  private growMatches(): void {
+    const n = this.cmIds.length * 2;
+    const ids = new Uint32Array(n);
+    ids.set(this.cmIds);
+    const lo = new Int32Array(n);
+    lo.set(this.cmLo);
+    const hi = new Int32Array(n);
+    hi.set(this.cmHi);
+    this.cmIds = ids;
+    this.cmLo = lo;
+    this.cmHi = hi;
   }
 
   /** Every rule: priority descending, then in the order their slots were created. */

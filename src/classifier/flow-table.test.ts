@@ -379,3 +379,31 @@ describe("FlowTable against a list model", () => {
     );
   });
 });
+
+describe("FlowTable conjunctive matches", () => {
+  /** Labels "conj:ID,K/N" stand for conjunction actions here. */
+  const conjunctionsOf = (a: Acts) => {
+    const m = /^conj:(\d+),(\d+)\/(\d+)$/.exec(a.label);
+    return m === null ? null : [{ id: Number(m[1]), clause: Number(m[2]), nClauses: Number(m[3]) }];
+  };
+
+  it("makes a rule a clause flow on add, on a replacing add and on modify, from its actions", () => {
+    const t = new FlowTable<Acts>({ conjunctionsOf });
+    const src = match({ eth_type: 0x800n, ip_src: ip("10.0.0.1") });
+    const udp = match({ eth_type: 0x800n, nw_proto: 17n });
+    t.add({ match: src, priority: 10, actions: acts("conj:3,1/2") }, 0);
+    t.add({ match: udp, priority: 10, actions: acts("conj:3,2/2") }, 0);
+    const target = t.add({ match: match({ conj_id: 3n }), priority: 10, actions: acts("target", 2) }, 0).rule;
+    const low = t.add({ match: new Match(), priority: 1, actions: acts("low", 3) }, 0).rule;
+    const k = key({ eth_type: 0x800n, ip_src: ip("10.0.0.1"), nw_proto: 17n });
+    expect(t.lookup(k, 0, null, 0)).toBe(target);
+    // A replacing add with ordinary actions makes the udp flow an ordinary rule.
+    const { rule: udpRule } = t.add({ match: udp, priority: 10, actions: acts("udp", 4) }, 0);
+    expect(t.lookup(k, 0, null, 0)).toBe(udpRule);
+    // Modify back to a clause.
+    expect(t.modify({ match: udp, strict: true, priority: 10 }, { actions: acts("conj:3,2/2") }, 0)).toEqual([udpRule]);
+    expect(t.lookup(k, 0, null, 0)).toBe(target);
+    t.delete({ match: src, strict: true, priority: 10 });
+    expect(t.lookup(k, 0, null, 0)).toBe(low);
+  });
+});

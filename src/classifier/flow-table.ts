@@ -40,6 +40,9 @@
  * - Expiry: a rule with hard_timeout T expires once now > modified + T s;
  *   with idle_timeout T, once now > last used + T s (ofproto-dpif's
  *   rule_expire), hard first.
+ * - Conjunctive matches: a rule whose actions the table's conjunctionsOf
+ *   maps to conjunction(id, k/n) clauses is a clause flow in the classifier
+ *   (see classifier.ts), decided again whenever add or modify sets actions.
  * - Counters: credit() adds packets and bytes whatever the
  *   no_packet_counts / no_byte_counts flags say (OVS keeps them too).
  * - Rules are FlowRule<A> unless the table is given a newRule factory for a
@@ -50,7 +53,7 @@
  */
 import type { Match } from "../flow/match.js";
 import { FlowplaneError, assert } from "../errors.js";
-import { Classifier, type ClassifierOptions, type ClsRule } from "./classifier.js";
+import { Classifier, type ClassifierOptions, type ClsRule, type Conjunction } from "./classifier.js";
 
 /** flow_mod flags (OVS's enum ofputil_flow_mod_flags, same bits). */
 export const FF_SEND_FLOW_REM = 1 << 0;
@@ -193,8 +196,14 @@ export class FlowModError extends FlowplaneError {
   }
 }
 
-export interface FlowTableOptions extends ClassifierOptions {
+export interface FlowTableOptions<A = unknown> extends ClassifierOptions {
   flowsMax?: number;
+  /**
+   * The conjunction(id, k/n) actions of a rule's actions when they make it a
+   * clause flow of a conjunctive match (ovs-fields(7)), else null. Asked on
+   * every add and modify; without it no rule is a clause flow.
+   */
+  conjunctionsOf?: (actions: A) => readonly Conjunction[] | null;
 }
 
 /** Makes the rule an add inserts: a subclass's constructor, called as FlowRule's is. */
@@ -212,15 +221,17 @@ export class FlowTable<A, R extends FlowRule<A> = FlowRule<A>> {
   readonly flowsMax: number;
   private readonly cls: Classifier<R>;
   private readonly newRule: NewFlowRule<A, R>;
+  private readonly conjunctionsOf: (actions: A) => readonly Conjunction[] | null;
   /** Rules with an idle or hard timeout, in the order they got one. */
   private readonly expirable: Set<R>;
   private versionNow: number;
 
-  constructor(opts: FlowTableOptions = {}, newRule?: NewFlowRule<A, R>) {
+  constructor(opts: FlowTableOptions<A> = {}, newRule?: NewFlowRule<A, R>) {
     this.flowsMax = opts.flowsMax ?? FLOWS_MAX_DEFAULT;
     assert(Number.isInteger(this.flowsMax) && this.flowsMax > 0, "flowsMax is a positive integer");
     this.cls = new Classifier<R>(opts);
     this.newRule = newRule ?? ((spec, nowMs) => new FlowRule<A>(spec, nowMs) as R);
+    this.conjunctionsOf = opts.conjunctionsOf ?? (() => null);
     this.expirable = new Set();
     this.versionNow = 0;
   }
@@ -252,6 +263,7 @@ export class FlowTable<A, R extends FlowRule<A> = FlowRule<A>> {
       old.importance = spec.importance ?? 0;
       old.flags = spec.flags ?? 0;
       old.actions = spec.actions;
+      this.cls.setConjunctions(old, this.conjunctionsOf(spec.actions));
       old.createdMs = nowMs;
       old.modifiedMs = nowMs;
       if ((old.flags & FF_RESET_COUNTS) !== 0) {
@@ -273,7 +285,7 @@ export class FlowTable<A, R extends FlowRule<A> = FlowRule<A>> {
       throw new FlowModError("FP_ERR_TABLE_FULL", "OFPFMFC_TABLE_FULL", `the table holds its maximum of ${this.flowsMax} rules`);
     }
     const rule = this.newRule(spec.priority === priority ? spec : { ...spec, priority }, nowMs);
-    this.cls.insert(rule);
+    this.cls.insert(rule, this.conjunctionsOf(spec.actions));
     rule.inTable = true;
     this.trackTimeouts(rule);
     this.versionNow++;
@@ -285,8 +297,10 @@ export class FlowTable<A, R extends FlowRule<A> = FlowRule<A>> {
     assert(sel.outPort === undefined && sel.outGroup === undefined, "modify takes no out_port or out_group");
     if (change.cookie !== undefined) assertCookie(change.cookie, "cookie");
     const rules = this.select(sel);
+    const conjunctions = rules.length === 0 ? null : this.conjunctionsOf(change.actions);
     for (const rule of rules) {
       rule.actions = change.actions;
+      this.cls.setConjunctions(rule, conjunctions);
       if (change.cookie !== undefined && change.cookie !== COOKIE_NONE) rule.cookie = change.cookie;
       if (((change.flags ?? 0) & FF_RESET_COUNTS) !== 0) {
         rule.nPackets = 0;

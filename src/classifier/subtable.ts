@@ -84,12 +84,52 @@ export class ClsEntry<R> {
   readonly seq: number;
   readonly head: Head<R>;
   readonly subtable: Subtable<R>;
+  /** The rule's conjunction clauses when it is a clause flow (its actions are only conjunction(...)), else null. */
+  conj: ConjSet | null;
   constructor(rule: R, priority: number, seq: number, head: Head<R>, subtable: Subtable<R>) {
     this.rule = rule;
     this.priority = priority;
     this.seq = seq;
     this.head = head;
     this.subtable = subtable;
+    this.conj = null;
+  }
+}
+
+/** One conjunction(id, k/n) action of a clause flow; clause is k, from 1. */
+export interface Conjunction {
+  readonly id: number;
+  readonly clause: number;
+  readonly nClauses: number;
+}
+
+/**
+ * The conjunction actions of one clause flow, as columns (OVS's
+ * cls_conjunction_set): ids[i], clause bit clauseBits[i] (k - 1),
+ * nClauses[i]; minClauses is the least nClauses, so a priority level with
+ * fewer soft matches than that cannot complete any of them.
+ */
+export class ConjSet {
+  readonly ids: Uint32Array;
+  readonly clauseBits: Uint8Array;
+  readonly nClauses: Uint8Array;
+  readonly minClauses: number;
+  constructor(conjs: readonly Conjunction[]) {
+    assert(conjs.length > 0, "a conjunction set has at least one conjunction");
+    this.ids = new Uint32Array(conjs.length);
+    this.clauseBits = new Uint8Array(conjs.length);
+    this.nClauses = new Uint8Array(conjs.length);
+    let min = 64;
+    for (let i = 0; i < conjs.length; i++) {
+      const c = conjs[i];
+      assert(c.nClauses >= 2 && c.nClauses <= 64, "a conjunction has 2 to 64 clauses");
+      assert(c.clause >= 1 && c.clause <= c.nClauses, "a clause index is 1..nClauses");
+      this.ids[i] = c.id;
+      this.clauseBits[i] = c.clause - 1;
+      this.nClauses[i] = c.nClauses;
+      if (c.nClauses < min) min = c.nClauses;
+    }
+    this.minClauses = min;
   }
 }
 

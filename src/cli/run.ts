@@ -31,6 +31,8 @@ export interface RunOptions {
   topology: string;
   control?: string;
   metricsPort?: number;
+  /** Megaflow max-idle in ms (OVS other_config:max-idle). */
+  maxIdleMs?: number;
   /** Called once the switch runs (tests, lab). */
   onReady?: (info: { control: string }) => void;
 }
@@ -41,7 +43,7 @@ export async function runSwitch(opts: RunOptions): Promise<void> {
   if (addon !== undefined && addon !== "") setNativeAddonPath(addon);
   const sw = loadTopology(opts.topology);
   const controlPath = opts.control ?? defaultControlPath(opts.topology);
-  const daemon = new Daemon(sw);
+  const daemon = new Daemon(sw, { idleMs: opts.maxIdleMs });
   let stopRequested: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
     stopRequested = resolve;
@@ -96,12 +98,14 @@ export function registerRun(program: Command): void {
     .requiredOption("--topology <file>", "topology file (JSON; port types tap, afpacket, pcap-in, pcap-out)")
     .option("--control <socket>", "control socket path (default /run/flowplane/<topology>.sock)")
     .option("--metrics-port <n>", "serve Prometheus metrics on 127.0.0.1:N/metrics")
-    .action(async (opts: { topology: string; control?: string; metricsPort?: string }) => {
+    .option("--max-idle <ms>", "remove megaflows unused for this long (OVS other_config:max-idle)", "10000")
+    .action(async (opts: { topology: string; control?: string; metricsPort?: string; maxIdle: string }) => {
       if (opts.control === "") throw new UsageError("--control needs a path");
       await runSwitch({
         topology: opts.topology,
         control: opts.control,
         metricsPort: opts.metricsPort === undefined ? undefined : parseIntOption("--metrics-port", opts.metricsPort, 1, 65535),
+        maxIdleMs: parseIntOption("--max-idle", opts.maxIdle, 100, 2 ** 31 - 1),
       });
     });
 }

@@ -74,9 +74,11 @@ export interface ConntrackEngine {
    * L3 and L4 headers from `off` (HDR_NONE = 0xffff when absent), as the
    * parser reports them; key[kb..] is the packet's parsed flow key.
    */
-  execute(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): void;
+  execute(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest, nowMs: number): number | void;
   /** Packets released since the last call (see EXEC_HELD), in the order they leave. */
   takeReleased?(): ReleasedPacket[];
+  /** How many packets takeReleased() would return now (checked without allocating). */
+  releasedCount?(): number;
   /** Removes expired connections; called from the datapath's maintenance tick. */
   sweep(nowMs: number): void;
   /** Removes every connection (of one zone when given): `flush-conntrack`. */

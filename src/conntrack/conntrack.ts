@@ -274,6 +274,10 @@ export class Conntrack implements ConntrackEngine {
     return result;
   }
 
+  releasedCount(): number {
+    return this.released.length;
+  }
+
   takeReleased(): ReleasedPacket[] {
     const out = this.released;
     this.released = [];

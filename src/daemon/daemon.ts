@@ -15,8 +15,21 @@
  * dropped for want of slots. Frames above the port's MTU (plus Ethernet and
  * VLAN headers) or its slot size are dropped and counted (txDrops).
  * Design: readiness comes from LivePort.onReadable (one watcher Worker per
- * port); each callback drains at most RX_ROUNDS_MAX batches so one busy port
- * cannot starve the others or the control socket. maintain() runs every
+ * port). A port reported readable joins the busy set and its watcher stays
+ * parked; pump() then takes one batch from each busy port in turn (as
+ * dpif-netdev's main thread polls its non-PMD ports one burst each per
+ * pass) until a port has nothing left, which leaves the set and re-arms
+ * its watcher:
+ *
+ *   watcher: readable ──> busy[port] = 1 ──> pump: recv/process/send per busy port
+ *        ^                                    │ recv() === 0
+ *        └──────────── rearm() <──────────────┘
+ *
+ * After PUMP_ROUNDS_MAX passes pump yields to the event loop with
+ * setImmediate (timers and the control socket run, the loop does not
+ * sleep) and goes on. So while traffic flows the main thread never waits
+ * for a watcher thread: on a loaded machine each such hand-off is a thread
+ * wake-up that waits for a CPU, twice per burst. maintain() runs every
  * second of wall-clock time.
  * Limits: one thread does all packet work; ports attach to nothing in this
  * network namespace but what the topology names.
@@ -29,8 +42,8 @@ import { addLearnedFlow, tableOf, expire as expireRules } from "../ofproto/load.
 import { SlotBatch, loadNative } from "../io/native.js";
 import { attachPort, detachPort, rxBatchFor, slotSizeFor, type Attachment } from "./ports.js";
 
-/** Batches one readiness callback may drain from a port before yielding. */
-export const RX_ROUNDS_MAX = 16;
+/** Passes over the busy ports (one batch each) before pump yields to the event loop. */
+export const PUMP_ROUNDS_MAX = 16;
 /** How often the datapath's upkeep runs. */
 export const MAINTAIN_INTERVAL_MS = 1000;
 
@@ -72,11 +85,21 @@ export class Daemon {
   private viewB: Buffer = Buffer.alloc(0);
   private maintainTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The live ports pump() serves, by index: receive batch, in_port column, busy flag. */
+  private readonly liveAttachments: Attachment[] = [];
+  private readonly rxBatches: SlotBatch[] = [];
+  private readonly rxInPorts: Uint32Array[] = [];
+  private busy: Uint8Array = new Uint8Array(0);
+  private busyCount = 0;
+  private pumpScheduled = false;
+  private readonly pumpBound = (): void => this.pump();
   private readonly emit: (dpPort: number, buf: Uint8Array, offset: number, length: number) => void;
 
-  constructor(sw: Switch) {
+  /** idleMs: megaflow max-idle (OVS other_config:max-idle), default 10 s. */
+  constructor(sw: Switch, opts: { idleMs?: number } = {}) {
     this.sw = sw;
     this.dp = new Datapath(sw, {
+      idleMs: opts.idleMs,
       onLearn: (bridge, flow, nowMs) => addLearnedFlow(bridge, flow, nowMs),
       expireRules: (nowMs) => {
         for (const b of sw.bridges) expireRules(b, nowMs);
@@ -125,29 +148,67 @@ export class Daemon {
   start(onPortError: (error: Error) => void): void {
     for (const a of this.attachments) if (a.capture !== null) this.replayCapture(a);
     for (const a of this.attachments) {
-      const live = a.live;
-      if (live === null) continue;
+      if (a.live === null) continue;
       const rx = rxBatchFor(a.port);
-      const inPorts = new Uint32Array(rx.length).fill(a.port.dpPort);
-      const dpPort = a.port.dpPort;
-      live.onReadable(() => this.drain(live, rx, inPorts, dpPort), onPortError);
+      this.liveAttachments.push(a);
+      this.rxBatches.push(rx);
+      this.rxInPorts.push(new Uint32Array(rx.length).fill(a.port.dpPort));
+    }
+    this.busy = new Uint8Array(this.liveAttachments.length);
+    for (let index = 0; index < this.liveAttachments.length; index++) {
+      this.liveAttachments[index].live!.onReadable(() => this.onReadable(index), onPortError);
     }
     this.maintainTimer = setInterval(() => this.maintain(), MAINTAIN_INTERVAL_MS);
   }
 
-  private drain(live: NonNullable<Attachment["live"]>, rx: SlotBatch, inPorts: Uint32Array, dpPort: number): void {
-    const c = this.counters;
-    for (let round = 0; round < RX_ROUNDS_MAX && !this.stopped; round++) {
-      if (live.recv(rx) === 0) break;
-      const count = rx.count;
-      if (count === 0) continue;
-      let bytes = 0;
-      for (let i = 0; i < count; i++) bytes += rx.lengths[i];
-      c.rxPackets[dpPort] += count;
-      c.rxBytes[dpPort] += bytes;
-      this.dp.processBatch(rx.buffer, rx.offsets, rx.lengths, inPorts, count, Date.now(), this.emit);
-      this.flush();
+  /** A watcher saw the port readable: it joins the busy set, and its
+   * watcher stays parked (false) until pump has drained it. */
+  private onReadable(index: number): boolean {
+    if (this.busy[index] === 0) {
+      this.busy[index] = 1;
+      this.busyCount++;
     }
+    if (!this.pumpScheduled) this.pump();
+    return false;
+  }
+
+  /** One batch from each busy port per pass; see the header. */
+  private pump(): void {
+    this.pumpScheduled = false;
+    const busy = this.busy;
+    for (let round = 0; round < PUMP_ROUNDS_MAX && this.busyCount > 0; round++) {
+      for (let index = 0; index < busy.length; index++) {
+        if (busy[index] === 0) continue;
+        if (this.stopped || this.receiveOne(index) === 0) {
+          busy[index] = 0;
+          this.busyCount--;
+          if (!this.stopped) this.liveAttachments[index].live!.rearm();
+        }
+      }
+    }
+    if (this.busyCount > 0 && !this.stopped) {
+      this.pumpScheduled = true;
+      setImmediate(this.pumpBound);
+    }
+  }
+
+  /** Receives one batch from live port `index`, forwards it and sends what
+   * it produced; returns the frames taken from the port (0: it is empty). */
+  private receiveOne(index: number): number {
+    const a = this.liveAttachments[index];
+    const rx = this.rxBatches[index];
+    const taken = a.live!.recv(rx);
+    const count = rx.count;
+    if (count === 0) return taken;
+    const dpPort = a.port.dpPort;
+    const lengths = rx.lengths;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += lengths[i];
+    this.counters.rxPackets[dpPort] += count;
+    this.counters.rxBytes[dpPort] += bytes;
+    this.dp.processBatch(rx.buffer, rx.offsets, lengths, this.rxInPorts[index], count, Date.now(), this.emit);
+    this.flush();
+    return taken;
   }
 
   private replayCapture(a: Attachment): void {

@@ -43,7 +43,7 @@ import { xlate, releaseRecircs, datapathWildcards, type XlateInput, type Learned
 import type { Bridge } from "../ofproto/bridge.js";
 import { TunnelFastPath, TunnelPopQueue, TUNNEL_POP_DEPTH_MAX } from "./tunnel.js";
 import { recircIdsOf } from "../xlate/recirc.js";
-import type { ConntrackEngine, CtRequest } from "../conntrack/api.js";
+import { EXEC_DONE, type ConntrackEngine, type CtRequest, type ReleasedPacket } from "../conntrack/api.js";
 import { Conntrack } from "../conntrack/conntrack.js";
 import type { RecircHost } from "./recirculate.js";
 import { RECIRC_DEPTH_MAX } from "../limits.js";
@@ -208,6 +208,7 @@ export class Datapath implements RecircHost {
   processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
     const keys = this.keys;
     const hdrs = this.hdrs;
+    this.releaseTempGarbage();
     const parseResults = this.parseResults;
     this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, parseResults);
     if (this.tunnelMeta !== null) this.tunnelMeta.applyTo(keys, hdrs, count);
@@ -395,7 +396,9 @@ export class Datapath implements RecircHost {
       if (got < 0) this.stats.lost++;
       else id = got;
     }
-    if (id === this.tempId && this.resultOf(id)) this.release(this.resultOf(id)!);
+    // An uncached result may still be running (a recirculation's upcall happens inside
+    // the pass that recirculated): it is released with the next batch, not now.
+    if (id === this.tempId && this.resultOf(id)) this.tempGarbage.push(this.resultOf(id)!);
     this.setResult(id, this.intern(out));
     // The result holds its own references now.
     releaseRecircs(this.sw, out.recircs);
@@ -413,6 +416,14 @@ export class Datapath implements RecircHost {
   }
 
   private readonly tempId: number;
+  /** Uncached results replaced during the current batch (see upcall). */
+  private tempGarbage: FlowResult[] = [];
+
+  private releaseTempGarbage(): void {
+    if (this.tempGarbage.length === 0) return;
+    for (const res of this.tempGarbage) this.release(res);
+    this.tempGarbage = [];
+  }
 
   private revalidate(flow: number, keys: Uint32Array, kb: number, size: number, nowMs: number): number {
     this.stats.revalidations++;
@@ -619,8 +630,15 @@ export class Datapath implements RecircHost {
   private emit: EmitFn = noEmit;
 
   /** RecircHost: the executor's ct action. */
-  runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): void {
-    this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs);
+  runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): number {
+    return this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs) ?? EXEC_DONE;
+  }
+
+  /** RecircHost: fragments conntrack released (rare: allocation is fine here). */
+  takeReleased(): ReleasedPacket[] | null {
+    const ct = this.conntrack;
+    if (ct.releasedCount === undefined || ct.takeReleased === undefined || ct.releasedCount() === 0) return null;
+    return ct.takeReleased();
   }
 
   /**

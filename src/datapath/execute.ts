@@ -29,6 +29,7 @@ import type { OdpAction } from "./actions.js";
 import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
 import { HDR_L3, HDR_L4, HDR_NONE, HDR_WORDS, type Parser } from "../packet/parse.js";
 import type { RecircHost } from "./recirculate.js";
+import { EXEC_HELD, type ReleasedPacket } from "../conntrack/api.js";
 import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
 import { pushTunnelHeader } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
@@ -90,6 +91,32 @@ export class Executor {
     return this.depth === 0 ? hash5Tuple(key, kb) : this.rxHash;
   }
 
+  /**
+   * Fragments that conntrack held and now releases (their datagram was
+   * reassembled and tracked, or its list expired) continue after the ct
+   * action that released them, as OVS's ipf adds them to the batch being
+   * executed (ipf_postprocess_conntrack). Rare, so it may allocate.
+   */
+  private continueReleased(released: ReleasedPacket[], actions: readonly OdpAction[], from: number, emit: EmitFn): void {
+    // Its own executor: this one's scratch and ct key may still hold the packet being run.
+    let ex = this.releasedExecutor;
+    if (ex === null) {
+      ex = new Executor();
+      if (this.host !== null && this.parser !== null) ex.attach(this.host, this.parser, this.depth);
+      this.releasedExecutor = ex;
+    }
+    // The fragments keep this pass's tunnel queue and receive hash (the datagram's).
+    ex.tunnelPops = this.tunnelPops;
+    ex.rxHash = this.rxHash;
+    const hdrs = new Uint16Array(HDR_WORDS);
+    for (const p of released) {
+      hdrs[HDR_L3] = p.l3;
+      hdrs[HDR_L4] = p.l4;
+      ex.run(p.frame, 0, p.frame.length, p.key, 0, hdrs, 0, actions, emit, from);
+    }
+  }
+  private releasedExecutor: Executor | null = null;
+
   /** Lets this executor run ct/recirc through `host`; `parser` re-reads headers changed before a ct. */
   attach(host: RecircHost, parser: Parser, depth: number): void {
     this.host = host;
@@ -127,6 +154,8 @@ export class Executor {
     hb: number,
     actions: readonly OdpAction[],
     emit: EmitFn,
+    /** The first action to run (a fragment released by conntrack resumes after its ct). */
+    from = 0,
   ): void {
     let b = buf;
     let start = offset;
@@ -155,7 +184,7 @@ export class Executor {
       pad = Math.max(0, length - (l3 + 40 + ((buf[p + 4] << 8) | buf[p + 5])));
     }
 
-    for (let ai = 0; ai < actions.length; ai++) {
+    for (let ai = from; ai < actions.length; ai++) {
       const a = actions[ai];
       switch (a.t) {
         case "output":
@@ -291,7 +320,11 @@ export class Executor {
             l4 = this.ctHdrs[HDR_L4];
             stale = false;
           }
-          host.runConntrack(b, start, len, l3, l4, k, kk, a.req);
+          const held = host.runConntrack(b, start, len, l3, l4, k, kk, a.req) === EXEC_HELD;
+          const released = host.takeReleased();
+          if (released !== null) this.continueReleased(released, actions, ai + 1, emit);
+          // A held fragment stops here; it leaves with its datagram (above, now or later).
+          if (held) return;
           break;
         }
         case "ct_clear":

@@ -22,12 +22,14 @@
  * Limits: RECIRC_DEPTH_MAX passes (OVS's MAX_RECIRC_DEPTH); a deeper recirc
  * drops the packet and counts it (stats.recircDropped).
  */
-import type { CtRequest } from "../conntrack/api.js";
+import type { CtRequest, ReleasedPacket } from "../conntrack/api.js";
 
 /** What the executor needs from its datapath for ct and recirc. */
 export interface RecircHost {
   /** Runs one packet through conntrack (the frame may be rewritten: NAT); fills key[kb..]'s ct words. */
-  runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): void;
+  runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): number;
+  /** Packets conntrack handed back (fragments of a reassembled or expired datagram), or null when none. */
+  takeReleased(): ReleasedPacket[] | null;
   /**
    * The packet at frame[off, off + len), whose metadata is key[kb..], re-enters the datapath with recirc_id = id;
    * rxHash is its receive hash (src/tunnel/hash.ts hash5Tuple of the key it was received with).

@@ -106,7 +106,6 @@ function frame(size: number, ...pieces: string[]): Uint8Array {
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const read16 = (b: Uint8Array, at: number): number => (b[at] << 8) | b[at + 1];
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Copies every frame a port receives (through onReadable) and hands them
  * to whoever waits for one that matches. */
@@ -398,6 +397,8 @@ describe("live ports", () => {
       const fitting = frames.filter((f) => f.length <= 256).map((f) => f.length);
       expect(result.smallLengths).toEqual(fitting);
       expect(result.smallTooLong).toBe(frames.length - fitting.length);
+      expect(result.smallRingLengths).toEqual(fitting);
+      expect(result.smallRingTooLong).toBe(frames.length - fitting.length);
       expect(result.rxErrorCount + result.txDropCount + result.txErrorCount).toBe(0);
       // The watcher Worker sleeps in poll(2): an idle port costs next to no CPU.
       expect(result.idleCpuMs).toBeLessThan(150);
@@ -406,7 +407,58 @@ describe("live ports", () => {
     }
     expect(spawnSync("ip", ["netns", "pids", netns], { stdio: "ignore" }).status).not.toBe(0);
   });
+
+  it.each([true, false])("queues 1000 full-size frames for an AF_PACKET port that is not reading (ring %s)", (ring) => {
+    // The default receive queue (net.core.rmem_default, 208 KiB) holds about
+    // 80 such frames; the receive ring holds 2048, and without it
+    // afpacketOpen deepens the queue, so a switch kept off the CPU for a
+    // while finds them all when it comes back.
+    const netns = netnsAdd(`queue${ring ? 1 : 0}`);
+    netnsCreated.push(netns);
+    try {
+      ip("-n", netns, "link", "add", "fpa", "type", "veth", "peer", "name", "fpb");
+      ip("-n", netns, "link", "set", "dev", "fpa", "up");
+      ip("-n", netns, "link", "set", "dev", "fpb", "up");
+      const run = spawnSync(
+        "ip",
+        ["netns", "exec", netns, process.execPath, "--import", "tsx", "--input-type=module", "-e", QUEUE_CHILD],
+        { cwd: PACKAGE_ROOT, encoding: "utf8", timeout: 30_000, env: { ...process.env, FP_NATIVE_URL: NATIVE_MODULE_URL, FP_RING: String(ring) } },
+      );
+      expect(run.status, `child failed: ${run.stderr}`).toBe(0);
+      const result = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as { sent: number; received: number };
+      expect(result.sent).toBe(QUEUE_FRAMES);
+      expect(result.received).toBe(QUEUE_FRAMES);
+    } finally {
+      netnsDelete(netns);
+    }
+  });
 });
+
+const QUEUE_FRAMES = 1000;
+
+/** Runs inside its namespace: sends QUEUE_FRAMES 1514-byte frames from fpb
+ * while nobody reads fpa, then counts what fpa's socket kept. */
+const QUEUE_CHILD = `
+const { LivePort, SlotBatch } = await import(process.env.FP_NATIVE_URL);
+const rxPort = LivePort.openAfPacket("fpa", { ring: process.env.FP_RING === "true" });
+const txPort = LivePort.openAfPacket("fpb");
+const tx = new SlotBatch(2048, 50);
+for (let i = 0; i < tx.length; i++) {
+  const at = tx.offsets[i];
+  tx.buffer.set([0x02, 0xf1, 0x0e, 0, 0, 0xff, 0x02, 0xf1, 0x0e, 0, 0, 0x01, 0x88, 0xb5], at);
+  tx.lengths[i] = 1514;
+}
+tx.count = tx.length;
+let sent = 0;
+for (let round = 0; round < ${QUEUE_FRAMES} / tx.length; round++) sent += txPort.send(tx);
+const rx = new SlotBatch(2048, 32);
+let received = 0;
+while (rxPort.recv(rx) > 0) {
+  for (let i = 0; i < rx.count; i++) if (rx.buffer[rx.offsets[i] + 6] === 0x02 && rx.buffer[rx.offsets[i] + 7] === 0xf1) received++;
+}
+await Promise.all([rxPort.close(), txPort.close()]);
+console.log(JSON.stringify({ sent, received }));
+`;
 
 interface VethResult {
   emptyTaken: number;
@@ -415,6 +467,8 @@ interface VethResult {
   echoTaken: number;
   smallLengths: number[];
   smallTooLong: number;
+  smallRingLengths: number[];
+  smallRingTooLong: number;
   rxErrorCount: number;
   txDropCount: number;
   txErrorCount: number;
@@ -432,7 +486,9 @@ const ours = (b, at) => b[at + 6] === 0x02 && b[at + 7] === 0xf1 && b[at + 8] ==
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const rxPort = LivePort.openAfPacket("fpa");
 const txPort = LivePort.openAfPacket("fpb");
-const smallPort = LivePort.openAfPacket("fpa");
+// Without a receive ring: the recvmmsg path gets the same frames.
+const smallPort = LivePort.openAfPacket("fpa", { ring: false });
+const smallRingPort = LivePort.openAfPacket("fpa");
 // Sees what leaves through fpb (txPort's frames) only if outgoing frames
 // were not ignored: a socket never sees its own, so this takes a second one.
 const echoPort = LivePort.openAfPacket("fpb");
@@ -465,10 +521,15 @@ while (smallPort.recv(small) > 0) {
   for (let i = 0; i < small.count; i++) if (ours(small.buffer, small.offsets[i])) result.smallLengths.push(small.lengths[i]);
 }
 result.smallTooLong = smallPort.rxTooLongCount;
+result.smallRingLengths = [];
+while (smallRingPort.recv(small) > 0) {
+  for (let i = 0; i < small.count; i++) if (ours(small.buffer, small.offsets[i])) result.smallRingLengths.push(small.lengths[i]);
+}
+result.smallRingTooLong = smallRingPort.rxTooLongCount;
 result.echoTaken = echoPort.recv(rx) + txPort.recv(rx);
 result.rxErrorCount = rxPort.rxErrorCount + smallPort.rxErrorCount + txPort.rxErrorCount + echoPort.rxErrorCount;
 result.txDropCount = txPort.txDropCount;
 result.txErrorCount = txPort.txErrorCount;
-await Promise.all([rxPort.close(), txPort.close(), smallPort.close(), echoPort.close()]);
+await Promise.all([rxPort.close(), txPort.close(), smallPort.close(), smallRingPort.close(), echoPort.close()]);
 console.log(JSON.stringify(result));
 `;

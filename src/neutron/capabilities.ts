@@ -28,6 +28,7 @@ const PROBES: Record<Capability, { flows: string; check: (out: Uint8Array) => bo
     check: (out) => out[26] === 10 && out[27] === 9 && out[28] === 9 && out[29] === 9,
   },
   conjunction: {
+    // Without conjunctive matching the clause flows match and do nothing: no frame reaches p2.
     flows: "table=0,priority=10,ip,nw_src=10.0.0.1 actions=conjunction(5,1/2)\ntable=0,priority=10,udp actions=conjunction(5,2/2)\ntable=0,priority=10,conj_id=5,ip actions=output:2\n",
     check: () => true,
   },
@@ -72,5 +73,5 @@ export function missingCapabilities(needs: readonly Capability[]): Capability[] 
 export const CAPABILITY_SOURCE: Record<Capability, string> = {
   ct: "ct() is translated but not executed by replay yet (conntrack engine wired into the datapath: ct-engine, ct-xlate)",
   nat: "ct(nat) does not rewrite packets yet (conntrack NAT in the datapath: ct-engine, ct-xlate)",
-  conjunction: "conjunctive matches (conjunction(), conj_id) are not implemented by the classifier",
+  conjunction: "conjunctive matches (conjunction(), conj_id) do not work: see the classifier's lookup (src/classifier/classifier.ts)",
 };

@@ -33,6 +33,7 @@ import { setActionFormatter } from "../xlate/xlate.js";
 import { parseGroups } from "../ofctl/parse-group.js";
 import { Switch, type Bridge, type PortConfig } from "./bridge.js";
 import type { OfRule, OfTable } from "./table.js";
+import type { Conjunction } from "../classifier/classifier.js";
 import { buildSwitch, readTopology, type FlowLoader } from "./topology.js";
 import type { LearnedFlow } from "../xlate/xlate.js";
 
@@ -71,6 +72,20 @@ const PREFIX_FIELDS = ["nw_dst", "nw_src"].map((n) => findField(n)!);
 
 const newRule = (spec: RuleSpec<Action[]>, nowMs: number): Rule => new Rule(spec, nowMs);
 
+/**
+ * A flow whose actions are conjunction(...) (with at most notes beside them,
+ * as ofproto.c's get_conjunctions allows) is a clause flow of a conjunctive
+ * match; the action parser already refuses conjunction mixed with others.
+ */
+function conjunctionsOf(actions: Action[]): Conjunction[] | null {
+  let out: Conjunction[] | null = null;
+  for (const a of actions) {
+    if (a.type === "conjunction") (out ??= []).push({ id: a.id, clause: a.clause, nClauses: a.nClauses });
+    else if (a.type !== "note") return null;
+  }
+  return out;
+}
+
 /** The FF_* bits of a parsed flow's flags. */
 export function flagBits(f: FlowFlags): number {
   return (
@@ -95,7 +110,7 @@ export function flowFlagsOf(bits: number): FlowFlags {
 
 /** A bridge table: OfTable over a FlowTable, which holds the rules and their OpenFlow semantics. */
 export class OpenFlowTable implements OfTable {
-  readonly flows = new FlowTable<Action[], Rule>({ prefixFields: PREFIX_FIELDS }, newRule);
+  readonly flows = new FlowTable<Action[], Rule>({ prefixFields: PREFIX_FIELDS, conjunctionsOf }, newRule);
 
   lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): Rule | null {
     return this.flows.lookup(keys, base, wc, wcBase);

@@ -205,7 +205,7 @@ describe("malformed and unsupported packets", () => {
 
   it("tracks other IP protocols by addresses alone", () => {
     const e = new Conntrack();
-    const gre = (s: string, d: string): Pkt => v4(s, d, build.gre({ protocol: 0x6558 }, new Uint8Array(20)));
+    const gre = (s: string, d: string): Pkt => v4(s, d, build.gre({ proto: 0x6558 }, new Uint8Array(20)));
     expect(run(e, gre("10.0.0.1", "10.0.0.2"), commit).states).toBe("+new+trk");
     expect(run(e, gre("10.0.0.2", "10.0.0.1"), commit).states).toBe("+est+rpl+trk");
     expect(e.dump()).toEqual(["47,orig=(src=10.0.0.1,dst=10.0.0.2,sport=0,dport=0),reply=(src=10.0.0.2,dst=10.0.0.1,sport=0,dport=0)"]);

@@ -40,7 +40,7 @@ describe("flowplane run with capture ports", () => {
         ],
       }),
     );
-    daemon = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", join(TMP, "t.json"), "--control", SOCK, "--metrics-port", String(METRICS_PORT)], {
+    daemon = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", join(TMP, "t.json"), "--control", SOCK, "--metrics-port", String(METRICS_PORT), "--max-idle", "600000"], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -12,6 +12,8 @@ import { CASES, seeds, randomScenario } from "./scenarios/random.js";
 
 /** Cases per OVS sandbox. */
 const BATCH = 25;
+/** A batch sends about 500 frames, each a purge, an upcall and a dump: 30 s on an idle 2-core machine, several times that under load. */
+const BATCH_TIMEOUT_MS = 600_000;
 const cases = Math.min(CASES, Number(process.env.FP_MEGAFLOW_CASES ?? CASES));
 
 describe.skipIf(!haveOvs)("megaflows vs. Open vSwitch: random tables", () => {
@@ -30,6 +32,6 @@ describe.skipIf(!haveOvs)("megaflows vs. Open vSwitch: random tables", () => {
       });
       expect(tally.frames, "frames compared").toBeGreaterThan(0);
       expect(report.join("\n\n"), `${report.length} of ${batch.length} random cases install other megaflows than OVS`).toBe("");
-    });
+    }, BATCH_TIMEOUT_MS);
   }
 });

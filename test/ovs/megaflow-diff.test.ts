@@ -31,18 +31,21 @@ async function expectSameMegaflows(cases: MegaflowCase[]): Promise<void> {
   expect(report.join("\n\n"), `${report.length} of ${cases.length} scenarios install other megaflows than OVS`).toBe("");
 }
 
+/** One sandbox per scenario, several scenarios per test: generous on a loaded machine. */
+const TEST_TIMEOUT_MS = 300_000;
+
 describe.skipIf(!haveOvs)("megaflows vs. Open vSwitch", () => {
   it("un-wildcards what the classifier consulted: prefixes, stages, misses", async () => {
     await expectSameMegaflows([{ scenario: classifierMasks }]);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it("basics: header rewrites, resubmit, NORMAL with access and trunk ports", async () => {
     await expectSameMegaflows([{ scenario: basic.rewrite }, { scenario: basic.normal }]);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it("Neutron: br-int, br-tun with learn(), DVR, patch ports", async () => {
     await expectSameMegaflows([neutron.brInt, neutron.brTun, neutron.dvr, neutron.brIntBrTun, neutron.brIntFlowsBrTunNormal].map((scenario) => ({ scenario })));
-  });
+  }, TEST_TIMEOUT_MS);
 
   it("OpenFlow 1.3 instructions and groups", async () => {
     await expectSameMegaflows([
@@ -52,15 +55,15 @@ describe.skipIf(!haveOvs)("megaflows vs. Open vSwitch", () => {
       { scenario: of13.select, skip: of13.selectRecirculates },
       { scenario: of13.zeroHex },
     ]);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it("NORMAL: access, trunk and native ports, learning, MAC moves, MTU", async () => {
-    await expectSameMegaflows([normal.normalFlood, normal.normalLearn, normal.tagAndTrunks, normal.macMoveBack, normal.mtu, normal.mtuLocal, normal.mtuQinq].map((scenario) => ({ scenario })));
-  });
+    await expectSameMegaflows([normal.normalFlood, normal.normalLearn, normal.tagAndTrunks, normal.nativeVlan0, normal.macMoveBack, normal.mtu, normal.mtuLocal, normal.mtuQinq].map((scenario) => ({ scenario })));
+  }, TEST_TIMEOUT_MS);
 
   it("truncated and malformed frames", async () => {
     await expectSameMegaflows([malformed.malformedPcap, malformed.truncated, malformed.rewrites, malformed.odd].map((scenario) => ({ scenario })));
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe("megaflow comparison", () => {

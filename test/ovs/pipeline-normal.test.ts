@@ -32,26 +32,7 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: NORMAL", () => {
   // VLAN 0 trunks what `trunks` says (VLAN 0 included) and takes untagged and
   // priority-tagged frames into VLAN 0; native-untagged sends VLAN 0 untagged.
   it("gives native-tagged, native-untagged and access ports without a tag native VLAN 0", async () => {
-    const ports: Ports = [
-      { name: "nt", bridge: "br0", ofport: 1, vlan_mode: "native-tagged" },
-      { name: "nu", bridge: "br0", ofport: 2, vlan_mode: "native-untagged", trunks: [0, 10] },
-      { name: "nu20", bridge: "br0", ofport: 3, vlan_mode: "native-untagged", trunks: [20] },
-      { name: "acc", bridge: "br0", ofport: 4, vlan_mode: "access" },
-      { name: "trunk", bridge: "br0", ofport: 5 },
-      { name: "a10", bridge: "br0", ofport: 6, tag: 10 },
-    ];
-    const inputs: Scenario["inputs"] = [];
-    let n = 0x40;
-    for (const p of ports) {
-      for (const vlans of [[], [{ vid: 0, pcp: 5 }], [{ vid: 10 }], [{ vid: 20, pcp: 3 }]] as VlanTag[][]) {
-        inputs.push({ port: p.name, frame: udpFrame(n++, BCAST, vlans) });
-      }
-    }
-    // Unicast to a MAC learned untagged on the native-untagged port.
-    inputs.push({ port: "nu", frame: eth({ src: M(0x70), dst: BCAST }, arp({ op: "request", sha: M(0x70), spa: "10.0.0.70", tpa: "10.0.0.71" })) });
-    inputs.push({ port: "trunk", frame: udpFrame(0x71, M(0x70)) });
-    inputs.push({ port: "nt", frame: udpFrame(0x72, M(0x70), [{ vid: 0, pcp: 1 }]) });
-    await checkScenario({ name: "normal-native-vlan-0", bridges: [{ name: "br0" }], ports, inputs });
+    await checkScenario(normal.nativeVlan0);
   });
 
   // Regression test, once a bug in src/datapath/dpif.ts: when the MAC table changes, a cached

@@ -158,7 +158,7 @@ export async function traceBoth(s: Scenario, ovs: OvsSandbox): Promise<[string, 
   const sw = buildScenarioSwitch(s);
   const out: [string, string][] = [];
   // A trace with a packet learns (MACs, learn()) in OVS: trace in order, on both sides, then forget.
-  const results = [];
+  const results: Awaited<ReturnType<OvsSandbox["trace"]>>[] = [];
   for (const i of s.inputs) results.push(await ovs.trace(sw.portsByName.get(i.port)!.bridge.name, i.port, Buffer.from(i.frame).toString("hex"), { names: true }));
   await ovs.appctl(["fdb/flush"]);
   // A traced packet also goes through conntrack (execute_actions_except_outputs commits its connections).

@@ -180,3 +180,32 @@ export const mtuQinq: Scenario = {
     { port: "in", frame: sized(1422, [{ vid: 9 }, { vid: 10 }]) },
   ],
 };
+
+/**
+ * ovs-vswitchd.conf.db(5) lets `tag` be empty on any port; ofproto-dpif.c's
+ * bundle_set then gives an access or native port VLAN 0. A native port of
+ * VLAN 0 trunks what `trunks` says (VLAN 0 included) and takes untagged and
+ * priority-tagged frames into VLAN 0; native-untagged sends VLAN 0 untagged.
+ */
+export const nativeVlan0: Scenario = (() => {
+  const ports: Ports = [
+    { name: "nt", bridge: "br0", ofport: 1, vlan_mode: "native-tagged" },
+    { name: "nu", bridge: "br0", ofport: 2, vlan_mode: "native-untagged", trunks: [0, 10] },
+    { name: "nu20", bridge: "br0", ofport: 3, vlan_mode: "native-untagged", trunks: [20] },
+    { name: "acc", bridge: "br0", ofport: 4, vlan_mode: "access" },
+    { name: "trunk", bridge: "br0", ofport: 5 },
+    { name: "a10", bridge: "br0", ofport: 6, tag: 10 },
+  ];
+  const inputs: Scenario["inputs"] = [];
+  let n = 0x40;
+  for (const p of ports) {
+    for (const vlans of [[], [{ vid: 0, pcp: 5 }], [{ vid: 10 }], [{ vid: 20, pcp: 3 }]] as VlanTag[][]) {
+      inputs.push({ port: p.name, frame: udpFrame(n++, BCAST, vlans) });
+    }
+  }
+  // Unicast to a MAC learned untagged on the native-untagged port.
+  inputs.push({ port: "nu", frame: eth({ src: M(0x70), dst: BCAST }, arp({ op: "request", sha: M(0x70), spa: "10.0.0.70", tpa: "10.0.0.71" })) });
+  inputs.push({ port: "trunk", frame: udpFrame(0x71, M(0x70)) });
+  inputs.push({ port: "nt", frame: udpFrame(0x72, M(0x70), [{ vid: 0, pcp: 1 }]) });
+  return { name: "normal-native-vlan-0", bridges: [{ name: "br0" }], ports, inputs };
+})();
