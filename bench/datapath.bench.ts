@@ -9,6 +9,7 @@
  *   datapath/replay-vs-tcpdump           ratio: `tcpdump -r in -w out udp` time over
  *                                        `flowplane replay` time, 1M packets, 1000 flows,
  *                                        1000-rule table, whole commands timed
+ *   datapath/replay-1m-s, tcpdump-1m-s   s, the two times of that ratio
  *   datapath/bytes-per-megaflow          B, heap + typed arrays per megaflow with 200000 installed
  *   datapath/bytes-per-emc-entry         B
  */
@@ -69,14 +70,14 @@ async function hitRate(dp: Datapath, b: BatchSet): Promise<number> {
   }, CALL_BATCHES * BATCH_MAX);
 }
 
-async function emcHit(): Promise<number> {
+export async function emcHit(): Promise<number> {
   const sw = makeSwitch("in_port=1,actions=output:2\n", [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }]);
   const dp = new Datapath(sw, { emcInsertInvProb: 1 });
   const frames = Array.from({ length: BATCH_MAX }, (_, i) => frame({ sport: 1000 + i }));
   return hitRate(dp, batchOf(frames, new Array(BATCH_MAX).fill(sw.portsByName.get("p1")!.dpPort)));
 }
 
-async function megaflowHit1(): Promise<number> {
+export async function megaflowHit1(): Promise<number> {
   const sw = makeSwitch("in_port=1,actions=output:2\n", [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }]);
   const dp = new Datapath(sw, { emcInsertInvProb: 0 });
   const frames = Array.from({ length: BATCH_MAX }, (_, i) => frame({ sport: 1000 + i }));
@@ -84,7 +85,7 @@ async function megaflowHit1(): Promise<number> {
 }
 
 /** 20 input ports, each with a rule on a different set of fields: 20 megaflow masks. */
-async function megaflowHit20(): Promise<{ pps: number; subtables: number }> {
+export async function megaflowHit20(): Promise<{ pps: number; subtables: number }> {
   const fieldSets = [
     "nw_src=10.0.0.1",
     "nw_dst=10.0.0.2",
@@ -122,7 +123,7 @@ async function megaflowHit20(): Promise<{ pps: number; subtables: number }> {
 }
 
 /** Every packet a new megaflow: the rules make nw_src exact, and caches are emptied before each batch. */
-async function upcalls(rules: number): Promise<number> {
+export async function upcalls(rules: number): Promise<number> {
   const flows: string[] = [];
   for (let i = 0; i < rules; i++) flows.push(`priority=10,udp,nw_src=10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255},actions=output:2`);
   flows.push("priority=0,actions=drop");
@@ -151,7 +152,7 @@ async function upcalls(rules: number): Promise<number> {
 }
 
 /** Heap and typed-array bytes per megaflow with 200000 installed. */
-function memory(): { perMegaflow: number; perEmc: number } {
+export function memory(): { perMegaflow: number; perEmc: number } {
   const sw = makeSwitch("priority=10,dl_src=fa:16:3e:ff:ff:ff,actions=output:2\npriority=5,udp,actions=output:2\n", [
     { name: "p1", ofport: 1 },
     { name: "p2", ofport: 2 },
@@ -179,11 +180,11 @@ function memory(): { perMegaflow: number; perEmc: number } {
   const used = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
   const installed = dp.megaflows.count;
   if (installed < count * 0.99) throw new Error(`only ${installed} megaflows installed`);
-  return { perMegaflow: used / installed, perEmc: (dp.emc.keys.byteLength + dp.emc.hashes.byteLength + dp.emc.flows.byteLength + dp.emc.gens.byteLength) / EMC_ENTRIES };
+  return { perMegaflow: used / installed, perEmc: dp.emc.storageBytes() / EMC_ENTRIES };
 }
 
-/** Times tcpdump and flowplane replay on the same 1M-packet capture; returns tcpdump time / flowplane time. */
-function replayVsTcpdump(): number | null {
+/** Times tcpdump and flowplane replay on the same 1M-packet capture (milliseconds each). */
+export function replayVsTcpdump(): { tcpdumpMs: number; replayMs: number } | null {
   const tcpdump = spawnSync("sh", ["-c", "command -v tcpdump"], { encoding: "utf8" }).stdout.trim();
   if (!tcpdump) {
     console.error("datapath/replay-vs-tcpdump: tcpdump not installed (scripts/install-test-deps.sh installs it); skipped");
@@ -213,7 +214,7 @@ function replayVsTcpdump(): number | null {
     };
     const td = time(tcpdump, ["-r", join(dir, "in.pcap"), "-w", join(dir, "tcpdump-out.pcap"), "udp"]);
     const fp = time(process.execPath, [cli, "replay", "--flows", join(dir, "t.flows"), "--port", "in:1", "--port", "out:2", "--in", `in=${join(dir, "in.pcap")}`, "--out", join(dir, "out")]);
-    return td / fp;
+    return { tcpdumpMs: td, replayMs: fp };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -230,8 +231,12 @@ export default async function run(): Promise<Figure[]> {
   figures.push({ name: "megaflow-hit-20-subtables", value: Math.round(m20.pps), unit: "pps" });
   figures.push({ name: "upcall-1k-rules", value: Math.round(await upcalls(1000)), unit: "pps" });
   figures.push({ name: "upcall-100k-rules", value: Math.round(await upcalls(100_000)), unit: "pps" });
-  const ratio = replayVsTcpdump();
-  if (ratio !== null) figures.push({ name: "replay-vs-tcpdump", value: ratio, unit: "ratio" });
+  const times = replayVsTcpdump();
+  if (times !== null) {
+    figures.push({ name: "replay-vs-tcpdump", value: times.tcpdumpMs / times.replayMs, unit: "ratio" });
+    figures.push({ name: "replay-1m-s", value: times.replayMs / 1000, unit: "s" });
+    figures.push({ name: "tcpdump-1m-s", value: times.tcpdumpMs / 1000, unit: "s" });
+  }
   figures.push({ name: "bytes-per-megaflow", value: Math.round(mem.perMegaflow), unit: "B" });
   figures.push({ name: "bytes-per-emc-entry", value: Math.round(mem.perEmc), unit: "B" });
   return figures;

@@ -11,6 +11,7 @@ import { singleBridge } from "../src/ofproto/load.js";
 import { replay } from "../src/cli/replay.js";
 import { writeCapture, readCapture } from "../src/io/pcap.js";
 import { eth, ipv4, udp } from "../src/packet/build.js";
+import { CaptureStream, WINDOW_SIZE } from "../src/io/pcap-stream.js";
 
 const frame = (dport: number, src = "10.0.0.1"): Uint8Array =>
   eth({ src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" }, ipv4({ src, dst: "10.0.0.2" }, udp({ src: 1000, dst: dport }, new Uint8Array(8))));
@@ -83,5 +84,37 @@ describe("replay", () => {
     expect(existsSync(join(dir, "out", "stats.json"))).toBe(true);
     const stats = JSON.parse(readFileSync(join(dir, "out", "stats.json"), "utf8"));
     expect(stats.dumps.br0.numbers.join("\n")).toMatch(/n_packets=1, n_bytes=\d+, .*priority=10,udp,tp_dst=53 actions=output:2/);
+  });
+
+  it("replays a streamed capture (many windows, NORMAL learning, rule timeouts) exactly as the capture read whole", () => {
+    const flows = "priority=20,idle_timeout=3,udp,tp_dst=7,actions=output:3\npriority=10,udp,tp_dst=9,actions=output:4\npriority=5,actions=NORMAL\n";
+    const frames: { data: Uint8Array; tsSec: number; tsNsec: number }[] = [];
+    const t0 = 1_700_000_000;
+    // ~40000 packets over 20 s of capture time: several maintenance ticks, the idle rule expiring and
+    // MACs moving between ports, spread over more than one WINDOW_SIZE of file.
+    for (let i = 0; i < 40000; i++) {
+      const f = eth(
+        { src: `fa:16:3e:00:00:0${1 + (i % 4)}`, dst: `fa:16:3e:00:00:0${1 + ((i >> 3) % 4)}`, padTo: 64 },
+        ipv4({ src: `10.0.${i % 7}.1`, dst: "10.0.0.2" }, udp({ src: 1000 + (i % 13), dst: i < 20000 ? 7 + (i % 3) : 8 }, new Uint8Array(18))),
+      );
+      frames.push({ data: f, tsSec: t0 + Math.floor(i / 2000), tsNsec: (i % 2000) * 1000 });
+    }
+    const results = ["whole", "stream"].map((mode) => {
+      const { dir, sw } = setup(flows);
+      const path = join(dir, "in.pcap");
+      writeCapture(path, frames);
+      const capture = mode === "whole" ? readCapture(path) : CaptureStream.open(path)!;
+      expect(capture).not.toBeNull();
+      const summary = replay(sw, [{ port: sw.portsByName.get("p1")!, capture }], { outDir: join(dir, "out") });
+      const outs = ["p2", "p3", "p4"].map((p) => (existsSync(join(dir, "out", `${p}.pcap`)) ? readFileSync(join(dir, "out", `${p}.pcap`)).toString("hex") : ""));
+      const stats = JSON.parse(readFileSync(join(dir, "out", "stats.json"), "utf8"));
+      return { packets: summary.packetsIn, ports: summary.ports, outs, dumps: stats.dumps, size: readFileSync(path).length };
+    });
+    expect(results[1].size).toBeGreaterThan(2 * WINDOW_SIZE);
+    expect(results[1].packets).toBe(40000);
+    expect(results[1].ports.p3.packets).toBeGreaterThan(0);
+    expect(results[1].outs).toEqual(results[0].outs);
+    expect(results[1].ports).toEqual(results[0].ports);
+    expect(results[1].dumps).toEqual(results[0].dumps);
   });
 });

@@ -13,6 +13,7 @@ import type { Command } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readCapture, PcapWriter, type Capture } from "../io/pcap.js";
+import { CaptureStream } from "../io/pcap-stream.js";
 import { UsageError } from "../errors.js";
 import { Datapath, type DatapathOptions } from "../datapath/dpif.js";
 import { formatMegaflow } from "../datapath/dump.js";
@@ -29,7 +30,11 @@ import { writeConntrackDump, CONNTRACK_DUMP_FILE } from "./conntrack.js";
 
 export interface ReplayInput {
   port: Port;
-  capture: Capture;
+  /**
+   * The capture read whole, or a stream over a classic pcap file (read a
+   * window at a time when it is the only input; read whole otherwise).
+   */
+  capture: Capture | CaptureStream;
 }
 
 export interface ReplayOptions {
@@ -65,21 +70,21 @@ export interface ReplaySummary {
 }
 
 /** Order of the merged input: by timestamp, then port order, then position. */
-function mergeOrder(inputs: ReplayInput[], portRank: (p: Port) => number): Int32Array[] {
-  const total = inputs.reduce((n, i) => n + i.capture.count, 0);
+function mergeOrder(caps: Capture[], inputs: ReplayInput[], portRank: (p: Port) => number): Int32Array[] {
+  const total = caps.reduce((n, c) => n + c.count, 0);
   const which = new Int32Array(total);
   const index = new Int32Array(total);
   let n = 0;
-  for (let k = 0; k < inputs.length; k++) {
-    for (let i = 0; i < inputs[k].capture.count; i++) {
+  for (let k = 0; k < caps.length; k++) {
+    for (let i = 0; i < caps[k].count; i++) {
       which[n] = k;
       index[n] = i;
       n++;
     }
   }
-  if (inputs.length > 1) {
+  if (caps.length > 1) {
     const order = Array.from({ length: total }, (_, j) => j);
-    const ts = (j: number): number => inputs[which[j]].capture.tsSec[index[j]] * 1e9 + inputs[which[j]].capture.tsNsec[index[j]];
+    const ts = (j: number): number => caps[which[j]].tsSec[index[j]] * 1e9 + caps[which[j]].tsNsec[index[j]];
     order.sort((a, b) => ts(a) - ts(b) || portRank(inputs[which[a]].port) - portRank(inputs[which[b]].port) || index[a] - index[b]);
     return [Int32Array.from(order, (j) => which[j]), Int32Array.from(order, (j) => index[j])];
   }
@@ -99,96 +104,126 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
   if (opts.megaflowsFile) dpOpts.onInstall = (id) => installed.push(id);
   const dp = new Datapath(sw, dpOpts);
   mkdirSync(opts.outDir, { recursive: true });
-  const writers = new Map<number, PcapWriter>();
-  const tx = new Map<number, PortTx>();
+  // Per datapath port: its capture writer (opened at its first packet) and counters.
+  const writers: (PcapWriter | null)[] = sw.dpPorts.map(() => null);
+  const tx: (PortTx | null)[] = sw.dpPorts.map(() => null);
   const megaflowLines: string[] = [];
 
-  // The batch being processed: emit reads the timestamp of the packet the datapath is on.
+  // The batch being processed: emit finds the input timestamp of the packet the datapath is on.
+  const batchIndex = new Int32Array(BATCH_MAX);
   let batchCap: Capture | null = null;
-  let batchStart = 0;
   const emit = (dpPort: number, buf: Uint8Array, offset: number, length: number): void => {
-    const port = sw.dpPorts[dpPort];
-    let t = tx.get(dpPort);
-    if (!t) {
+    let t = tx[dpPort];
+    if (t === null) {
       t = { packets: 0, bytes: 0, mtuDrops: 0 };
-      tx.set(dpPort, t);
+      tx[dpPort] = t;
     }
+    const port = sw.dpPorts[dpPort];
     if (!port.fitsMtu(buf, offset, length)) {
       t.mtuDrops++;
       return;
     }
-    let w = writers.get(dpPort);
-    if (!w) {
+    let w = writers[dpPort];
+    if (w === null) {
       w = new PcapWriter(join(opts.outDir, `${port.name}.pcap`));
-      writers.set(dpPort, w);
+      writers[dpPort] = w;
     }
-    const i = index[batchStart + dp.current];
+    const i = batchIndex[dp.current];
     w.write(buf, offset, length, batchCap!.tsSec[i], batchCap!.tsNsec[i]);
     t.packets++;
     t.bytes += length;
   };
 
-  const [which, index] = mergeOrder(inputs, portRank);
-  const total = which.length;
   const offsets = new Uint32Array(BATCH_MAX);
   const lengths = new Uint32Array(BATCH_MAX);
   const inPorts = new Uint32Array(BATCH_MAX);
-  const progress = opts.progress && total >= 100_000 ? new Progress(total, "replay") : null;
   const started = performance.now();
   let lastMaintainMs = -1;
   let nowMs = 0;
-  for (let j = 0; j < total; ) {
-    // One packet at a time when timestamps matter per packet (megaflow dumps); else runs from one capture.
-    const k = which[j];
-    const cap = inputs[k].capture;
-    let n = 0;
-    const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
-    const firstIndex = index[j];
-    const batchStartMs = cap.tsSec[firstIndex] * 1000 + cap.tsNsec[firstIndex] / 1e6;
-    if (lastMaintainMs < 0) {
-      // The switch's clock is the capture's: its flows come to life with the first packet.
-      lastMaintainMs = batchStartMs;
-      for (const b of sw.bridges) {
-        for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
-          for (const r of tableOf(b, t).rules()) {
-            r.createdMs = batchStartMs;
-            r.modifiedMs = batchStartMs;
-            r.lastUsedMs = batchStartMs;
+  let done = 0;
+
+  /**
+   * Replays `total` packets: packet j is record index[j] of caps[which[j]]
+   * (null arrays: record j of caps[0]), from inputs[inputOf[which[j]]].
+   */
+  const run = (caps: Capture[], inputOf: number[], which: Int32Array | null, index: Int32Array | null, total: number, progress: Progress | null): void => {
+    for (let j = 0; j < total; ) {
+      // One packet at a time when timestamps matter per packet (megaflow dumps); else runs from one capture.
+      const k = which === null ? 0 : which[j];
+      const cap = caps[k];
+      const port = inputs[inputOf[k]].port;
+      let n = 0;
+      const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
+      const firstIndex = index === null ? j : index[j];
+      const batchStartMs = cap.tsSec[firstIndex] * 1000 + cap.tsNsec[firstIndex] / 1e6;
+      if (lastMaintainMs < 0) {
+        // The switch's clock is the capture's: its flows come to life with the first packet.
+        lastMaintainMs = batchStartMs;
+        for (const b of sw.bridges) {
+          for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
+            for (const r of tableOf(b, t).rules()) {
+              r.createdMs = batchStartMs;
+              r.modifiedMs = batchStartMs;
+              r.lastUsedMs = batchStartMs;
+            }
           }
         }
       }
+      while (n < limit && j + n < total && (which === null || which[j + n] === k)) {
+        const i = index === null ? j + n : index[j + n];
+        // A batch never spans a maintenance tick (1 s of capture time): timeouts and aging stay exact.
+        if (n > 0 && lastMaintainMs >= 0 && cap.tsSec[i] * 1000 + cap.tsNsec[i] / 1e6 >= lastMaintainMs + 1000) break;
+        offsets[n] = cap.offsets[i];
+        lengths[n] = cap.lengths[i];
+        inPorts[n] = port.dpPort;
+        batchIndex[n] = i;
+        n++;
+      }
+      nowMs = batchStartMs;
+      if (nowMs - lastMaintainMs >= 1000) {
+        dp.maintain(nowMs);
+        lastMaintainMs = nowMs;
+      }
+      if (opts.megaflowsFile) {
+        dp.flushCaches();
+        installed.length = 0;
+      }
+      batchCap = cap;
+      dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, nowMs, emit);
+      if (opts.megaflowsFile) {
+        megaflowLines.push(`## packet ${done + j + 1} in_port=${port.name} len=${lengths[0]}`);
+        for (const id of installed) megaflowLines.push(megaflowLine(dp, id, nowMs));
+      }
+      j += n;
+      progress?.update(done + j);
     }
-    while (n < limit && j + n < total && which[j + n] === k) {
-      const i = index[j + n];
-      // A batch never spans a maintenance tick (1 s of capture time): timeouts and aging stay exact.
-      if (n > 0 && lastMaintainMs >= 0 && cap.tsSec[i] * 1000 + cap.tsNsec[i] / 1e6 >= lastMaintainMs + 1000) break;
-      offsets[n] = cap.offsets[i];
-      lengths[n] = cap.lengths[i];
-      inPorts[n] = inputs[k].port.dpPort;
-      n++;
+    done += total;
+  };
+
+  const stream = inputs.length === 1 && inputs[0].capture instanceof CaptureStream ? inputs[0].capture : null;
+  if (stream !== null) {
+    // One input: its windows in file order, each replayed as it is read.
+    const progress = opts.progress && stream.recordCount >= 100_000 ? new Progress(stream.recordCount, "replay") : null;
+    try {
+      for (let w = stream.next(); w !== null; w = stream.next()) run([w], [0], null, null, w.count, progress);
+    } finally {
+      stream.close();
     }
-    nowMs = batchStartMs;
-    if (nowMs - lastMaintainMs >= 1000) {
-      dp.maintain(nowMs);
-      lastMaintainMs = nowMs;
-    }
-    if (opts.megaflowsFile) {
-      dp.flushCaches();
-      installed.length = 0;
-    }
-    batchCap = cap;
-    batchStart = j;
-    dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, nowMs, emit);
-    if (opts.megaflowsFile) {
-      megaflowLines.push(`## packet ${j + 1} in_port=${inputs[k].port.name} len=${lengths[0]}`);
-      for (const id of installed) megaflowLines.push(megaflowLine(dp, id, nowMs));
-    }
-    j += n;
-    progress?.update(j);
+    progress?.done();
+  } else {
+    const caps = inputs.map((input) => {
+      const c = input.capture;
+      if (!(c instanceof CaptureStream)) return c;
+      c.close();
+      return readCapture(c.path);
+    });
+    const [which, index] = mergeOrder(caps, inputs, portRank);
+    const progress = opts.progress && which.length >= 100_000 ? new Progress(which.length, "replay") : null;
+    run(caps, caps.map((_, k) => k), which, index, which.length, progress);
+    progress?.done();
   }
-  progress?.done();
   dp.pushStats();
-  for (const w of writers.values()) w.close();
+  for (const w of writers) w?.close();
   if (opts.megaflowsFile) writeFileSync(opts.megaflowsFile, megaflowLines.join("\n") + (megaflowLines.length ? "\n" : ""));
   const dumps: Record<string, { names: string[]; numbers: string[] }> = {};
   for (const b of sw.bridges) {
@@ -200,20 +235,22 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
   const ports: Record<string, PortTx> = {};
   let out = 0;
   let mtuDrops = 0;
-  for (const [dpPort, t] of tx) {
+  for (let dpPort = 0; dpPort < tx.length; dpPort++) {
+    const t = tx[dpPort];
+    if (t === null) continue;
     ports[sw.dpPorts[dpPort].name] = t;
     out += t.packets;
     mtuDrops += t.mtuDrops;
   }
   const s = dp.stats;
   return {
-    packetsIn: total,
+    packetsIn: done,
     packetsOut: out,
     dropped: s.dropped,
     runts: s.runts,
     mtuDrops,
     seconds,
-    pps: seconds > 0 ? total / seconds : 0,
+    pps: seconds > 0 ? done / seconds : 0,
     emcHits: s.emcHits,
     megaflowHits: s.megaflowHits,
     misses: s.misses,
@@ -289,8 +326,12 @@ export function registerReplay(program: Command): void {
       if (eq <= 0) throw new UsageError(`--in must be PORT=FILE, not "${arg}"`);
       const port = portOfSwitch(sw, arg.slice(0, eq));
       if (port.type === "patch") throw new UsageError(`--in ${port.name}: a patch port receives nothing from outside`);
-      return { port, capture: readCapture(arg.slice(eq + 1)) };
-    });
+      return { port, file: arg.slice(eq + 1) };
+    }).map(({ port, file }, _, all) => ({
+      port,
+      // A single input is streamed (read a window at a time) when it is a classic pcap that reads cleanly.
+      capture: (all.length === 1 ? CaptureStream.open(file) : null) ?? readCapture(file),
+    }));
     const summary = replay(sw, inputs, {
       outDir: opts.out,
       noCache: opts.cache === false,

@@ -15,7 +15,12 @@
  * - Packets of a batch are handled in order, each completely before the
  *   next (a miss is translated before the following packet is looked up), so
  *   MAC learning and learn() by one packet are seen by the next, as a replay
- *   of a capture requires.
+ *   of a capture requires. The caches are looked up for the whole batch
+ *   first (EMC, then the megaflow cache subtable by subtable, as OVS's
+ *   dfc_processing and dpcls_lookup do); those answers are used only while
+ *   the megaflow cache is unchanged (megaflows.version): once a miss or a
+ *   revalidation installs or removes a megaflow, the rest of the batch is
+ *   looked up again packet by packet.
  * - Statistics reach OpenFlow rules and MAC entries through pushStats(), so
  *   dump-flows counters are exact even for packets that never left the
  *   fast path.
@@ -42,6 +47,15 @@ import { Conntrack } from "../conntrack/conntrack.js";
 import type { RecircHost } from "./recirculate.js";
 import { RECIRC_DEPTH_MAX } from "../limits.js";
 import { REGION_META } from "../packet/parse.js";
+
+/** singleOutOf values that are not a port: the result drops the packet, or needs the executor. */
+const OUT_DROP = -1;
+const OUT_GENERAL = -2;
+
+/** batchFrom values: which cache answered for a packet of the batch. */
+const FROM_NONE = 0;
+const FROM_EMC = 1;
+const FROM_MEGAFLOW = 2;
 
 /** OVS's default other_config:max-idle: 10 s. */
 export const MEGAFLOW_IDLE_MS_DEFAULT = 10_000;
@@ -105,9 +119,16 @@ export class Datapath implements RecircHost {
   readonly megaflows: MegaflowCache;
   readonly executor = new Executor();
   readonly stats = new DatapathStats();
-  /** Per megaflow id (and one spare id for uncached results): its result and counters. */
+  /**
+   * Per megaflow id: its result, grown as ids are first used (a JS array of
+   * flowsMax entries made at construction is a large old-space object whose
+   * allocation started a full garbage collection, ~70 ms at CLI start-up).
+   * The spare id for uncached results keeps its result in tempResult.
+   */
   private results: (FlowResult | null)[] = [];
+  private tempResult: FlowResult | null = null;
   private readonly interned = new Map<string, FlowResult>();
+  private lastInterned: FlowResult | null = null;
   private packetsOf: Float64Array;
   private bytesOf: Float64Array;
   private pushedPacketsOf: Float64Array;
@@ -126,6 +147,17 @@ export class Datapath implements RecircHost {
   private readonly hdrs = new Uint16Array(BATCH_MAX * HDR_WORDS);
   private readonly parseResults = new Uint8Array(BATCH_MAX);
   private readonly hashes = new Uint32Array(BATCH_MAX);
+  /** Per packet of the batch: its megaflow from the batch lookup (-1: none), and which cache answered. */
+  private readonly batchFlows = new Int32Array(BATCH_MAX);
+  private readonly batchFrom = new Uint8Array(BATCH_MAX);
+  /**
+   * Per megaflow id, copied from its result so the fast path reads typed
+   * arrays only: the datapath port of a result that is one output and
+   * nothing else, or OUT_DROP (no actions), or OUT_GENERAL (anything else:
+   * run the executor); and 1 when the result depends on MAC learning.
+   */
+  private singleOutOf: Int32Array;
+  private usesMacsOf: Uint8Array;
 
   constructor(
     readonly sw: Switch,
@@ -144,7 +176,8 @@ export class Datapath implements RecircHost {
     this.createdMsOf = new Float64Array(n);
     this.swGenOf = new Uint32Array(n);
     this.macGenOf = new Uint32Array(n);
-    this.results = new Array(n).fill(null);
+    this.singleOutOf = new Int32Array(n).fill(OUT_GENERAL);
+    this.usesMacsOf = new Uint8Array(n);
     this.noCache = opts.noCache === true;
     this.idleMs = opts.idleMs ?? MEGAFLOW_IDLE_MS_DEFAULT;
     this.conntrack = opts.conntrack ?? new Conntrack();
@@ -165,50 +198,133 @@ export class Datapath implements RecircHost {
     const keys = this.keys;
     const hdrs = this.hdrs;
     this.releaseTempGarbage();
-    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, this.parseResults);
-    const stats = this.stats;
-    const emc = this.emc;
-    const useEmc = emc.enabled && !this.noCache;
+    const parseResults = this.parseResults;
+    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, parseResults);
+    const megaflows = this.megaflows;
+    const flows = this.batchFlows;
+    const from = this.batchFrom;
+    const useCaches = !this.noCache;
+    if (useCaches) this.lookupBatch(count);
+    const batchVersion = megaflows.version;
+    const singleOutOf = this.singleOutOf;
+    const packetsOf = this.packetsOf;
+    const bytesOf = this.bytesOf;
+    const usedMsOf = this.usedMsOf;
+    let nRunts = 0;
+    let nEmcHits = 0;
+    let nMegaflowHits = 0;
+    let nOutputs = 0;
+    let nDropped = 0;
     this.nowMs = nowMs;
     this.emit = emit;
     for (let i = 0; i < count; i++) {
       this.current = i;
-      stats.packets++;
-      if (this.parseResults[i] === PARSE_RUNT) {
-        stats.runts++;
+      if (parseResults[i] === PARSE_RUNT) {
+        nRunts++;
         continue;
       }
       const kb = i * L.KEY_WORDS;
+      const len = lengths[i];
       let flow = -1;
-      if (!this.noCache) {
-        if (useEmc) {
-          const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
-          const h = emcHash(keys, kb, regions);
-          this.hashes[i] = h;
-          const slot = emc.lookup(keys, kb, h, regions);
-          if (slot >= 0 && this.megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
-            flow = emc.flows[slot];
-            stats.emcHits++;
-          }
-        }
-        if (flow < 0) {
-          flow = this.megaflows.lookup(keys, kb);
-          if (flow >= 0) {
-            stats.megaflowHits++;
-            if (useEmc) emc.maybeInsert(keys, kb, this.hashes[i], hdrs[i * HDR_WORDS + HDR_REGIONS], flow, this.megaflows.gens[flow], this.aliveFn);
-          }
-        }
-        if (flow >= 0 && !this.isCurrent(flow)) flow = this.revalidate(flow, keys, kb, lengths[i], nowMs);
+      if (useCaches) {
+        // A miss or revalidation earlier in the batch changed the cache: look this packet up again.
+        if (megaflows.version !== batchVersion) this.lookupOne(i);
+        flow = flows[i];
+        if (from[i] === FROM_EMC) nEmcHits++;
+        else if (from[i] === FROM_MEGAFLOW) nMegaflowHits++;
+        if (flow >= 0 && !this.isCurrent(flow)) flow = this.revalidate(flow, keys, kb, len, nowMs);
       }
       if (flow < 0) {
-        flow = this.upcall(keys, kb, lengths[i], nowMs);
+        flow = this.upcall(keys, kb, len, nowMs);
         if (flow < 0) continue; // lost (no room) or translated without caching: already executed
       }
-      this.packetsOf[flow]++;
-      this.bytesOf[flow] += lengths[i];
-      this.usedMsOf[flow] = nowMs;
-      this.execute(this.results[flow]!, buf, offsets[i], lengths[i], keys, kb, hdrs, i * HDR_WORDS, emit);
+      packetsOf[flow]++;
+      bytesOf[flow] += len;
+      usedMsOf[flow] = nowMs;
+      const port = singleOutOf[flow];
+      if (port >= 0) {
+        nOutputs++;
+        emit(port, buf, offsets[i], len);
+      } else if (port === OUT_DROP) {
+        nDropped++;
+      } else {
+        this.execute(this.resultOf(flow)!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_WORDS, emit);
+      }
     }
+    const stats = this.stats;
+    stats.packets += count;
+    stats.runts += nRunts;
+    stats.emcHits += nEmcHits;
+    stats.megaflowHits += nMegaflowHits;
+    stats.outputs += nOutputs;
+    stats.dropped += nDropped;
+  }
+
+  /**
+   * The caches' answers for the whole batch into batchFlows/batchFrom: the
+   * EMC for every packet, then the megaflow cache for the EMC's misses
+   * (inserting those hits into the EMC, 1 in emcInsertInvProb).
+   */
+  private lookupBatch(count: number): void {
+    const keys = this.keys;
+    const hdrs = this.hdrs;
+    const flows = this.batchFlows;
+    const from = this.batchFrom;
+    const emc = this.emc;
+    const megaflows = this.megaflows;
+    let misses = 0;
+    if (emc.enabled) {
+      const emcFlows = emc.flows;
+      const emcGens = emc.gens;
+      for (let i = 0; i < count; i++) {
+        const kb = i * L.KEY_WORDS;
+        const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
+        const h = emcHash(keys, kb, regions);
+        this.hashes[i] = h;
+        const slot = emc.lookup(keys, kb, h, regions);
+        if (slot >= 0 && megaflows.isAlive(emcFlows[slot], emcGens[slot])) {
+          flows[i] = emcFlows[slot];
+          from[i] = FROM_EMC;
+        } else {
+          flows[i] = -1;
+          from[i] = FROM_NONE;
+          misses++;
+        }
+      }
+    } else {
+      flows.fill(-1, 0, count);
+      from.fill(FROM_NONE, 0, count);
+      misses = count;
+    }
+    // Runts have no key worth looking up; they are skipped in processBatch.
+    for (let i = 0; i < count; i++) if (this.parseResults[i] === PARSE_RUNT) flows[i] = -2;
+    if (misses === 0 || megaflows.lookupBatch(keys, L.KEY_WORDS, flows, count) === 0) return;
+    for (let i = 0; i < count; i++) {
+      if (from[i] !== FROM_NONE || flows[i] < 0) continue;
+      from[i] = FROM_MEGAFLOW;
+      if (emc.enabled) emc.maybeInsert(keys, i * L.KEY_WORDS, this.hashes[i], hdrs[i * HDR_WORDS + HDR_REGIONS], flows[i], megaflows.gens[flows[i]], this.aliveFn);
+    }
+  }
+
+  /** lookupBatch for packet i alone, after the megaflow cache changed under the batch. */
+  private lookupOne(i: number): void {
+    const keys = this.keys;
+    const kb = i * L.KEY_WORDS;
+    const emc = this.emc;
+    const megaflows = this.megaflows;
+    const regions = this.hdrs[i * HDR_WORDS + HDR_REGIONS];
+    if (emc.enabled) {
+      const slot = emc.lookup(keys, kb, this.hashes[i], regions);
+      if (slot >= 0 && megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
+        this.batchFlows[i] = emc.flows[slot];
+        this.batchFrom[i] = FROM_EMC;
+        return;
+      }
+    }
+    const flow = megaflows.lookup(keys, kb);
+    this.batchFlows[i] = flow;
+    this.batchFrom[i] = flow >= 0 ? FROM_MEGAFLOW : FROM_NONE;
+    if (flow >= 0 && emc.enabled) emc.maybeInsert(keys, kb, this.hashes[i], regions, flow, megaflows.gens[flow], this.aliveFn);
   }
 
   private readonly aliveFn = (flow: number, gen: number): boolean => this.megaflows.isAlive(flow, gen);
@@ -228,7 +344,7 @@ export class Datapath implements RecircHost {
 
   private isCurrent(flow: number): boolean {
     if (this.swGenOf[flow] !== this.sw.version) return false;
-    return !this.results[flow]!.usesMacs || this.macGenOf[flow] === this.sw.macVersion;
+    return this.usesMacsOf[flow] === 0 || this.macGenOf[flow] === this.sw.macVersion;
   }
 
   /** Translates the packet, installs its megaflow; returns the megaflow id (or the spare id when not cached). */
@@ -245,8 +361,8 @@ export class Datapath implements RecircHost {
     }
     // An uncached result may still be running (a recirculation's upcall happens inside
     // the pass that recirculated): it is released with the next batch, not now.
-    if (id === this.tempId && this.results[id]) this.tempGarbage.push(this.results[id]!);
-    this.results[id] = this.intern(out);
+    if (id === this.tempId && this.resultOf(id)) this.tempGarbage.push(this.resultOf(id)!);
+    this.setResult(id, this.intern(out));
     // The result holds its own references now.
     releaseRecircs(this.sw, out.recircs);
     // The translation credited this first packet to its rules already.
@@ -274,7 +390,7 @@ export class Datapath implements RecircHost {
 
   private revalidate(flow: number, keys: Uint32Array, kb: number, size: number, nowMs: number): number {
     this.stats.revalidations++;
-    const old = this.results[flow]!;
+    const old = this.resultOf(flow)!;
     const out = xlate(this.xlateInput(keys, kb, size, nowMs, false));
     const mask = new Uint32Array(L.KEY_WORDS);
     this.megaflows.maskOf(flow, mask, 0);
@@ -289,7 +405,7 @@ export class Datapath implements RecircHost {
       // recirculation references last: an id both name must not die in between.
       const res = this.intern(out);
       this.release(old);
-      this.results[flow] = res;
+      this.setResult(flow, res);
       releaseRecircs(this.sw, out.recircs);
       this.swGenOf[flow] = this.sw.version;
       this.macGenOf[flow] = this.sw.macVersion;
@@ -300,9 +416,27 @@ export class Datapath implements RecircHost {
     return -1;
   }
 
-  /** The shared result for a translation's output. */
+  /**
+   * The shared result for a translation's output. Consecutive upcalls
+   * mostly produce the same result (one rule, one output), so an
+   * output-only translation equal to the last result interned reuses it
+   * without building the text key.
+   */
   private intern(out: ReturnType<typeof xlate>): FlowResult {
-    let key = formatOdpActions(out.actions);
+    const last = this.lastInterned;
+    if (last !== null && last.refs > 0 && last.outputs !== null && sameOutputOnlyResult(last, out)) {
+      last.refs++;
+      return last;
+    }
+    // Output-only action lists (most) are keyed by their ports, without the text formatter.
+    let key = "";
+    for (const a of out.actions) {
+      if (a.t !== "output") {
+        key = formatOdpActions(out.actions);
+        break;
+      }
+      key += `>${a.port}`;
+    }
     for (const r of out.rules) key += `|${r.bridge.name}:${r.table}:${ruleId(r.rule)}`;
     for (const m of out.macRefs) key += `|m${m.bridge.name}:${m.mac}:${m.vlan}:${m.port}`;
     if (out.usesMacs) key += "|M";
@@ -324,7 +458,28 @@ export class Datapath implements RecircHost {
       this.interned.set(key, res);
     }
     res.refs++;
+    this.lastInterned = res;
     return res;
+  }
+
+  private resultOf(id: number): FlowResult | null {
+    if (id === this.tempId) return this.tempResult;
+    return id < this.results.length ? this.results[id] : null;
+  }
+
+  /** Gives megaflow `id` its result, and the fast path its copies (singleOutOf, usesMacsOf). */
+  private setResult(id: number, res: FlowResult | null): void {
+    if (id === this.tempId) {
+      this.tempResult = res;
+    } else {
+      while (this.results.length <= id) this.results.push(null);
+      this.results[id] = res;
+    }
+    let single = OUT_GENERAL;
+    if (res !== null && res.outputs !== null && res.outputs.length === 0) single = OUT_DROP;
+    if (res !== null && res.outputs !== null && res.outputs.length === 1) single = res.outputs[0];
+    this.singleOutOf[id] = single;
+    this.usesMacsOf[id] = res !== null && res.usesMacs ? 1 : 0;
   }
 
   private release(res: FlowResult): void {
@@ -349,9 +504,9 @@ export class Datapath implements RecircHost {
   removeFlow(id: number): void {
     this.pushFlowStats(id);
     this.megaflows.remove(id);
-    const res = this.results[id];
+    const res = this.resultOf(id);
     if (res) this.release(res);
-    this.results[id] = null;
+    this.setResult(id, null);
   }
 
   /** At the flow limit: removes the least recently used tenth, so eviction costs little per upcall. */
@@ -377,7 +532,7 @@ export class Datapath implements RecircHost {
 
   /** Credits megaflow `id`'s rules with the packets it handled since the last push. */
   private pushFlowStats(id: number): void {
-    const res = this.results[id];
+    const res = this.resultOf(id);
     if (!res || id === this.tempId) return;
     const dp = this.packetsOf[id] - this.pushedPacketsOf[id];
     const db = this.bytesOf[id] - this.pushedBytesOf[id];
@@ -403,7 +558,7 @@ export class Datapath implements RecircHost {
     // Statistics first, so idle timeouts see the packets the fast path handled.
     this.opts.expireRules?.(nowMs);
     for (const id of this.megaflows.ids()) {
-      for (const r of this.results[id]!.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
+      for (const r of this.resultOf(id)!.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
     }
     for (const b of this.sw.bridges) b.macs.expire(nowMs);
     this.expire(nowMs);
@@ -418,7 +573,7 @@ export class Datapath implements RecircHost {
 
   /** A megaflow's actions and counters, for dumps. */
   flowInfo(id: number): { actions: readonly OdpAction[]; packets: number; bytes: number; usedMs: number; createdMs: number } | null {
-    const res = this.results[id];
+    const res = this.resultOf(id);
     if (!res) return null;
     return { actions: res.actions, packets: this.packetsOf[id], bytes: this.bytesOf[id], usedMs: this.usedMsOf[id], createdMs: this.createdMsOf[id] };
   }
@@ -504,7 +659,7 @@ export class Datapath implements RecircHost {
     this.packetsOf[flow]++;
     this.bytesOf[flow] += len;
     this.usedMsOf[flow] = this.nowMs;
-    const info = this.results[flow]!;
+    const info = this.resultOf(flow)!;
     const outs = info.outputs;
     if (outs !== null) {
       if (outs.length === 0) stats.dropped++;
@@ -520,11 +675,35 @@ export class Datapath implements RecircHost {
   /** Bytes of memory the caches hold in typed arrays (for the memory figures). */
   storageBytes(): number {
     const per = this.packetsOf.byteLength * 6 + this.swGenOf.byteLength * 2 + this.results.length * 8;
-    return per + this.megaflows.storageBytes() + this.emc.keys.byteLength + this.emc.hashes.byteLength * 3;
+    return per + this.megaflows.storageBytes() + this.emc.storageBytes();
   }
 }
 
 function noEmit(): void {}
+
+/** Whether translation output `out` has only output actions and is the same as `res` (an output-only result) in every part of its intern key. */
+function sameOutputOnlyResult(res: FlowResult, out: ReturnType<typeof xlate>): boolean {
+  const outs = res.outputs!;
+  const acts = out.actions;
+  if (acts.length !== outs.length || out.usesMacs !== res.usesMacs) return false;
+  if (out.recircs.length !== 0 || res.recircs.length !== 0) return false;
+  for (let i = 0; i < acts.length; i++) {
+    const a = acts[i];
+    if (a.t !== "output" || a.port !== outs[i]) return false;
+  }
+  if (out.rules.length !== res.rules.length || out.macRefs.length !== res.macRefs.length) return false;
+  for (let i = 0; i < out.rules.length; i++) {
+    const x = out.rules[i];
+    const y = res.rules[i];
+    if (x.rule !== y.rule || x.table !== y.table || x.bridge !== y.bridge) return false;
+  }
+  for (let i = 0; i < out.macRefs.length; i++) {
+    const x = out.macRefs[i];
+    const y = res.macRefs[i];
+    if (x.bridge !== y.bridge || x.mac !== y.mac || x.vlan !== y.vlan || x.port !== y.port) return false;
+  }
+  return true;
+}
 
 /** Two datapath action lists are the same when their text is. */
 function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean {
@@ -541,6 +720,8 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     }
     if (x.t === "ct" && y.t === "ct" && x.text !== y.text) return false;
     if (x.t === "recirc" && y.t === "recirc" && x.id !== y.id) return false;
+    if (x.t === "userspace" && y.t === "userspace" && x.text !== y.text) return false;
+    if (x.t === "clone" && y.t === "clone" && !sameActions(x.actions, y.actions)) return false;
   }
   return true;
 }

@@ -14,6 +14,7 @@
  */
 import * as L from "../flow/layout.js";
 import { DP_WORDS } from "../flow/layout.js";
+import { assert } from "../errors.js";
 import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META } from "../packet/parse.js";
 
 /**
@@ -23,7 +24,7 @@ import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META } from "../packet/
  * always-words plus the declared regions' words, and the region bits
  * themselves, compares the whole key: 14 words for an IPv4 frame instead of 69.
  */
-const ALWAYS: number[] = [L.W_IN_PORT, 36, 37, 38, 39, 40, 41, 42, L.W_NW_SRC, L.W_NW_DST, L.W_NW, L.W_TP, L.W_TCP_FLAGS, L.W_IGMP_GROUP];
+const ALWAYS: readonly number[] = [L.W_IN_PORT, 36, 37, 38, 39, 40, 41, 42, L.W_NW_SRC, L.W_NW_DST, L.W_NW, L.W_TP, L.W_TCP_FLAGS, L.W_IGMP_GROUP];
 const range = (a: number, n: number): number[] => Array.from({ length: n }, (_, i) => a + i);
 const REGION_WORDS: [number, number[]][] = [
   [REGION_IPV6, range(L.W_IPV6_SRC, 9)],
@@ -35,6 +36,10 @@ const REGION_WORDS: [number, number[]][] = [
 export const COMPARE_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
   Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)].sort((a, b) => a - b)),
 );
+/** The words beyond ALWAYS for each combination of region bits (sameKey compares ALWAYS written out). */
+const REGION_EXTRA_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
+  Int32Array.from(REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)),
+);
 
 /** OVS's EM_FLOW_HASH_ENTRIES. */
 export const EMC_ENTRIES = 8192;
@@ -42,13 +47,28 @@ const EMC_MASK = EMC_ENTRIES - 1;
 /** OVS's default emc-insert-inv-prob. */
 export const EMC_INSERT_INV_PROB_DEFAULT = 100;
 
+/**
+ * A slot's record: the ALWAYS words (in ALWAYS order), then the key's hash,
+ * then its region bits. 16 words, one 64-byte cache line: a lookup of a
+ * key without regions reads that line and the slot's flow and generation.
+ *
+ *   word  0    1..7            8      9      10  11  12         13          14    15
+ *       +----+---------------+------+------+---+---+----------+-----------+-----+-------+
+ *       |port| dl_dst..vlan1 |nw_src|nw_dst|nw |tp |tcp_flags |igmp_group | hash|regions|
+ *       +----+---------------+------+------+---+---+----------+-----------+-----+-------+
+ */
+const RECORD_WORDS = 16;
+const R_HASH = 14;
+const R_REGIONS = 15;
+assert(ALWAYS.length === R_HASH, "the ALWAYS words fill a record up to its hash");
+
 export class Emc {
+  readonly records = new Uint32Array(EMC_ENTRIES * RECORD_WORDS);
+  /** The whole key of a slot whose key has regions (their words are compared from here), DP_WORDS per slot. */
   readonly keys = new Uint32Array(EMC_ENTRIES * DP_WORDS);
-  readonly hashes = new Uint32Array(EMC_ENTRIES);
   /** Megaflow id, or -1 for an empty slot. */
   readonly flows = new Int32Array(EMC_ENTRIES).fill(-1);
   readonly gens = new Uint32Array(EMC_ENTRIES);
-  readonly regions = new Uint8Array(EMC_ENTRIES);
   /** 1 in insertInvProb misses inserts; 1 always; 0 disables the EMC. */
   insertInvProb: number;
   private rng = 0x2545f491;
@@ -61,22 +81,56 @@ export class Emc {
     return this.insertInvProb > 0;
   }
 
+  /** Bytes of typed-array storage (for the memory figures). */
+  storageBytes(): number {
+    return this.records.byteLength + this.keys.byteLength + this.flows.byteLength + this.gens.byteLength;
+  }
+
   /** The slot holding the key keys[base..] (with its region bits and `hash`), or -1. Callers check the megaflow generation. */
   lookup(keys: Uint32Array, base: number, hash: number, regions: number): number {
+    const records = this.records;
     let slot = hash & EMC_MASK;
     for (let seg = 0; seg < 2; seg++) {
-      if (this.hashes[slot] === hash && this.flows[slot] >= 0 && this.regions[slot] === regions && this.sameKey(slot, keys, base, COMPARE_WORDS[regions])) return slot;
+      const r = slot * RECORD_WORDS;
+      if (records[r + R_HASH] === hash && records[r + R_REGIONS] === regions && this.flows[slot] >= 0 && this.sameKey(slot, keys, base, regions)) return slot;
       slot = (hash >>> 16) & EMC_MASK;
     }
     return -1;
   }
 
-  private sameKey(slot: number, keys: Uint32Array, base: number, words: Int32Array): boolean {
-    const k = this.keys;
-    const o = slot * DP_WORDS;
+  /**
+   * Compares the slot's key with keys[base..] on the ALWAYS words (written
+   * out from the slot's record: no index array to load), then on the words
+   * of the key's regions.
+   */
+  private sameKey(slot: number, keys: Uint32Array, b: number, regions: number): boolean {
+    const k = this.records;
+    const o = slot * RECORD_WORDS;
+    if (
+      k[o + 11] !== keys[b + L.W_TP] ||
+      k[o + 8] !== keys[b + L.W_NW_SRC] ||
+      k[o + 9] !== keys[b + L.W_NW_DST] ||
+      k[o] !== keys[b + L.W_IN_PORT] ||
+      k[o + 10] !== keys[b + L.W_NW] ||
+      k[o + 1] !== keys[b + 36] ||
+      k[o + 2] !== keys[b + 37] ||
+      k[o + 3] !== keys[b + 38] ||
+      k[o + 4] !== keys[b + 39] ||
+      k[o + 5] !== keys[b + 40] ||
+      k[o + 6] !== keys[b + 41] ||
+      k[o + 7] !== keys[b + 42] ||
+      k[o + 12] !== keys[b + L.W_TCP_FLAGS] ||
+      k[o + 13] !== keys[b + L.W_IGMP_GROUP]
+    ) {
+      return false;
+    }
+    if (regions === 0) return true;
+    const full = this.keys;
+    const f = slot * DP_WORDS;
+    const words = REGION_EXTRA_WORDS[regions];
     for (let i = 0; i < words.length; i++) {
       const w = words[i];
-      if (k[o + w] !== keys[base + w]) return false;
+      if (full[f + w] !== keys[b + w]) return false;
     }
     return true;
   }
@@ -98,9 +152,11 @@ export class Emc {
     let slot = b;
     if (this.flows[a] < 0 || !alive(this.flows[a], this.gens[a])) slot = a;
     else if (this.flows[b] < 0 || !alive(this.flows[b], this.gens[b])) slot = b;
-    for (let i = 0; i < DP_WORDS; i++) this.keys[slot * DP_WORDS + i] = keys[base + i];
-    this.hashes[slot] = hash;
-    this.regions[slot] = regions;
+    const r = slot * RECORD_WORDS;
+    for (let i = 0; i < ALWAYS.length; i++) this.records[r + i] = keys[base + ALWAYS[i]];
+    this.records[r + R_HASH] = hash;
+    this.records[r + R_REGIONS] = regions;
+    if (regions !== 0) for (let i = 0; i < DP_WORDS; i++) this.keys[slot * DP_WORDS + i] = keys[base + i];
     this.flows[slot] = flow;
     this.gens[slot] = gen;
   }

@@ -23,6 +23,15 @@ export function finishHash(h: number, n: number): number {
   return h >>> 0;
 }
 
+/**
+ * One step of the megaflow hash: FxHash's rotate-xor-multiply (three
+ * operations, against murmur3's seven in mixWord). Weak alone, which is why
+ * every hash built from it ends with finishHash's avalanche.
+ */
+export function stepWord(h: number, w: number): number {
+  return Math.imul(((h << 5) | (h >>> 27)) ^ w, 0x9e3779b9);
+}
+
 /** Hash of keys[base, base + count). */
 export function hashWords(keys: Uint32Array, base: number, count: number): number {
   let h = 0;

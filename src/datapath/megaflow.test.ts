@@ -57,6 +57,81 @@ describe("MegaflowCache", () => {
     );
   });
 
+  it("answers a batch as the brute-force model does, with megaflows removed and re-added between batches", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            words: fc.subarray(MASK_WORDS, { minLength: 1 }),
+            maskBits: fc.constantFrom(0xffffffff, 0xffffffff, 0xffff0000, 0xff),
+            values: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }),
+            removeAfter: fc.integer({ min: 0, max: 4 }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        fc.array(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }), { minLength: 1, maxLength: 32 }),
+        (flows, probes) => {
+          const cache = new MegaflowCache(1000);
+          let installed: { id: number; mask: Uint32Array; mkey: Uint32Array; removeAfter: number }[] = [];
+          const keys = new Uint32Array(probes.length * KEY_WORDS);
+          probes.forEach((p, i) => MASK_WORDS.forEach((w, j) => (keys[i * KEY_WORDS + w] = p[j] * 0x01010101)));
+          const flowsOut = new Int32Array(32);
+          for (let round = 0; round < 5; round++) {
+            for (const f of flows) {
+              const mask = new Uint32Array(KEY_WORDS);
+              const key = new Uint32Array(KEY_WORDS);
+              f.words.forEach((w) => (mask[w] = f.maskBits));
+              MASK_WORDS.forEach((w, i) => (key[w] = ((f.values[i] + round) & 3) * 0x01010101));
+              const mkey = key.map((x, i) => x & mask[i]);
+              if (installed.some((m) => matches(key, m.mask, m.mkey))) continue;
+              installed.push({ id: cache.insert(key, 0, mask, 0), mask, mkey, removeAfter: f.removeAfter });
+            }
+            flowsOut.fill(-1);
+            cache.lookupBatch(keys, KEY_WORDS, flowsOut, probes.length);
+            for (let i = 0; i < probes.length; i++) {
+              const key = keys.subarray(i * KEY_WORDS, (i + 1) * KEY_WORDS);
+              const want = installed.filter((m) => matches(key, m.mask, m.mkey)).map((m) => m.id);
+              if (want.length === 0) expect(flowsOut[i]).toBe(-1);
+              else expect(want).toContain(flowsOut[i]);
+            }
+            for (const m of installed) if (m.removeAfter === round) cache.remove(m.id);
+            installed = installed.filter((m) => m.removeAfter !== round);
+          }
+        },
+      ),
+      { seed: 43, numRuns: 200 },
+    );
+  });
+
+  it("finds the megaflows of a port that first appears in a subtable already in use, and forgets them when removed", () => {
+    const cache = new MegaflowCache(100);
+    const mask = new Uint32Array(KEY_WORDS);
+    mask[0] = 0xffffffff;
+    mask[46] = 0xffffffff;
+    const key = new Uint32Array(KEY_WORDS);
+    key[46] = 0x0a000001;
+    const ids: number[] = [];
+    for (let port = 1; port <= 40; port++) {
+      key[0] = port;
+      ids.push(cache.insert(key, 0, mask, 0));
+      for (let p = 1; p <= port; p++) {
+        key[0] = p;
+        expect(cache.lookup(key, 0)).toBe(ids[p - 1]);
+      }
+    }
+    const batch = new Uint32Array(2 * KEY_WORDS);
+    batch[0] = 7;
+    batch[46] = 0x0a000001;
+    batch[KEY_WORDS] = 41;
+    batch[KEY_WORDS + 46] = 0x0a000001;
+    const found = new Int32Array([-1, -1]);
+    expect(cache.lookupBatch(batch, KEY_WORDS, found, 2)).toBe(1);
+    expect(Array.from(found)).toEqual([ids[6], -1]);
+    cache.remove(ids[6]);
+    found.fill(-1);
+    expect(cache.lookupBatch(batch, KEY_WORDS, found, 2)).toBe(0);
+  });
+
   it("reuses ids with a new generation after removal, and forgets removed flows", () => {
     const cache = new MegaflowCache(4);
     const mask = new Uint32Array(KEY_WORDS);

@@ -16,22 +16,47 @@
  * `maskVals`) and stores its entries' masked words compactly; its hash
  * table is open-addressed over Int32Arrays. Subtables are searched in order
  * of recent hits (re-ranked by `rank()`, as dpcls_sort_subtable_vector).
+ * Each subtable counts its entries by a hash bucket of their first masked
+ * word (`filter`). That word is in_port in every megaflow translation
+ * installs (always exact, as in OVS's xlate_wc_init), so the cache keeps,
+ * per in_port bucket, the subtables that may hold a packet from such a port
+ * (`byPort`, in rank order): a packet probes only subtables holding
+ * megaflows of its port, and on a switch whose ports each have their own
+ * rules that is one or two subtables, not all of them.
  * Everything a lookup touches is a typed array; nothing is allocated per
  * lookup.
  *
  * Limits: `flowsMax` megaflows (OVS's flow-limit default 200000); at the
  * limit the least recently used is evicted by the datapath.
  */
-import { DP_WORDS } from "../flow/layout.js";
-import { mixWord, finishHash } from "./hash.js";
+import { DP_WORDS, W_IN_PORT } from "../flow/layout.js";
+import { stepWord, finishHash } from "./hash.js";
 
 /** OVS's default other_config:flow-limit. */
 export const MEGAFLOWS_MAX_DEFAULT = 200_000;
+
+/** Buckets of a subtable's first-word filter: in_port values of a switch spread over 64 with few collisions. */
+const FILTER_BITS = 6;
+const FILTER_BUCKETS = 1 << FILTER_BITS;
+
+/** The filter bucket of a masked first word (Fibonacci hashing: the top bits of a golden-ratio product). */
+function filterBucket(maskedWord: number): number {
+  return Math.imul(maskedWord, 0x9e3779b1) >>> (32 - FILTER_BITS);
+}
 
 class Subtable {
   readonly words: Int32Array;
   readonly maskVals: Uint32Array;
   readonly n: number;
+  /** The first masked word and its mask (0 and 0 for an empty mask): what the filter counts. */
+  readonly firstWord: number;
+  readonly firstMask: number;
+  /** Live entries per filterBucket() of their masked first word. */
+  readonly filter = new Uint32Array(FILTER_BUCKETS);
+  /** The first word is in_port, matched exactly: `filter` counts entries by in_port. */
+  readonly inPortExact: boolean;
+  /** A filter bucket went from or to zero since the cache last looked (its byPort lists are stale). */
+  filterChanged = false;
   /** Masked words of local entry e at e * n. */
   keys: Uint32Array;
   /** The same words unmasked, as the packet that created the entry had them (what dumps show, as OVS's do). */
@@ -54,6 +79,9 @@ class Subtable {
     this.words = Int32Array.from(idx);
     this.n = idx.length;
     this.maskVals = Uint32Array.from(idx.map((w) => mask[mb + w]));
+    this.firstWord = this.n > 0 ? idx[0] : 0;
+    this.firstMask = this.n > 0 ? this.maskVals[0] : 0;
+    this.inPortExact = this.n > 0 && this.firstWord === W_IN_PORT && this.firstMask === 0xffffffff;
     this.keys = new Uint32Array(16 * Math.max(this.n, 1));
     this.origKeys = new Uint32Array(16 * Math.max(this.n, 1));
     this.entryFlow = new Int32Array(16).fill(-1);
@@ -78,8 +106,13 @@ class Subtable {
     let h = 0;
     const words = this.words;
     const mv = this.maskVals;
-    for (let j = 0; j < this.n; j++) h = mixWord(h, keys[base + words[j]] & mv[j]);
+    for (let j = 0; j < this.n; j++) h = stepWord(h, keys[base + words[j]] & mv[j]);
     return finishHash(h, this.n);
+  }
+
+  /** False when no entry can match the packet key (its masked first word has no entry in the filter). */
+  mayHold(keys: Uint32Array, base: number): boolean {
+    return this.filter[filterBucket(keys[base + this.firstWord] & this.firstMask)] !== 0;
   }
 
   /** The megaflow matching the packet key, or -1. */
@@ -116,6 +149,7 @@ class Subtable {
     }
     this.entryFlow[e] = flow;
     this.entryHash[e] = h;
+    if (this.filter[filterBucket(this.n > 0 ? this.keys[o] : 0)]++ === 0) this.filterChanged = true;
     if ((this.used + 1) * 2 > this.slots.length) this.rehash(this.slots.length * (this.live * 4 > this.slots.length ? 2 : 1));
     let i = h & this.slotMask;
     while (this.slots[i] >= 0) i = (i + 1) & this.slotMask;
@@ -133,6 +167,7 @@ class Subtable {
       i = (i + 1) & this.slotMask;
     }
     this.slots[i] = -2;
+    if (--this.filter[filterBucket(this.n > 0 ? this.keys[entry * this.n] : 0)] === 0) this.filterChanged = true;
     this.entryFlow[entry] = -1;
     this.freeEntries.push(entry);
     this.live--;
@@ -183,7 +218,16 @@ export class MegaflowCache {
   /** Subtables probed in lookups that hit, and those hits (for "avg. subtable lookups per hit"). */
   probedOnHits = 0;
   hitCount = 0;
+  /** Bumped by every insert and remove: a batch's lookup results stay valid while it is unchanged. */
+  version = 0;
   private readonly all: Subtable[] = [];
+  /**
+   * Per filter bucket of in_port: the subtables a packet from such a port
+   * may match, in the order of `subtables` (those not keyed on in_port are
+   * in every list). Rebuilt before a lookup when `byPortStale`.
+   */
+  private readonly byPort: Subtable[][] = Array.from({ length: FILTER_BUCKETS }, () => []);
+  private byPortStale = true;
 
   constructor(readonly flowsMax = MEGAFLOWS_MAX_DEFAULT) {
     this.flowSubtable = new Int32Array(flowsMax).fill(-1);
@@ -197,9 +241,34 @@ export class MegaflowCache {
 
   /** The megaflow id matching keys[base..], or -1. */
   lookup(keys: Uint32Array, base: number): number {
-    const subs = this.subtables;
-    for (let s = 0; s < subs.length; s++) {
-      const st = subs[s];
+    if (this.byPortStale) this.rebuildByPort();
+    return this.find(keys, base);
+  }
+
+  /**
+   * Looks up every packet i < count whose flows[i] is -1 (its key at
+   * keys[i * keyStride]); found ids go to flows[i]. Returns how many were found.
+   */
+  lookupBatch(keys: Uint32Array, keyStride: number, flows: Int32Array, count: number): number {
+    if (this.byPortStale) this.rebuildByPort();
+    let found = 0;
+    for (let i = 0; i < count; i++) {
+      if (flows[i] !== -1) continue;
+      const f = this.find(keys, i * keyStride);
+      if (f >= 0) {
+        flows[i] = f;
+        found++;
+      }
+    }
+    return found;
+  }
+
+  /** lookup() with byPort up to date. */
+  private find(keys: Uint32Array, base: number): number {
+    const list = this.byPort[filterBucket(keys[base + W_IN_PORT])];
+    for (let s = 0; s < list.length; s++) {
+      const st = list[s];
+      if (!st.inPortExact && !st.mayHold(keys, base)) continue;
       const f = st.find(keys, base, st.hashKey(keys, base));
       if (f >= 0) {
         st.hits++;
@@ -209,6 +278,22 @@ export class MegaflowCache {
       }
     }
     return -1;
+  }
+
+  private rebuildByPort(): void {
+    for (let b = 0; b < FILTER_BUCKETS; b++) {
+      const list = this.byPort[b];
+      list.length = 0;
+      for (const st of this.subtables) if (!st.inPortExact || st.filter[b] !== 0) list.push(st);
+    }
+    this.byPortStale = false;
+  }
+
+  /** Notes a subtable's filter change (after an insert or remove in it). */
+  private noteFilter(st: Subtable): void {
+    if (!st.filterChanged) return;
+    st.filterChanged = false;
+    this.byPortStale = true;
   }
 
   /** Installs a megaflow for the key under mask (DP words); returns its id, or -1 when full. */
@@ -225,13 +310,19 @@ export class MegaflowCache {
       const st = new Subtable(mask, mb);
       this.all.push(st);
       this.subtables.push(st);
+      this.byPortStale = true;
     }
     const st = this.all[si];
-    if (st.live === 0 && !this.subtables.includes(st)) this.subtables.push(st);
+    if (st.live === 0 && !this.subtables.includes(st)) {
+      this.subtables.push(st);
+      this.byPortStale = true;
+    }
     this.flowEntry[id] = st.insert(keys, base, id);
+    this.noteFilter(st);
     this.flowSubtable[id] = si;
     this.gens[id] = (this.gens[id] + 1) >>> 0;
     this.count++;
+    this.version++;
     return id;
   }
 
@@ -240,12 +331,17 @@ export class MegaflowCache {
     if (si < 0) return;
     const st = this.all[si];
     st.remove(this.flowEntry[id]);
+    this.noteFilter(st);
     this.flowSubtable[id] = -1;
     this.flowEntry[id] = -1;
     this.gens[id] = (this.gens[id] + 1) >>> 0;
     this.freeIds.push(id);
     this.count--;
-    if (st.live === 0) this.subtables = this.subtables.filter((x) => x !== st);
+    this.version++;
+    if (st.live === 0) {
+      this.subtables = this.subtables.filter((x) => x !== st);
+      this.byPortStale = true;
+    }
   }
 
   isAlive(id: number, gen: number): boolean {
@@ -255,6 +351,7 @@ export class MegaflowCache {
   /** Re-orders subtables by hits since the last call (most hit first), then resets the counts. */
   rank(): void {
     this.subtables.sort((a, b) => b.hits - a.hits);
+    this.byPortStale = true;
     for (const st of this.subtables) st.hits = 0;
   }
 

@@ -20,9 +20,54 @@
  * vlan-limit, default 1; at most VLAN_HEADERS_MAX); MPLS keeps three label
  * stack entries; NSH is not decoded (its frames are classified on L2 only).
  */
-import { read16, read32 } from "./bytes.js";
 import { VLAN_HEADERS_MAX, VLAN_LIMIT_DEFAULT, MPLS_LABELS_MAX } from "../limits.js";
 import * as L from "../flow/layout.js";
+
+// Module-local copies of the layout constants: V8 folds these into the
+// parse code, where each read through the imported namespace cost a load.
+const ETH_TYPE_ARP = L.ETH_TYPE_ARP;
+const ETH_TYPE_IP = L.ETH_TYPE_IP;
+const ETH_TYPE_IPV6 = L.ETH_TYPE_IPV6;
+const ETH_TYPE_MIN = L.ETH_TYPE_MIN;
+const ETH_TYPE_MPLS = L.ETH_TYPE_MPLS;
+const ETH_TYPE_MPLS_MCAST = L.ETH_TYPE_MPLS_MCAST;
+const ETH_TYPE_NONE = L.ETH_TYPE_NONE;
+const ETH_TYPE_RARP = L.ETH_TYPE_RARP;
+const ETH_TYPE_VLAN_8021AD = L.ETH_TYPE_VLAN_8021AD;
+const ETH_TYPE_VLAN_8021Q = L.ETH_TYPE_VLAN_8021Q;
+const FRAG_ANY = L.FRAG_ANY;
+const FRAG_LATER = L.FRAG_LATER;
+const IPPROTO_AH = L.IPPROTO_AH;
+const IPPROTO_DSTOPTS = L.IPPROTO_DSTOPTS;
+const IPPROTO_FRAGMENT = L.IPPROTO_FRAGMENT;
+const IPPROTO_HOPOPTS = L.IPPROTO_HOPOPTS;
+const IPPROTO_ICMP = L.IPPROTO_ICMP;
+const IPPROTO_ICMPV6 = L.IPPROTO_ICMPV6;
+const IPPROTO_IGMP = L.IPPROTO_IGMP;
+const IPPROTO_ROUTING = L.IPPROTO_ROUTING;
+const IPPROTO_SCTP = L.IPPROTO_SCTP;
+const IPPROTO_TCP = L.IPPROTO_TCP;
+const IPPROTO_UDP = L.IPPROTO_UDP;
+const KEY_WORDS = L.KEY_WORDS;
+const VLAN_CFI = L.VLAN_CFI;
+const W_ARP_SHA = L.W_ARP_SHA;
+const W_ARP_THA = L.W_ARP_THA;
+const W_DL_DST = L.W_DL_DST;
+const W_DL_SRC = L.W_DL_SRC;
+const W_DL_TYPE = L.W_DL_TYPE;
+const W_IGMP_GROUP = L.W_IGMP_GROUP;
+const W_IN_PORT = L.W_IN_PORT;
+const W_IPV6_DST = L.W_IPV6_DST;
+const W_IPV6_LABEL = L.W_IPV6_LABEL;
+const W_IPV6_SRC = L.W_IPV6_SRC;
+const W_MPLS0 = L.W_MPLS0;
+const W_ND_TARGET = L.W_ND_TARGET;
+const W_NW = L.W_NW;
+const W_NW_DST = L.W_NW_DST;
+const W_NW_SRC = L.W_NW_SRC;
+const W_TCP_FLAGS = L.W_TCP_FLAGS;
+const W_TP = L.W_TP;
+const W_VLAN0 = L.W_VLAN0;
 
 /** Per-frame header offsets written by the parser, and which key regions it wrote. */
 export const HDR_WORDS = 3;
@@ -87,6 +132,13 @@ export class Parser {
   readonly counters = new ParseCounters();
   /** Set by parseL4 when it filled the ND words. */
   private lastNd = false;
+  /**
+   * A DataView on the buffer being parsed, made once per buffer: its 16- and
+   * 32-bit big-endian reads are one load and a byte swap in optimised code,
+   * against two or four byte loads for read16/read32.
+   */
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private viewOf: Uint8Array = new Uint8Array(0);
 
   constructor(vlanLimit: number = VLAN_LIMIT_DEFAULT) {
     // vlan-limit 0 means "as many as the flow key holds" in OVS.
@@ -109,9 +161,10 @@ export class Parser {
     results: Uint8Array,
   ): void {
     // One fill for the whole batch costs a third of a fill per key.
-    keys.fill(0, 0, count * L.KEY_WORDS);
+    keys.fill(0, 0, count * KEY_WORDS);
+    this.viewFor(buf);
     for (let i = 0; i < count; i++) {
-      results[i] = this.extract(buf, offsets[i], lengths[i], inPorts[i], keys, i * L.KEY_WORDS, hdrs, i * HDR_WORDS);
+      results[i] = this.extract(buf, offsets[i], lengths[i], inPorts[i], keys, i * KEY_WORDS, hdrs, i * HDR_WORDS);
     }
   }
 
@@ -126,11 +179,18 @@ export class Parser {
     hdrs: Uint16Array,
     h: number,
   ): number {
-    keys.fill(0, k, k + L.KEY_WORDS);
+    keys.fill(0, k, k + KEY_WORDS);
+    this.viewFor(b);
     return this.extract(b, at, length, inPort, keys, k, hdrs, h);
   }
 
-  /** parseFrame on a key that is already all zeroes. */
+  private viewFor(buf: Uint8Array): void {
+    if (buf === this.viewOf) return;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.viewOf = buf;
+  }
+
+  /** parseFrame on a key that is already all zeroes; this.view is on `b`. */
   private extract(
     b: Uint8Array,
     at: number,
@@ -141,12 +201,16 @@ export class Parser {
     hdrs: Uint16Array,
     h: number,
   ): number {
-    keys[k + L.W_IN_PORT] = inPort;
+    keys[k + W_IN_PORT] = inPort;
     hdrs[h + HDR_L3] = HDR_NONE;
     hdrs[h + HDR_L4] = HDR_NONE;
     hdrs[h + HDR_REGIONS] = 0;
     const counts = this.counters.counts;
+    const v = this.view;
 
+    // A frame said to run past its buffer is cut at the buffer's end, so the
+    // DataView reads below stay inside it (no caller of ours does this).
+    if (at + length > b.length) length = b.length - at;
     if (length < 14) {
       counts[C_RUNT]++;
       return PARSE_RUNT;
@@ -154,27 +218,27 @@ export class Parser {
     let end = at + length;
 
     // Link layer: destination and source MACs, top 16 bits in the first word.
-    keys[k + L.W_DL_DST] = (b[at] << 8) | b[at + 1];
-    keys[k + L.W_DL_DST + 1] = read32(b, at + 2);
-    keys[k + L.W_DL_SRC] = (b[at + 6] << 8) | b[at + 7];
-    keys[k + L.W_DL_SRC + 1] = read32(b, at + 8);
+    keys[k + W_DL_DST] = v.getUint16(at);
+    keys[k + W_DL_DST + 1] = v.getUint32(at + 2);
+    keys[k + W_DL_SRC] = v.getUint16(at + 6);
+    keys[k + W_DL_SRC + 1] = v.getUint32(at + 8);
     let p = at + 12;
 
     // VLAN tags (802.1Q 0x8100 and 802.1ad 0x88a8), up to vlanLimit; each
     // needs the tag and the following ethertype to be present.
-    let ethType = read16(b, p);
-    for (let n = 0; (ethType === L.ETH_TYPE_VLAN_8021Q || ethType === L.ETH_TYPE_VLAN_8021AD) && n < this.vlanLimit; n++) {
+    let ethType = v.getUint16(p);
+    for (let n = 0; (ethType === ETH_TYPE_VLAN_8021Q || ethType === ETH_TYPE_VLAN_8021AD) && n < this.vlanLimit; n++) {
       if (end - p < 6) break;
-      keys[k + L.W_VLAN0 + n] = ((ethType << 16) | read16(b, p + 2) | L.VLAN_CFI) >>> 0;
+      keys[k + W_VLAN0 + n] = ((ethType << 16) | v.getUint16(p + 2) | VLAN_CFI) >>> 0;
       p += 4;
-      ethType = read16(b, p);
+      ethType = v.getUint16(p);
     }
 
     // Ethertype, or 802.3 length followed by LLC/SNAP (OVS parse_ethertype).
     p += 2;
     let dlType = ethType;
-    if (ethType < L.ETH_TYPE_MIN) {
-      dlType = L.ETH_TYPE_NONE;
+    if (ethType < ETH_TYPE_MIN) {
+      dlType = ETH_TYPE_NONE;
       if (
         end - p >= 8 &&
         b[p] === 0xaa &&
@@ -184,19 +248,19 @@ export class Parser {
         b[p + 4] === 0 &&
         b[p + 5] === 0
       ) {
-        const snapType = read16(b, p + 6);
+        const snapType = v.getUint16(p + 6);
         p += 8;
-        if (snapType >= L.ETH_TYPE_MIN) dlType = snapType;
+        if (snapType >= ETH_TYPE_MIN) dlType = snapType;
       }
     }
-    keys[k + L.W_DL_TYPE] = dlType;
+    keys[k + W_DL_TYPE] = dlType;
 
     // MPLS: keep the first three label stack entries; never parsed further.
-    if (dlType === L.ETH_TYPE_MPLS || dlType === L.ETH_TYPE_MPLS_MCAST) {
+    if (dlType === ETH_TYPE_MPLS || dlType === ETH_TYPE_MPLS_MCAST) {
       hdrs[h + HDR_REGIONS] = REGION_MPLS;
       for (let n = 0; end - p >= 4; n++) {
-        const lse = read32(b, p);
-        if (n < MPLS_LABELS_MAX) keys[k + L.W_MPLS0 + n] = lse;
+        const lse = v.getUint32(p);
+        if (n < MPLS_LABELS_MAX) keys[k + W_MPLS0 + n] = lse;
         p += 4;
         if (lse & 0x100) break; // bottom of stack
       }
@@ -207,7 +271,7 @@ export class Parser {
     let nwTos = 0;
     let nwTtl = 0;
     let nwProto = 0;
-    if (dlType === L.ETH_TYPE_IP) {
+    if (dlType === ETH_TYPE_IP) {
       // IPv4 (OVS ipv4_sanity_check: the version nibble is not checked).
       const size = end - p;
       if (size < 20) {
@@ -215,31 +279,31 @@ export class Parser {
         return PARSE_OK;
       }
       const ihl = (b[p] & 0x0f) * 4;
-      const totLen = read16(b, p + 2);
+      const totLen = v.getUint16(p + 2);
       if (ihl < 20 || size < ihl || totLen > size || ihl > totLen || size - totLen > 0xffff) {
         counts[C_IPV4_LEN_ERROR]++;
         return PARSE_OK;
       }
       hdrs[h + HDR_L3] = p - at;
-      keys[k + L.W_NW_SRC] = read32(b, p + 12);
-      keys[k + L.W_NW_DST] = read32(b, p + 16);
+      keys[k + W_NW_SRC] = v.getUint32(p + 12);
+      keys[k + W_NW_DST] = v.getUint32(p + 16);
       nwTos = b[p + 1];
       nwTtl = b[p + 8];
       nwProto = b[p + 9];
-      const fragOff = read16(b, p + 6);
+      const fragOff = v.getUint16(p + 6);
       if (fragOff & 0x3fff) {
-        nwFrag = L.FRAG_ANY;
-        if (fragOff & 0x1fff) nwFrag |= L.FRAG_LATER;
+        nwFrag = FRAG_ANY;
+        if (fragOff & 0x1fff) nwFrag |= FRAG_LATER;
       }
       end = p + totLen; // Never parse the Ethernet padding.
       p += ihl;
-    } else if (dlType === L.ETH_TYPE_IPV6) {
+    } else if (dlType === ETH_TYPE_IPV6) {
       const size = end - p;
       if (size < 40) {
         counts[C_IPV6_TOO_SHORT]++;
         return PARSE_OK;
       }
-      const plen = read16(b, p + 4);
+      const plen = v.getUint16(p + 4);
       if (plen + 40 > size || size - (plen + 40) > 0xffff) {
         counts[C_IPV6_LEN_ERROR]++;
         return PARSE_OK;
@@ -247,10 +311,10 @@ export class Parser {
       hdrs[h + HDR_L3] = p - at;
       hdrs[h + HDR_REGIONS] = REGION_IPV6;
       for (let i = 0; i < 4; i++) {
-        keys[k + L.W_IPV6_SRC + i] = read32(b, p + 8 + 4 * i);
-        keys[k + L.W_IPV6_DST + i] = read32(b, p + 24 + 4 * i);
+        keys[k + W_IPV6_SRC + i] = v.getUint32(p + 8 + 4 * i);
+        keys[k + W_IPV6_DST + i] = v.getUint32(p + 24 + 4 * i);
       }
-      const tcFlow = read32(b, p);
+      const tcFlow = v.getUint32(p);
       nwTos = (tcFlow >>> 20) & 0xff;
       nwTtl = b[p + 7];
       nwProto = b[p + 6];
@@ -260,11 +324,11 @@ export class Parser {
       // a later fragment stops with nw_proto 44 (the fragment header).
       for (;;) {
         if (
-          nwProto !== L.IPPROTO_HOPOPTS &&
-          nwProto !== L.IPPROTO_ROUTING &&
-          nwProto !== L.IPPROTO_DSTOPTS &&
-          nwProto !== L.IPPROTO_AH &&
-          nwProto !== L.IPPROTO_FRAGMENT
+          nwProto !== IPPROTO_HOPOPTS &&
+          nwProto !== IPPROTO_ROUTING &&
+          nwProto !== IPPROTO_DSTOPTS &&
+          nwProto !== IPPROTO_AH &&
+          nwProto !== IPPROTO_FRAGMENT
         ) {
           break;
         }
@@ -272,20 +336,20 @@ export class Parser {
           counts[C_IPV6_EXT_ERROR]++;
           return PARSE_OK;
         }
-        if (nwProto === L.IPPROTO_FRAGMENT) {
+        if (nwProto === IPPROTO_FRAGMENT) {
           nwProto = b[p];
-          const offlg = read16(b, p + 2);
+          const offlg = v.getUint16(p + 2);
           p += 8;
           if (offlg !== 0) {
-            nwFrag = L.FRAG_ANY;
+            nwFrag = FRAG_ANY;
             if (offlg & 0xfff8) {
-              nwFrag |= L.FRAG_LATER;
-              nwProto = L.IPPROTO_FRAGMENT;
+              nwFrag |= FRAG_LATER;
+              nwProto = IPPROTO_FRAGMENT;
               break;
             }
           }
         } else {
-          const extLen = nwProto === L.IPPROTO_AH ? (b[p + 1] + 2) * 4 : (b[p + 1] + 1) * 8;
+          const extLen = nwProto === IPPROTO_AH ? (b[p + 1] + 2) * 4 : (b[p + 1] + 1) * 8;
           nwProto = b[p];
           if (end - p < extLen) {
             counts[C_IPV6_EXT_ERROR]++;
@@ -294,22 +358,22 @@ export class Parser {
           p += extLen;
         }
       }
-      keys[k + L.W_IPV6_LABEL] = tcFlow & 0xfffff;
+      keys[k + W_IPV6_LABEL] = tcFlow & 0xfffff;
     } else {
-      if (dlType === L.ETH_TYPE_ARP || dlType === L.ETH_TYPE_RARP) {
+      if (dlType === ETH_TYPE_ARP || dlType === ETH_TYPE_RARP) {
         // Only Ethernet/IPv4 ARP is decoded; anything else leaves ARP fields zero.
-        if (end - p >= 28 && read16(b, p) === 1 && read16(b, p + 2) === L.ETH_TYPE_IP && b[p + 4] === 6 && b[p + 5] === 4) {
+        if (end - p >= 28 && v.getUint16(p) === 1 && v.getUint16(p + 2) === ETH_TYPE_IP && b[p + 4] === 6 && b[p + 5] === 4) {
           hdrs[h + HDR_L3] = p - at;
           hdrs[h + HDR_REGIONS] = REGION_ARP_ND;
-          keys[k + L.W_NW_SRC] = read32(b, p + 14);
-          keys[k + L.W_NW_DST] = read32(b, p + 24);
-          const op = read16(b, p + 6);
+          keys[k + W_NW_SRC] = v.getUint32(p + 14);
+          keys[k + W_NW_DST] = v.getUint32(p + 24);
+          const op = v.getUint16(p + 6);
           // OVS matches only the low 8 bits of the opcode; larger ones read as 0.
-          if (op <= 0xff) keys[k + L.W_NW] = op;
-          keys[k + L.W_ARP_SHA] = (b[p + 8] << 8) | b[p + 9];
-          keys[k + L.W_ARP_SHA + 1] = read32(b, p + 10);
-          keys[k + L.W_ARP_THA] = (b[p + 18] << 8) | b[p + 19];
-          keys[k + L.W_ARP_THA + 1] = read32(b, p + 20);
+          if (op <= 0xff) keys[k + W_NW] = op;
+          keys[k + W_ARP_SHA] = (b[p + 8] << 8) | b[p + 9];
+          keys[k + W_ARP_SHA + 1] = v.getUint32(p + 10);
+          keys[k + W_ARP_THA] = (b[p + 18] << 8) | b[p + 19];
+          keys[k + W_ARP_THA + 1] = v.getUint32(p + 20);
         } else {
           counts[C_ARP_INVALID]++;
         }
@@ -317,8 +381,8 @@ export class Parser {
       return PARSE_OK;
     }
 
-    keys[k + L.W_NW] = ((nwFrag << 24) | (nwTos << 16) | (nwTtl << 8) | nwProto) >>> 0;
-    if (nwFrag & L.FRAG_LATER) return PARSE_OK; // No L4 header in later fragments.
+    keys[k + W_NW] = ((nwFrag << 24) | (nwTos << 16) | (nwTtl << 8) | nwProto) >>> 0;
+    if (nwFrag & FRAG_LATER) return PARSE_OK; // No L4 header in later fragments.
     hdrs[h + HDR_L4] = p - at;
     this.lastNd = false;
     this.parseL4(b, p, end - p, nwProto, keys, k);
@@ -329,40 +393,41 @@ export class Parser {
   /** Transport header at b[p, p + size): ports, TCP flags, ICMP type/code, ND. */
   private parseL4(b: Uint8Array, p: number, size: number, nwProto: number, keys: Uint32Array, k: number): void {
     const counts = this.counters.counts;
-    if (nwProto === L.IPPROTO_TCP) {
+    const v = this.view;
+    if (nwProto === IPPROTO_TCP) {
       if (size >= 20) {
         const hdrLen = (b[p + 12] >>> 4) * 4;
         if (hdrLen >= 20 && size >= hdrLen) {
-          keys[k + L.W_TCP_FLAGS] = read16(b, p + 12) & 0x0fff;
-          keys[k + L.W_TP] = read32(b, p);
+          keys[k + W_TCP_FLAGS] = v.getUint16(p + 12) & 0x0fff;
+          keys[k + W_TP] = v.getUint32(p);
           return;
         }
       }
       counts[C_L4_TRUNCATED]++;
-    } else if (nwProto === L.IPPROTO_UDP) {
-      if (size >= 8) keys[k + L.W_TP] = read32(b, p);
+    } else if (nwProto === IPPROTO_UDP) {
+      if (size >= 8) keys[k + W_TP] = v.getUint32(p);
       else counts[C_L4_TRUNCATED]++;
-    } else if (nwProto === L.IPPROTO_SCTP) {
-      if (size >= 12) keys[k + L.W_TP] = read32(b, p);
+    } else if (nwProto === IPPROTO_SCTP) {
+      if (size >= 12) keys[k + W_TP] = v.getUint32(p);
       else counts[C_L4_TRUNCATED]++;
-    } else if (nwProto === L.IPPROTO_ICMP) {
-      if (size >= 8) keys[k + L.W_TP] = ((b[p] << 16) | b[p + 1]) >>> 0; // OVS ICMP_HEADER_LEN is 8
+    } else if (nwProto === IPPROTO_ICMP) {
+      if (size >= 8) keys[k + W_TP] = ((b[p] << 16) | b[p + 1]) >>> 0; // OVS ICMP_HEADER_LEN is 8
       else counts[C_L4_TRUNCATED]++;
-    } else if (nwProto === L.IPPROTO_IGMP) {
+    } else if (nwProto === IPPROTO_IGMP) {
       if (size >= 8) {
-        keys[k + L.W_TP] = ((b[p] << 16) | b[p + 1]) >>> 0;
-        keys[k + L.W_IGMP_GROUP] = read32(b, p + 4);
+        keys[k + W_TP] = ((b[p] << 16) | b[p + 1]) >>> 0;
+        keys[k + W_IGMP_GROUP] = v.getUint32(p + 4);
       } else {
         counts[C_L4_TRUNCATED]++;
       }
-    } else if (nwProto === L.IPPROTO_ICMPV6) {
+    } else if (nwProto === IPPROTO_ICMPV6) {
       if (size < 8) {
         counts[C_L4_TRUNCATED]++;
         return;
       }
       const type = b[p];
       const code = b[p + 1];
-      keys[k + L.W_TP] = ((type << 16) | code) >>> 0;
+      keys[k + W_TP] = ((type << 16) | code) >>> 0;
       if (code === 0 && (type === 135 || type === 136)) {
         this.parseNd(b, p, size, keys, k);
         this.lastNd = true;
@@ -377,7 +442,8 @@ export class Parser {
    * zero); a zero-length or overlong option ends option parsing.
    */
   private parseNd(b: Uint8Array, p: number, size: number, keys: Uint32Array, k: number): void {
-    keys[k + L.W_IGMP_GROUP] = read32(b, p + 4); // nd_reserved
+    const v = this.view;
+    keys[k + W_IGMP_GROUP] = v.getUint32(p + 4); // nd_reserved
     p += 8;
     size -= 8;
     if (size < 16) return;
@@ -395,11 +461,11 @@ export class Parser {
       if (optLen === 0 || optLen > size) break;
       if (optLen === 8 && (type === 1 || type === 2)) {
         const hi = (b[p + 2] << 8) | b[p + 3];
-        const lo = read32(b, p + 4);
+        const lo = v.getUint32(p + 4);
         if (type === 1) {
           if (sllHi !== 0 || sllLo !== 0) {
             this.counters.counts[C_ND_INVALID]++;
-            keys[k + L.W_TCP_FLAGS] = optType;
+            keys[k + W_TCP_FLAGS] = optType;
             return;
           }
           sllHi = hi;
@@ -407,7 +473,7 @@ export class Parser {
         } else {
           if (tllHi !== 0 || tllLo !== 0) {
             this.counters.counts[C_ND_INVALID]++;
-            keys[k + L.W_TCP_FLAGS] = optType;
+            keys[k + W_TCP_FLAGS] = optType;
             return;
           }
           tllHi = hi;
@@ -418,11 +484,11 @@ export class Parser {
       p += optLen;
       size -= optLen;
     }
-    for (let i = 0; i < 4; i++) keys[k + L.W_ND_TARGET + i] = read32(b, target + 4 * i);
-    keys[k + L.W_ARP_SHA] = sllHi;
-    keys[k + L.W_ARP_SHA + 1] = sllLo;
-    keys[k + L.W_ARP_THA] = tllHi;
-    keys[k + L.W_ARP_THA + 1] = tllLo;
-    keys[k + L.W_TCP_FLAGS] = optType;
+    for (let i = 0; i < 4; i++) keys[k + W_ND_TARGET + i] = v.getUint32(target + 4 * i);
+    keys[k + W_ARP_SHA] = sllHi;
+    keys[k + W_ARP_SHA + 1] = sllLo;
+    keys[k + W_ARP_THA] = tllHi;
+    keys[k + W_ARP_THA + 1] = tllLo;
+    keys[k + W_TCP_FLAGS] = optType;
   }
 }
