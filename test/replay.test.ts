@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { singleBridge } from "../src/ofproto/load.js";
 import { replay } from "../src/cli/replay.js";
-import { writeCapture, readCapture, type CaptureFrame } from "../src/io/pcap.js";
+import { writeCapture, readCapture } from "../src/io/pcap.js";
 import { eth, ipv4, udp } from "../src/packet/build.js";
 import { CaptureStream, WINDOW_SIZE } from "../src/io/pcap-stream.js";
 
@@ -88,7 +88,7 @@ describe("replay", () => {
 
   it("replays a streamed capture (many windows, NORMAL learning, rule timeouts) exactly as the capture read whole", () => {
     const flows = "priority=20,idle_timeout=3,udp,tp_dst=7,actions=output:3\npriority=10,udp,tp_dst=9,actions=output:4\npriority=5,actions=NORMAL\n";
-    const frames: CaptureFrame[] = [];
+    const frames: { data: Uint8Array; tsSec: number; tsNsec: number }[] = [];
     const t0 = 1_700_000_000;
     // ~40000 packets over 20 s of capture time: several maintenance ticks, the idle rule expiring and
     // MACs moving between ports, spread over more than one WINDOW_SIZE of file.

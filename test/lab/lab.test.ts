@@ -205,6 +205,50 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
     }
   });
 
+  // A security group as Neutron's firewall driver builds one (tables 71/72 in
+  // miniature): connections from ns1 to TCP 22 are committed, their replies and
+  // later segments pass as established, anything new from ns2 and TCP 23 are dropped.
+  it("with conntrack flows, lets new TCP 22 from ns1 through, blocks 23, and blocks new connections from ns2", async () => {
+    const SG = [
+      "table=0,priority=100,ip,ct_state=-trk,actions=ct(table=1,zone=1)",
+      "table=0,priority=10,arp,in_port=1,actions=output:2",
+      "table=0,priority=10,arp,in_port=2,actions=output:1",
+      "table=0,priority=0,actions=drop",
+      "table=1,priority=100,ct_state=+trk+inv,actions=drop",
+      "table=1,priority=90,ct_state=+trk+est-rel-inv,in_port=1,actions=output:2",
+      "table=1,priority=90,ct_state=+trk+est-rel-inv,in_port=2,actions=output:1",
+      "table=1,priority=90,ct_state=+trk+rel-inv,in_port=1,actions=output:2",
+      "table=1,priority=90,ct_state=+trk+rel-inv,in_port=2,actions=output:1",
+      "table=1,priority=80,tcp,ct_state=+trk+new,in_port=1,tp_dst=22,actions=ct(commit,zone=1),output:2",
+      "table=1,priority=0,actions=drop",
+    ].join("\n");
+    const procs: ChildProcess[] = [];
+    try {
+      labUp(`${SG}\n`);
+      const sink2 = nodeIn(NS2, SINK, ["10.0.0.4", "22", "23"]);
+      const sink1 = nodeIn(NS1, SINK, ["10.0.0.8", "22"]);
+      procs.push(sink2.child, sink1.child);
+      await waitLine(sink2.child, "listening");
+      await waitLine(sink1.child, "listening");
+      const run = (ns: string, host: string, port: string): Promise<string> => {
+        const c = nodeIn(ns, SOURCE, [host, port, "100000"]);
+        procs.push(c.child);
+        return c.done.then((out) => out.trim());
+      };
+      const [ok, blocked, reverse] = await Promise.all([run(NS1, "10.0.0.4", "22"), run(NS1, "10.0.0.4", "23"), run(NS2, "10.0.0.8", "22")]);
+      expect(ok).toMatch(/^[0-9a-f]{64}$/);
+      expect(blocked).toBe("timeout");
+      expect(reverse).toBe("timeout");
+      // The bytes arrived whole at ns2's port 22, and nothing reached its 23 or ns1's 22.
+      expect(sink2.output()).toContain(`"port":22,"sha256":"${ok}","size":100000`);
+      expect(sink2.output()).not.toContain(`"port":23`);
+      expect(sink1.output()).not.toContain(`"port":22`);
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+      labDown();
+    }
+  });
+
   it("leaves no namespaces, taps or sockets behind after SIGTERM, twice", async () => {
     const dev1 = `fp${ID}r1`;
     const dev2 = `fp${ID}r2`;
