@@ -1,28 +1,35 @@
 /**
  * The two-host lab (`flowplane lab up --hosts 2`): two compute hosts, each a
  * network namespace running its own `flowplane run`, joined by a veth pair
- * that stands for the underlay network, with one VM namespace on each:
+ * that stands for the underlay network, with instances and a copy of the
+ * distributed router on each:
  *
- *   ns fplab-N-vm1 10.0.0.8            ns fplab-N-vm2 10.0.0.4
- *        │ tap fpN-vm1                      │ tap fpN-vm2
- *   ┌────┴──── ns fplab-N-host1 ───┐   ┌────┴──── ns fplab-N-host2 ───┐
- *   │ br-int (NORMAL, tag 1)       │   │ br-int (NORMAL, tag 1)       │
- *   │   patch-tun ── patch-int     │   │   patch-tun ── patch-int     │
- *   │ br-tun (tun-flows) vxlan ────┼───┼─ vxlan (VNI 0x42)            │
- *   │ br-phy (NORMAL, 192.168.1.12)│   │ br-phy (NORMAL, 192.168.1.13)│
- *   │   afpacket fpN-u1 ═══════════╪═══╪═ afpacket fpN-u2             │
- *   └──────────────────────────────┘   └──────────────────────────────┘
+ *   vm1 10.0.0.8   router1 (10.0.0.1,     vm2 10.0.0.4  vm3 10.1.0.10  router2 (same
+ *     │ tap        10.1.0.1) │ qr taps        │ tap       │ tap         IPs, MACs)
+ *   ┌─┴── ns fplab-N-host1 ──┴───────┐   ┌────┴──── ns fplab-N-host2 ─┴──────────┐
+ *   │ br-int (NORMAL + DVR table 1)  │   │ br-int (NORMAL + DVR table 1)         │
+ *   │   patch-tun ── patch-int       │   │   patch-tun ── patch-int              │
+ *   │ br-tun (tun-flows + DVR) vxlan─┼───┼─ vxlan (VNI 0x42 private, 0x5 private2)│
+ *   │ br-phy (NORMAL, 192.168.1.12)  │   │ br-phy (NORMAL, 192.168.1.13)         │
+ *   │   afpacket fpN-u1 ═════════════╪═══╪═ afpacket fpN-u2                      │
+ *   └────────────────────────────────┘   └───────────────────────────────────────┘
  *
- * The wiring is what the Neutron Open vSwitch agent builds on a compute node
- * (../shared/reference/003: node2 192.168.1.12 and node3 192.168.1.13, the
- * network's segment 0x42 on local VLAN 1, test02 10.0.0.8 fa:16:3e:76:47:75
- * and test05 10.0.0.4 fa:16:3e:96:e2:a4); br-tun's flows come from the
- * tun-flows compiler with l2population and the ARP responder on, as that
- * devstack runs. The underlay bridge br-phy plays the part of the host's
- * kernel address in OVS's userspace tunnelling: VXLAN leaves through its
- * LOCAL port and is decapsulated when it arrives there. Neighbours are
- * static (the peer's underlay MAC), as `tnl/arp/set` would make them.
- * VM interfaces get Neutron's VXLAN MTU, 1450, so the outer frame fits the
+ * The wiring is what the Neutron Open vSwitch agent and a dvr-mode L3 agent
+ * build on a compute node, with reference 003's values (../shared/reference:
+ * node2 192.168.1.12, node3 192.168.1.13; private 0x42 and private2 0x5;
+ * test02 10.0.0.8, test05 10.0.0.4, test04 10.1.0.10 and their MACs; the
+ * gateways' MACs; DVR MACs fa:16:3f:73:c3:04 and fa:16:3f:59:35:b1; the
+ * local VLANs each node gave each network). br-tun's flows come from the
+ * tun-flows compiler (l2population, ARP responder) with the DVR compiler's
+ * flows over them; br-int runs NORMAL plus the DVR rewrite back to the
+ * gateway MAC. Each router is a namespace that forwards, with permanent ARP
+ * entries for every instance, as the L3 agent writes them.
+ *
+ * The underlay bridge br-phy plays the part of the host's kernel address in
+ * OVS's userspace tunnelling: VXLAN leaves through its LOCAL port and is
+ * decapsulated when it arrives there. Neighbours are static (the peer's
+ * underlay MAC), as `tnl/arp/set` would make them. Instance and router
+ * interfaces get Neutron's VXLAN MTU, 1450, so the outer frame fits the
  * underlay's 1500.
  *
  * Everything lives under /run/flowplane/lab-N/hostK/. Down (lab.ts) stops
@@ -33,18 +40,31 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FlowplaneError } from "../errors.js";
-import { compileTunFlows, type TunInput } from "../neutron/tun-flows.js";
+import type { TunInput } from "../neutron/tun-flows.js";
+import { compileDvrIntFlows, compileDvrTunFlows, type DvrInput } from "../neutron/dvr.js";
 import { ip, labPaths, netnsOf, selfCommand, tapOf, waitReady, type LabPaths } from "../cli/lab.js";
 
 /** Neutron's MTU for instances on VXLAN networks over a 1500-byte underlay. */
 export const LAB_VXLAN_MTU = 1450;
-/** The network's VXLAN segment and its local VLAN on both hosts (reference 003). */
-export const LAB_SEGMENT_ID = 0x42;
-export const LAB_LOCAL_VLAN = 1;
 export const LAB_UNDERLAY_PREFIX = "192.168.1.0/24";
+
+/** A tenant network and its router interface (reference 003: private and private2 behind router1). */
+export interface LabNetwork {
+  name: string;
+  segmentationId: number;
+  cidr: string;
+  gatewayIp: string;
+  gatewayMac: string;
+}
+
+export const LAB_NETWORKS: LabNetwork[] = [
+  { name: "private", segmentationId: 0x42, cidr: "10.0.0.0/24", gatewayIp: "10.0.0.1", gatewayMac: "fa:16:3e:9c:cf:de" },
+  { name: "private2", segmentationId: 0x5, cidr: "10.1.0.0/24", gatewayIp: "10.1.0.1", gatewayMac: "fa:16:3e:5c:3d:f9" },
+];
 
 export interface LabVm {
   name: string;
+  network: string;
   ofport: number;
   address: string;
   mac: string;
@@ -54,16 +74,40 @@ export interface LabHost {
   name: string;
   underlayIp: string;
   underlayMac: string;
+  /** The host's DVR MAC, as the Neutron server hands them out from fa:16:3f:00:00:00. */
+  dvrMac: string;
+  /** Local VLAN of each network on this host, by network name (the agent numbers them per host). */
+  localVlans: Record<string, number>;
   vms: LabVm[];
 }
 
 export const TWO_HOSTS: LabHost[] = [
-  { name: "host1", underlayIp: "192.168.1.12", underlayMac: "52:54:00:01:01:0c", vms: [{ name: "vm1", ofport: 5, address: "10.0.0.8/24", mac: "fa:16:3e:76:47:75" }] },
-  { name: "host2", underlayIp: "192.168.1.13", underlayMac: "52:54:00:01:01:0d", vms: [{ name: "vm2", ofport: 5, address: "10.0.0.4/24", mac: "fa:16:3e:96:e2:a4" }] },
+  {
+    name: "host1",
+    underlayIp: "192.168.1.12",
+    underlayMac: "52:54:00:01:01:0c",
+    dvrMac: "fa:16:3f:73:c3:04",
+    localVlans: { private: 1, private2: 2 },
+    vms: [{ name: "vm1", network: "private", ofport: 5, address: "10.0.0.8/24", mac: "fa:16:3e:76:47:75" }],
+  },
+  {
+    name: "host2",
+    underlayIp: "192.168.1.13",
+    underlayMac: "52:54:00:01:01:0d",
+    dvrMac: "fa:16:3f:59:35:b1",
+    localVlans: { private: 2, private2: 1 },
+    vms: [
+      { name: "vm2", network: "private", ofport: 5, address: "10.0.0.4/24", mac: "fa:16:3e:96:e2:a4" },
+      { name: "vm3", network: "private2", ofport: 6, address: "10.1.0.10/24", mac: "fa:16:3e:23:c5:28" },
+    ],
+  },
 ];
 
 /** The underlay veth end that lives in host `index` (0-based). */
 export const underlayOf = (lab: string, index: number): string => `fp${lab}-u${index + 1}`;
+/** The distributed router's namespace on host `index` and its interface on network `net`. */
+export const routerOf = (index: number): string => `router${index + 1}`;
+export const routerPortOf = (index: number, net: number): { name: string; ofport: number } => ({ name: `qr${index + 1}${String.fromCharCode(97 + net)}`, ofport: 10 + net });
 
 /** The daemon files of one host: under the lab's directory, in a folder named after the host. */
 export function hostFiles(lab: string, host: string): LabPaths {
@@ -86,19 +130,29 @@ const BR_PHY_UPLINK = 1;
 /** The Neutron agent's name for a tunnel port: type and the remote address in hex. */
 const tunnelPortName = (remoteIp: string): string => `vxlan-${remoteIp.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join("")}`;
 
-/** br-tun's flows on `me`: l2population entries for every VM of the other hosts. */
-export function brTunFlows(hosts: LabHost[], me: number): string[] {
+const segmentOf = (net: string): number => LAB_NETWORKS.find((n) => n.name === net)!.segmentationId;
+
+/** What the agents of host `me` know: br-tun's description (l2population, ARP responder) and the router's. */
+export function dvrInput(hosts: LabHost[], me: number): DvrInput {
+  const host = hosts[me];
   const peers = hosts.filter((_, i) => i !== me);
-  const input: TunInput = {
+  const tun: TunInput = {
     patchIntOfport: BR_TUN_PATCH_INT,
     arpResponder: true,
     l2Population: true,
     cookie: null,
     tunnels: peers.map((p, i) => ({ ofport: BR_TUN_VXLAN + i, type: "vxlan", remoteIp: p.underlayIp })),
-    networks: [{ type: "vxlan", segmentationId: LAB_SEGMENT_ID, localVlan: LAB_LOCAL_VLAN }],
-    fdb: peers.flatMap((p) => p.vms.map((v) => ({ segmentationId: LAB_SEGMENT_ID, mac: v.mac, ip: v.address.split("/")[0], remoteIp: p.underlayIp }))),
+    networks: LAB_NETWORKS.map((n) => ({ type: "vxlan", segmentationId: n.segmentationId, localVlan: host.localVlans[n.name] })),
+    fdb: peers.flatMap((p) => p.vms.map((v) => ({ segmentationId: segmentOf(v.network), mac: v.mac, ip: v.address.split("/")[0], remoteIp: p.underlayIp }))),
   };
-  return compileTunFlows(input);
+  return {
+    tun,
+    patchTunOfport: BR_INT_PATCH_TUN,
+    dvrMac: host.dvrMac,
+    remoteDvrMacs: peers.map((p) => p.dvrMac),
+    subnets: LAB_NETWORKS.map((n) => ({ segmentationId: n.segmentationId, gatewayIp: n.gatewayIp, gatewayMac: n.gatewayMac })),
+    localPorts: host.vms.map((v) => ({ segmentationId: segmentOf(v.network), mac: v.mac, ofport: v.ofport })),
+  };
 }
 
 /** One host's topology file: br-int, br-tun and br-phy with the underlay section. */
@@ -106,10 +160,14 @@ export function hostTopology(lab: string, hosts: LabHost[], me: number): object 
   const host = hosts[me];
   const peers = hosts.filter((_, i) => i !== me);
   return {
-    bridges: [{ name: "br-int" }, { name: "br-tun", flows: "br-tun.flows" }, { name: "br-phy" }],
+    bridges: [{ name: "br-int", flows: "br-int.flows" }, { name: "br-tun", flows: "br-tun.flows" }, { name: "br-phy" }],
     ports: [
       { name: "patch-tun", bridge: "br-int", ofport: BR_INT_PATCH_TUN, type: "patch", peer: "patch-int" },
-      ...host.vms.map((v) => ({ name: v.name, bridge: "br-int", ofport: v.ofport, tag: LAB_LOCAL_VLAN, type: "tap", options: { device: tapOf(lab, v.name) } })),
+      ...host.vms.map((v) => ({ name: v.name, bridge: "br-int", ofport: v.ofport, tag: host.localVlans[v.network], type: "tap", options: { device: tapOf(lab, v.name) } })),
+      ...LAB_NETWORKS.map((n, i) => {
+        const qr = routerPortOf(me, i);
+        return { name: qr.name, bridge: "br-int", ofport: qr.ofport, tag: host.localVlans[n.name], type: "tap", options: { device: tapOf(lab, qr.name) } };
+      }),
       { name: "patch-int", bridge: "br-tun", ofport: BR_TUN_PATCH_INT, type: "patch", peer: "patch-tun" },
       ...peers.map((p, i) => ({
         name: tunnelPortName(p.underlayIp),
@@ -135,6 +193,30 @@ function quiet(ns: string): void {
   ip(["-n", ns, "link", "set", "lo", "up"]);
 }
 
+/**
+ * The host's copy of the distributed router: a namespace that forwards
+ * between its interfaces, one per network, each with the gateway's IP and
+ * MAC. Like the L3 agent in dvr mode, it gets a permanent ARP entry for
+ * every instance of its networks, so it never asks across the tunnels.
+ */
+function routerUp(lab: string, hosts: LabHost[], me: number): string {
+  const ns = netnsOf(lab, routerOf(me));
+  ip(["netns", "add", ns]);
+  quiet(ns);
+  spawnSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+  LAB_NETWORKS.forEach((n, i) => {
+    const dev = tapOf(lab, routerPortOf(me, i).name);
+    ip(["-n", netnsOf(lab, hosts[me].name), "link", "set", dev, "netns", ns]);
+    ip(["-n", ns, "link", "set", dev, "address", n.gatewayMac, "mtu", String(LAB_VXLAN_MTU)]);
+    ip(["-n", ns, "addr", "add", `${n.gatewayIp}/${n.cidr.split("/")[1]}`, "dev", dev]);
+    ip(["-n", ns, "link", "set", dev, "up"]);
+    for (const vm of hosts.flatMap((h) => h.vms).filter((v) => v.network === n.name)) {
+      ip(["-n", ns, "neigh", "replace", vm.address.split("/")[0], "lladdr", vm.mac, "dev", dev, "nud", "permanent"]);
+    }
+  });
+  return `${hosts[me].name}: namespace ${ns}: router ${LAB_NETWORKS.map((n) => `${n.gatewayIp} ${n.gatewayMac}`).join(", ")}, DVR MAC ${hosts[me].dvrMac}`;
+}
+
 /** Brings the two-host lab up (the caller has checked the name and root, and cleaned up); returns what it did. */
 export async function twoHostUp(lab: string, hosts: LabHost[] = TWO_HOSTS): Promise<string[]> {
   if (hosts.length !== 2) throw new FlowplaneError("FP_ERR_LAB", "the two-host lab has exactly two hosts");
@@ -157,7 +239,9 @@ export async function twoHostUp(lab: string, hosts: LabHost[] = TWO_HOSTS): Prom
     const files = hostFiles(lab, h.name);
     mkdirSync(files.dir, { recursive: true, mode: 0o755 });
     writeFileSync(files.topology, JSON.stringify(hostTopology(lab, hosts, i), null, 2) + "\n");
-    writeFileSync(files.flows, brTunFlows(hosts, i).join("\n") + "\n");
+    const dvr = dvrInput(hosts, i);
+    writeFileSync(files.flows, compileDvrTunFlows(dvr).join("\n") + "\n");
+    writeFileSync(join(files.dir, "br-int.flows"), compileDvrIntFlows(dvr).join("\n") + "\n");
     const logFd = openSync(files.log, "a");
     // `ip netns exec` execs the command, so the pid is flowplane's own.
     const child = spawn("ip", ["netns", "exec", ns, process.execPath, ...selfCommand(), "run", "--topology", files.topology, "--control", files.control], {
@@ -179,8 +263,11 @@ export async function twoHostUp(lab: string, hosts: LabHost[] = TWO_HOSTS): Prom
       ip(["-n", vmNs, "link", "set", dev, "address", vm.mac, "mtu", String(LAB_VXLAN_MTU)]);
       ip(["-n", vmNs, "addr", "add", vm.address, "dev", dev]);
       ip(["-n", vmNs, "link", "set", dev, "up"]);
-      done.push(`${h.name}: namespace ${vmNs}: ${dev} ${vm.address} ${vm.mac} mtu ${LAB_VXLAN_MTU} (br-int ofport ${vm.ofport}, tag ${LAB_LOCAL_VLAN})`);
+      const net = LAB_NETWORKS.find((n) => n.name === vm.network)!;
+      ip(["-n", vmNs, "route", "add", "default", "via", net.gatewayIp]);
+      done.push(`${h.name}: namespace ${vmNs}: ${dev} ${vm.address} ${vm.mac} mtu ${LAB_VXLAN_MTU} via ${net.gatewayIp} (br-int ofport ${vm.ofport}, tag ${h.localVlans[vm.network]})`);
     }
+    done.push(routerUp(lab, hosts, i));
   }
   return done;
 }
