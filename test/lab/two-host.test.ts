@@ -2,8 +2,11 @@
  * The two-host lab (`flowplane lab up --hosts 2`): two flowplane processes as
  * compute hosts in their own namespaces, joined by VXLAN over a veth
  * underlay, with the references' instances 10.0.0.8 (host 1) and 10.0.0.4
- * (host 2). Pings and TCP cross the tunnel; a capture of the underlay, read
- * by tshark as VXLAN, shows the segment's VNI and the instances' frames.
+ * (host 2) on one network, 10.1.0.10 (host 2) on another, routed by each
+ * host's copy of the distributed router. Pings and TCP cross the tunnel; a
+ * capture of the underlay, read by tshark as VXLAN, shows the segments' VNIs,
+ * the instances' frames and, for routed frames, the sending host's DVR MAC,
+ * which the receiving host replaces by the gateway's MAC again.
  *
  * Needs root, /dev/net/tun, iproute2, tcpdump, tshark and the native addon:
  * without them the tests are skipped with the reason, except under CI=true,
@@ -21,10 +24,24 @@ const IN_CI = process.env.CI === "true";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
 const ID = `h${process.pid % 100000}`;
-const NS = { host1: `fplab-${ID}-host1`, host2: `fplab-${ID}-host2`, vm1: `fplab-${ID}-vm1`, vm2: `fplab-${ID}-vm2` };
+const NS = {
+  host1: `fplab-${ID}-host1`,
+  host2: `fplab-${ID}-host2`,
+  vm1: `fplab-${ID}-vm1`,
+  vm2: `fplab-${ID}-vm2`,
+  vm3: `fplab-${ID}-vm3`,
+  router1: `fplab-${ID}-router1`,
+  router2: `fplab-${ID}-router2`,
+};
 const UNDERLAY = { host1: `fp${ID}-u1`, host2: `fp${ID}-u2` };
 const VM1 = { ip: "10.0.0.8", mac: "fa:16:3e:76:47:75" };
 const VM2 = { ip: "10.0.0.4", mac: "fa:16:3e:96:e2:a4" };
+const VM3 = { ip: "10.1.0.10", mac: "fa:16:3e:23:c5:28" };
+/** Reference 003: the router's MAC on private2 and the two compute nodes' DVR MACs. */
+const GW2_MAC = "fa:16:3e:5c:3d:f9";
+const DVR_MAC_HOST1 = "fa:16:3f:73:c3:04";
+const DVR_MAC_HOST2 = "fa:16:3f:59:35:b1";
+const VNI2 = 0x5;
 const HOST1_IP = "192.168.1.12";
 const HOST2_IP = "192.168.1.13";
 const VNI = 0x42;
@@ -103,26 +120,39 @@ async function waitText(read: () => string, text: string, timeoutMs: number): Pr
 }
 
 /**
- * Runs tcpdump -w on an interface of a namespace around `traffic`; returns the
- * capture file. -Z root: the temporary folder is root's only. --immediate-mode:
- * otherwise frames wait in the ring until a block retires, and SIGINT drops them.
+ * Runs tcpdump -w on interfaces of namespaces around `traffic`; returns the
+ * capture files in order. -Z root: the temporary folder is root's only.
+ * --immediate-mode: otherwise frames wait in the ring until a block retires,
+ * and SIGINT drops them.
  */
-async function capture(ns: string, dev: string, file: string, traffic: () => void): Promise<string> {
-  const dump = spawn("ip", ["netns", "exec", ns, "tcpdump", "-Z", "root", "--immediate-mode", "-i", dev, "-U", "-n", "-w", file], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  dump.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<void>((resolve) => dump.on("exit", () => resolve()));
+async function capture(targets: { ns: string; dev: string; file: string }[], traffic: () => void): Promise<string[]> {
+  const dumps = targets.map((t) => {
+    const child = spawn("ip", ["netns", "exec", t.ns, "tcpdump", "-Z", "root", "--immediate-mode", "-i", t.dev, "-U", "-n", "-w", t.file], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    return { child, exited, err: () => err };
+  });
   try {
-    await waitText(() => err, "listening on", 5000);
+    for (const d of dumps) await waitText(d.err, "listening on", 5000);
     traffic();
     // Let the last replies reach the wire before stopping the capture.
     await new Promise((r) => setTimeout(r, 300));
   } finally {
-    dump.kill("SIGINT");
-    await exited;
+    for (const d of dumps) d.child.kill("SIGINT");
+    for (const d of dumps) await d.exited;
   }
-  if (!existsSync(file)) throw new Error(`tcpdump wrote no ${file}: ${err}`);
-  return file;
+  targets.forEach((t, i) => {
+    if (!existsSync(t.file)) throw new Error(`tcpdump wrote no ${t.file}: ${dumps[i].err()}`);
+  });
+  return targets.map((t) => t.file);
+}
+
+/** tshark's one-line summary with link-layer addresses of each frame. */
+function summary(file: string): string[] {
+  const r = spawnSync("tshark", ["-r", file, "-T", "fields", "-E", "separator=;", "-e", "eth.src", "-e", "eth.dst", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.ttl", "-e", "icmp.type"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`tshark -r ${file}: ${r.stderr}`);
+  return r.stdout.trim().split("\n").filter((l) => l !== "");
 }
 
 /** tshark's full decode (-V) with UDP 4789 read as VXLAN, one text block per frame. */
@@ -159,6 +189,12 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     const addr = (ns: string): string => spawnSync("ip", ["-n", ns, "-4", "-o", "addr"], { encoding: "utf8" }).stdout;
     expect(addr(NS.vm1)).toContain(`${VM1.ip}/24`);
     expect(addr(NS.vm2)).toContain(`${VM2.ip}/24`);
+    expect(addr(NS.vm3)).toContain(`${VM3.ip}/24`);
+    // Both hosts' routers hold the same gateway addresses.
+    for (const r of [NS.router1, NS.router2]) {
+      expect(addr(r)).toContain("10.0.0.1/24");
+      expect(addr(r)).toContain("10.1.0.1/24");
+    }
     // The hosts carry no instance address: only flowplane forwards between them.
     expect(addr(NS.host1)).not.toContain("10.0.0.");
     expect(addr(NS.host2)).not.toContain("10.0.0.");
@@ -191,7 +227,7 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
 
   it("puts VXLAN with VNI 0x42 on the underlay, carrying the instances' frames, as tshark decodes it", async () => {
     // Host 2's end of the underlay sees what host 1 sends and what host 2 answers.
-    const file = await capture(NS.host2, UNDERLAY.host2, join(TMP, "underlay.pcap"), () => {
+    const [file] = await capture([{ ns: NS.host2, dev: UNDERLAY.host2, file: join(TMP, "underlay.pcap") }], () => {
       expect(ping(NS.vm1, VM2.ip)).toBe(true);
     });
     const frames = decodeVxlan(file);
@@ -221,6 +257,48 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
       expect(inner(f)).toContain(`Internet Protocol Version 4, Src: ${VM2.ip}, Dst: ${VM1.ip}`);
       expect(inner(f)).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${VM2.mac}\\), Dst: [^\\n]*\\(${VM1.mac}\\)`));
     }
+  }, 30_000);
+
+  it("routes across subnets and hosts through DVR: the DVR MAC on the wire, the gateway MAC restored", async () => {
+    expect(ping(NS.vm1, VM3.ip)).toBe(true);
+    expect(ping(NS.vm3, VM1.ip)).toBe(true);
+    expect(ping(NS.vm2, VM3.ip)).toBe(true);
+    const [wireFile, vm3File] = await capture(
+      [
+        { ns: NS.host2, dev: UNDERLAY.host2, file: join(TMP, "dvr-underlay.pcap") },
+        { ns: NS.vm3, dev: `fp${ID}-vm3`, file: join(TMP, "dvr-vm3.pcap") },
+      ],
+      () => {
+        expect(ping(NS.vm1, VM3.ip)).toBe(true);
+      },
+    );
+    const frames = decodeVxlan(wireFile);
+    const icmp = frames.filter((f) => f.includes("Internet Control Message Protocol"));
+    const requests = icmp.filter((f) => /Type: 8 \(Echo \(ping\) request\)/.test(f));
+    const replies = icmp.filter((f) => /Type: 0 \(Echo \(ping\) reply\)/.test(f));
+    expect(requests.length).toBeGreaterThanOrEqual(1);
+    expect(replies.length).toBeGreaterThanOrEqual(1);
+    const inner = (f: string): string => f.slice(f.indexOf("Virtual eXtensible"));
+    for (const f of requests) {
+      // Routed on host 1 into private2: VNI 5, from host 1's DVR MAC to vm3, TTL lowered once (reference 003's tcpdump on node3).
+      expect(f).toContain(`VXLAN Network Identifier (VNI): ${VNI2}`);
+      expect(f).toContain(`Internet Protocol Version 4, Src: ${HOST1_IP}, Dst: ${HOST2_IP}`);
+      expect(inner(f)).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${DVR_MAC_HOST1}\\), Dst: [^\\n]*\\(${VM3.mac}\\)`));
+      expect(inner(f)).toContain(`Internet Protocol Version 4, Src: ${VM1.ip}, Dst: ${VM3.ip}`);
+      expect(inner(f)).toContain("Time to Live: 63");
+    }
+    for (const f of replies) {
+      // Routed back on host 2 into private: VNI 0x42, from host 2's DVR MAC to vm1.
+      expect(f).toContain(`VXLAN Network Identifier (VNI): ${VNI}`);
+      expect(f).toContain(`Internet Protocol Version 4, Src: ${HOST2_IP}, Dst: ${HOST1_IP}`);
+      expect(inner(f)).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${DVR_MAC_HOST2}\\), Dst: [^\\n]*\\(${VM1.mac}\\)`));
+      expect(inner(f)).toContain(`Internet Protocol Version 4, Src: ${VM3.ip}, Dst: ${VM1.ip}`);
+    }
+    // vm3 sees its gateway's MAC, never a DVR MAC: host 2's br-int table 1 put it back.
+    const atVm3 = summary(vm3File).filter((l) => l.endsWith(";8") || l.endsWith(";0"));
+    expect(atVm3).toContain(`${GW2_MAC};${VM3.mac};${VM1.ip};${VM3.ip};63;8`);
+    expect(atVm3).toContain(`${VM3.mac};${GW2_MAC};${VM3.ip};${VM1.ip};64;0`);
+    expect(atVm3.join("\n")).not.toContain("fa:16:3f:");
   }, 30_000);
 
   it("leaves no namespace, interface or file behind after lab down", () => {
