@@ -6,7 +6,8 @@
  * host's copy of the distributed router. Pings and TCP cross the tunnel; a
  * capture of the underlay, read by tshark as VXLAN, shows the segments' VNIs,
  * the instances' frames and, for routed frames, the sending host's DVR MAC,
- * which the receiving host replaces by the gateway's MAC again.
+ * which the receiving host replaces by the gateway's MAC again. Traffic for
+ * the public network goes to the network node's snat port the same way.
  *
  * Needs root, /dev/net/tun, iproute2, tcpdump, tshark and the native addon:
  * without them the tests are skipped with the reason, except under CI=true,
@@ -32,8 +33,12 @@ const NS = {
   vm3: `fplab-${ID}-vm3`,
   router1: `fplab-${ID}-router1`,
   router2: `fplab-${ID}-router2`,
+  net: `fplab-${ID}-net`,
+  snat: `fplab-${ID}-snat`,
+  ext: `fplab-${ID}-ext`,
+  wire: `fplab-${ID}-wire`,
 };
-const UNDERLAY = { host1: `fp${ID}-u1`, host2: `fp${ID}-u2` };
+const UNDERLAY = { host1: `fp${ID}-u1`, host2: `fp${ID}-u2`, net: `fp${ID}-u3` };
 const VM1 = { ip: "10.0.0.8", mac: "fa:16:3e:76:47:75" };
 const VM2 = { ip: "10.0.0.4", mac: "fa:16:3e:96:e2:a4" };
 const VM3 = { ip: "10.1.0.10", mac: "fa:16:3e:23:c5:28" };
@@ -44,6 +49,11 @@ const DVR_MAC_HOST2 = "fa:16:3f:59:35:b1";
 const VNI2 = 0x5;
 const HOST1_IP = "192.168.1.12";
 const HOST2_IP = "192.168.1.13";
+const NET_IP = "192.168.1.11";
+/** Reference 003: router1's snat port on private, its gateway MAC there, and the public network's gateway. */
+const SG1 = { ip: "10.0.0.3", mac: "fa:16:3e:47:34:80" };
+const GW1_MAC = "fa:16:3e:9c:cf:de";
+const PUBLIC_GW = "172.24.4.1";
 const VNI = 0x42;
 const TMP = mkdtempSync(join(tmpdir(), "fplab-2h-"));
 
@@ -198,6 +208,8 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     // The hosts carry no instance address: only flowplane forwards between them.
     expect(addr(NS.host1)).not.toContain("10.0.0.");
     expect(addr(NS.host2)).not.toContain("10.0.0.");
+    expect(addr(NS.net)).not.toContain("10.0.0.");
+    expect(addr(NS.snat)).toContain(`${SG1.ip}/24`);
   });
 
   it("pings across hosts both ways", () => {
@@ -301,10 +313,37 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     expect(atVm3.join("\n")).not.toContain("fa:16:3f:");
   }, 30_000);
 
+  it("sends north-south traffic to the network node's snat port, with the DVR MAC on the wire (reference 003's PBR)", async () => {
+    expect(ping(NS.vm1, PUBLIC_GW)).toBe(true);
+    const [wireFile, sgFile] = await capture(
+      [
+        { ns: NS.net, dev: UNDERLAY.net, file: join(TMP, "snat-underlay.pcap") },
+        { ns: NS.snat, dev: `fp${ID}-sga`, file: join(TMP, "snat-sg.pcap") },
+      ],
+      () => {
+        expect(ping(NS.vm1, PUBLIC_GW)).toBe(true);
+      },
+    );
+    const requests = decodeVxlan(wireFile).filter((f) => /Type: 8 \(Echo \(ping\) request\)/.test(f));
+    expect(requests.length).toBeGreaterThanOrEqual(1);
+    for (const f of requests) {
+      // Routed on host 1 toward 10.0.0.3 (policy routing), tunnelled to the network node on private's VNI.
+      expect(f).toContain(`VXLAN Network Identifier (VNI): ${VNI}`);
+      expect(f).toContain(`Internet Protocol Version 4, Src: ${HOST1_IP}, Dst: ${NET_IP}`);
+      const inner = f.slice(f.indexOf("Virtual eXtensible"));
+      expect(inner).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${DVR_MAC_HOST1}\\), Dst: [^\\n]*\\(${SG1.mac}\\)`));
+      expect(inner).toContain(`Internet Protocol Version 4, Src: ${VM1.ip}, Dst: ${PUBLIC_GW}`);
+      expect(inner).toContain("Time to Live: 63");
+    }
+    // At the snat port the gateway's MAC is back, as 003's tcpdump in the snat namespace shows.
+    const atSg = summary(sgFile).filter((l) => l.endsWith(";8"));
+    expect(atSg).toContain(`${GW1_MAC};${SG1.mac};${VM1.ip};${PUBLIC_GW};63;8`);
+  }, 30_000);
+
   it("leaves no namespace, interface or file behind after lab down", () => {
     const r = cli(["lab", "down", "--name", ID]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/stopped flowplane run \(pid \d+\)\n(.*\n)*stopped flowplane run \(pid \d+\)/);
+    expect(r.stdout.match(/stopped flowplane run \(pid \d+\)/g)).toHaveLength(3);
     expect(namespacesLeft()).toEqual([]);
     expect(spawnSync("ip", ["link", "show", "dev", UNDERLAY.host1], { stdio: "ignore" }).status).not.toBe(0);
     expect(existsSync(`/run/flowplane/lab-${ID}`)).toBe(false);
