@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { FlowplaneError, UsageError } from "../errors.js";
 import { request } from "../daemon/protocol.js";
 import { CONTROL_DIR_DEFAULT } from "./run.js";
+import { TWO_HOSTS, hostFiles, twoHostUp } from "../lab/two-host.js";
 
 export const LAB_NETNS_PREFIX = "fplab-";
 /** How long up waits for the daemon to answer on its socket. */
@@ -67,16 +68,16 @@ export function labPaths(name: string, root = CONTROL_DIR_DEFAULT): LabPaths {
 export const netnsOf = (lab: string, vm: string): string => `${LAB_NETNS_PREFIX}${lab}-${vm}`;
 export const tapOf = (lab: string, vm: string): string => `fp${lab}-${vm}`;
 
-function checkName(name: string): void {
+export function checkName(name: string): void {
   // fp + name + -vm1 must fit IFNAMSIZ - 1 = 15 bytes.
   if (!/^[a-z0-9]{1,8}$/.test(name)) throw new UsageError(`--name must be 1-8 lowercase letters or digits, not "${name}"`);
 }
 
-function needRoot(): void {
+export function needRoot(): void {
   if (process.getuid?.() !== 0) throw new FlowplaneError("FP_ERR_LAB", "lab needs root (it creates network namespaces and taps): run it with sudo");
 }
 
-function ip(args: string[], allowFail = false): string {
+export function ip(args: string[], allowFail = false): string {
   const r = spawnSync("ip", args, { encoding: "utf8" });
   if (r.error) throw new FlowplaneError("FP_ERR_LAB", `cannot run ip (iproute2): ${(r.error as NodeJS.ErrnoException).code}`);
   if (r.status !== 0 && !allowFail) throw new FlowplaneError("FP_ERR_LAB", `ip ${args.join(" ")}: ${r.stderr.trim().split("\n")[0]}`);
@@ -92,7 +93,7 @@ export function labNamespaces(lab: string): string[] {
 }
 
 /** The daemon's pid when it is still running (and is the lab's daemon). */
-function daemonPid(paths: LabPaths): number {
+export function daemonPid(paths: LabPaths): number {
   if (!existsSync(paths.pidFile)) return -1;
   const pid = Number(readFileSync(paths.pidFile, "utf8").trim());
   if (!Number.isInteger(pid) || pid <= 0) return -1;
@@ -104,9 +105,9 @@ function daemonPid(paths: LabPaths): number {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -116,7 +117,7 @@ function alive(pid: number): boolean {
 }
 
 /** The command that runs this CLI again (dist/cli/main.js, or src/cli/main.ts under tsx). */
-function selfCommand(): string[] {
+export function selfCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   const main = fileURLToPath(new URL(`./main${extname(here)}`, import.meta.url));
   return [...process.execArgv, main];
@@ -134,6 +135,8 @@ export interface LabUpOptions {
   name: string;
   flows?: string;
   vm3?: boolean;
+  /** 2: the two-host lab over VXLAN (src/lab/two-host.ts). */
+  hosts?: number;
 }
 
 /** Brings the lab up; returns what it did, one line each. */
@@ -142,10 +145,21 @@ export async function labUp(opts: LabUpOptions): Promise<string[]> {
   needRoot();
   const paths = labPaths(opts.name);
   const done: string[] = [];
-  const pid = daemonPid(paths);
+  const pid = Math.max(daemonPid(paths), ...TWO_HOSTS.map((h) => daemonPid(hostFiles(opts.name, h.name))));
   if (pid > 0 && labNamespaces(opts.name).length > 0) return [`lab ${opts.name} is already up (flowplane run pid ${pid}, control ${paths.control})`];
   if (pid > 0 || existsSync(paths.dir) || labNamespaces(opts.name).length > 0) {
     done.push(...(await labDown(opts.name)).map((l) => `cleaned up a partial lab first: ${l}`));
+  }
+  if (opts.hosts !== undefined && opts.hosts !== 1 && opts.hosts !== 2) throw new UsageError(`--hosts must be 1 or 2, not ${opts.hosts}`);
+  if (opts.hosts === 2) {
+    if (opts.flows !== undefined || opts.vm3) throw new UsageError("--hosts 2 builds Neutron's bridges itself: --flows and --vm3 do not apply");
+    try {
+      done.push(...(await twoHostUp(opts.name)));
+    } catch (error) {
+      await labDown(opts.name);
+      throw error;
+    }
+    return done;
   }
   if (opts.flows !== undefined && !existsSync(opts.flows)) throw new UsageError(`--flows ${opts.flows}: no such file`);
   const vms = VMS.slice(0, opts.vm3 ? 3 : 2);
@@ -184,7 +198,7 @@ export async function labUp(opts: LabUpOptions): Promise<string[]> {
   return done;
 }
 
-async function waitReady(paths: LabPaths, pid: number): Promise<void> {
+export async function waitReady(paths: LabPaths, pid: number): Promise<void> {
   const deadline = Date.now() + LAB_START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (!alive(pid)) {
@@ -207,8 +221,9 @@ export async function labDown(name: string): Promise<string[]> {
   needRoot();
   const paths = labPaths(name);
   const done: string[] = [];
-  const pid = daemonPid(paths);
-  if (pid > 0) {
+  for (const daemon of [paths, ...TWO_HOSTS.map((h) => hostFiles(name, h.name))]) {
+    const pid = daemonPid(daemon);
+    if (pid <= 0) continue;
     process.kill(pid, "SIGTERM");
     const deadline = Date.now() + LAB_STOP_TIMEOUT_MS;
     while (alive(pid) && Date.now() < deadline) await sleep(50);
@@ -248,8 +263,10 @@ export function registerLab(program: Command): void {
     .option("--name <n>", "lab name (1-8 lowercase letters or digits)", "lab")
     .option("--flows <file>", "flows for the bridge instead of NORMAL (ports vm1=1, vm2=2, vm3=3)")
     .option("--vm3", "add namespace vm3 with 10.1.0.10/24")
-    .action(async (opts: { name: string; flows?: string; vm3?: boolean }) => {
-      for (const line of await labUp({ name: opts.name, flows: opts.flows, vm3: opts.vm3 })) process.stdout.write(`${line}\n`);
+    .option("--hosts <n>", "2: two compute hosts and a network node (namespaces host1, host2, net, each with its own flowplane run) joined by VXLAN, with a distributed router")
+    .action(async (opts: { name: string; flows?: string; vm3?: boolean; hosts?: string }) => {
+      const hosts = opts.hosts === undefined ? undefined : Number(opts.hosts);
+      for (const line of await labUp({ name: opts.name, flows: opts.flows, vm3: opts.vm3, hosts })) process.stdout.write(`${line}\n`);
     });
   lab
     .command("down")

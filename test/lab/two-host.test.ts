@@ -1,0 +1,351 @@
+/**
+ * The two-host lab (`flowplane lab up --hosts 2`): two flowplane processes as
+ * compute hosts in their own namespaces, joined by VXLAN over a veth
+ * underlay, with the references' instances 10.0.0.8 (host 1) and 10.0.0.4
+ * (host 2) on one network, 10.1.0.10 (host 2) on another, routed by each
+ * host's copy of the distributed router. Pings and TCP cross the tunnel; a
+ * capture of the underlay, read by tshark as VXLAN, shows the segments' VNIs,
+ * the instances' frames and, for routed frames, the sending host's DVR MAC,
+ * which the receiving host replaces by the gateway's MAC again. Traffic for
+ * the public network goes to the network node's snat port the same way.
+ *
+ * Needs root, /dev/net/tun, iproute2, tcpdump, tshark and the native addon:
+ * without them the tests are skipped with the reason, except under CI=true,
+ * where a missing prerequisite fails. Everything is named after this process
+ * (lab t<pid>) and removed in afterAll and finally blocks.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const IN_CI = process.env.CI === "true";
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
+const ID = `h${process.pid % 100000}`;
+const NS = {
+  host1: `fplab-${ID}-host1`,
+  host2: `fplab-${ID}-host2`,
+  vm1: `fplab-${ID}-vm1`,
+  vm2: `fplab-${ID}-vm2`,
+  vm3: `fplab-${ID}-vm3`,
+  router1: `fplab-${ID}-router1`,
+  router2: `fplab-${ID}-router2`,
+  net: `fplab-${ID}-net`,
+  snat: `fplab-${ID}-snat`,
+  ext: `fplab-${ID}-ext`,
+  wire: `fplab-${ID}-wire`,
+};
+const UNDERLAY = { host1: `fp${ID}-u1`, host2: `fp${ID}-u2`, net: `fp${ID}-u3` };
+const VM1 = { ip: "10.0.0.8", mac: "fa:16:3e:76:47:75" };
+const VM2 = { ip: "10.0.0.4", mac: "fa:16:3e:96:e2:a4" };
+const VM3 = { ip: "10.1.0.10", mac: "fa:16:3e:23:c5:28" };
+/** Reference 003: the router's MAC on private2 and the two compute nodes' DVR MACs. */
+const GW2_MAC = "fa:16:3e:5c:3d:f9";
+const DVR_MAC_HOST1 = "fa:16:3f:73:c3:04";
+const DVR_MAC_HOST2 = "fa:16:3f:59:35:b1";
+const VNI2 = 0x5;
+const HOST1_IP = "192.168.1.12";
+const HOST2_IP = "192.168.1.13";
+const NET_IP = "192.168.1.11";
+/** Reference 003: router1's snat port on private, its gateway MAC there, and the public network's gateway. */
+const SG1 = { ip: "10.0.0.3", mac: "fa:16:3e:47:34:80" };
+const GW1_MAC = "fa:16:3e:9c:cf:de";
+const PUBLIC_GW = "172.24.4.1";
+const VNI = 0x42;
+const TMP = mkdtempSync(join(tmpdir(), "fplab-2h-"));
+
+const has = (cmd: string, arg: string): boolean => spawnSync(cmd, [arg], { stdio: "ignore" }).status === 0;
+
+function missing(): string {
+  if (process.platform !== "linux") return `not Linux (${process.platform})`;
+  if (process.getuid?.() !== 0) return "not running as root";
+  if (!existsSync("/dev/net/tun")) return "/dev/net/tun is missing";
+  if (!has("ip", "-V")) return "iproute2's `ip` command is missing";
+  if (!has("tcpdump", "--version")) return "tcpdump is missing";
+  if (!has("tshark", "--version")) return "tshark is missing";
+  if (!existsSync(join(ROOT, "native/flowplane.node"))) return "the native addon is not built (npm run build:native)";
+  return "";
+}
+
+const MISSING = missing();
+if (MISSING !== "" && !IN_CI) console.warn(`flowplane: skipping the two-host lab tests: ${MISSING}`);
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ping(ns: string, to: string): boolean {
+  return spawnSync("ip", ["netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", to], { stdio: "ignore" }).status === 0;
+}
+
+function namespacesLeft(): string[] {
+  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.includes(`-${ID}-`));
+}
+
+/** A node program run inside a namespace; resolves with its stdout when it exits. */
+function nodeIn(ns: string, source: string, args: string[] = []): { child: ChildProcess; done: Promise<string>; output: () => string } {
+  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", source, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err += d));
+  const done = new Promise<string>((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`)))));
+  done.catch(() => {});
+  return { child, done, output: () => out };
+}
+
+/** Per connection, the sha256 and size of what it received; "listening" once bound. */
+const SINK = `
+const net = require("node:net"), crypto = require("node:crypto");
+const [host, port] = process.argv.slice(1);
+net.createServer((s) => {
+  const h = crypto.createHash("sha256"); let n = 0;
+  s.on("data", (d) => { h.update(d); n += d.length; });
+  s.on("end", () => { console.log(JSON.stringify({ sha256: h.digest("hex"), size: n })); s.end(); });
+}).listen(Number(port), host, () => console.log("listening"));
+`;
+
+/** Sends argv[3] random bytes; prints their sha256, or "timeout"/"error CODE". */
+const SOURCE = `
+const net = require("node:net"), crypto = require("node:crypto");
+const [host, port, size] = process.argv.slice(1);
+const data = crypto.randomBytes(Number(size));
+const s = net.connect({ host, port: Number(port) });
+const t = setTimeout(() => { console.log("timeout"); process.exit(0); }, 10000);
+s.on("connect", () => { s.end(data); });
+s.on("error", (e) => { console.log("error " + e.code); process.exit(0); });
+s.on("close", () => { clearTimeout(t); console.log(crypto.createHash("sha256").update(data).digest("hex")); });
+`;
+
+async function waitText(read: () => string, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!read().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms; saw: ${read()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Runs tcpdump -w on interfaces of namespaces around `traffic`; returns the
+ * capture files in order. -Z root: the temporary folder is root's only.
+ * --immediate-mode: otherwise frames wait in the ring until a block retires,
+ * and SIGINT drops them.
+ */
+async function capture(targets: { ns: string; dev: string; file: string }[], traffic: () => void): Promise<string[]> {
+  const dumps = targets.map((t) => {
+    const child = spawn("ip", ["netns", "exec", t.ns, "tcpdump", "-Z", "root", "--immediate-mode", "-i", t.dev, "-U", "-n", "-w", t.file], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    return { child, exited, err: () => err };
+  });
+  try {
+    for (const d of dumps) await waitText(d.err, "listening on", 5000);
+    traffic();
+    // Let the last replies reach the wire before stopping the capture.
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    for (const d of dumps) d.child.kill("SIGINT");
+    for (const d of dumps) await d.exited;
+  }
+  targets.forEach((t, i) => {
+    if (!existsSync(t.file)) throw new Error(`tcpdump wrote no ${t.file}: ${dumps[i].err()}`);
+  });
+  return targets.map((t) => t.file);
+}
+
+/** tshark's one-line summary with link-layer addresses of each frame. */
+function summary(file: string): string[] {
+  const r = spawnSync("tshark", ["-r", file, "-T", "fields", "-E", "separator=;", "-e", "eth.src", "-e", "eth.dst", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.ttl", "-e", "icmp.type"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`tshark -r ${file}: ${r.stderr}`);
+  return r.stdout.trim().split("\n").filter((l) => l !== "");
+}
+
+/** tshark's full decode (-V) with UDP 4789 read as VXLAN, one text block per frame. */
+function decodeVxlan(file: string): string[] {
+  const r = spawnSync("tshark", ["-r", file, "-V", "-d", "udp.port==4789,vxlan"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`tshark -r ${file}: ${r.stderr}`);
+  return r.stdout.split(/^(?=Frame \d+:)/m).filter((b) => b.startsWith("Frame "));
+}
+
+afterAll(() => {
+  rmSync(TMP, { recursive: true, force: true });
+});
+
+describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
+  beforeAll(() => {
+    if (MISSING !== "") return;
+    const r = cli(["lab", "up", "--name", ID, "--hosts", "2"]);
+    if (r.status !== 0) {
+      cli(["lab", "down", "--name", ID]);
+      throw new Error(`lab up --hosts 2 failed: ${r.stderr}`);
+    }
+  }, 60_000);
+
+  afterAll(() => {
+    cli(["lab", "down", "--name", ID]);
+  });
+
+  it("has its prerequisites", () => {
+    expect(MISSING).toBe("");
+  });
+
+  it("runs one flowplane per host namespace, and the instances only in their own namespaces", () => {
+    expect(namespacesLeft().sort()).toEqual(Object.values(NS).sort());
+    const addr = (ns: string): string => spawnSync("ip", ["-n", ns, "-4", "-o", "addr"], { encoding: "utf8" }).stdout;
+    expect(addr(NS.vm1)).toContain(`${VM1.ip}/24`);
+    expect(addr(NS.vm2)).toContain(`${VM2.ip}/24`);
+    expect(addr(NS.vm3)).toContain(`${VM3.ip}/24`);
+    // Both hosts' routers hold the same gateway addresses.
+    for (const r of [NS.router1, NS.router2]) {
+      expect(addr(r)).toContain("10.0.0.1/24");
+      expect(addr(r)).toContain("10.1.0.1/24");
+    }
+    // The hosts carry no instance address: only flowplane forwards between them.
+    expect(addr(NS.host1)).not.toContain("10.0.0.");
+    expect(addr(NS.host2)).not.toContain("10.0.0.");
+    expect(addr(NS.net)).not.toContain("10.0.0.");
+    expect(addr(NS.snat)).toContain(`${SG1.ip}/24`);
+  });
+
+  it("pings across hosts both ways", () => {
+    expect(ping(NS.vm1, VM2.ip)).toBe(true);
+    expect(ping(NS.vm2, VM1.ip)).toBe(true);
+  });
+
+  it("carries a 4 MB TCP transfer across the tunnel intact", async () => {
+    const procs: ChildProcess[] = [];
+    try {
+      const sink = nodeIn(NS.vm2, SINK, [VM2.ip, "5001"]);
+      procs.push(sink.child);
+      await waitText(sink.output, "listening", 5000);
+      const size = 4 * 1024 * 1024;
+      const source = nodeIn(NS.vm1, SOURCE, [VM2.ip, "5001", String(size)]);
+      procs.push(source.child);
+      const sent = (await source.done).trim();
+      expect(sent).toMatch(/^[0-9a-f]{64}$/);
+      await waitText(sink.output, "sha256", 5000);
+      const got = JSON.parse(sink.output().trim().split("\n").at(-1)!) as { sha256: string; size: number };
+      expect(got.size).toBe(size);
+      expect(got.sha256).toBe(sent);
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+    }
+  }, 30_000);
+
+  it("puts VXLAN with VNI 0x42 on the underlay, carrying the instances' frames, as tshark decodes it", async () => {
+    // Host 2's end of the underlay sees what host 1 sends and what host 2 answers.
+    const [file] = await capture([{ ns: NS.host2, dev: UNDERLAY.host2, file: join(TMP, "underlay.pcap") }], () => {
+      expect(ping(NS.vm1, VM2.ip)).toBe(true);
+    });
+    const frames = decodeVxlan(file);
+    const icmp = frames.filter((f) => f.includes("Internet Control Message Protocol"));
+    expect(icmp.length).toBeGreaterThanOrEqual(2);
+    // Nothing but VXLAN crosses the underlay: ARP is answered by br-tun's responder.
+    for (const f of frames) {
+      expect(f).toContain("Virtual eXtensible Local Area Network");
+      expect(f).toContain(`VXLAN Network Identifier (VNI): ${VNI}`);
+      expect(f).toMatch(/User Datagram Protocol, Src Port: \d+, Dst Port: 4789/);
+    }
+    const outer = (f: string): string => f.slice(0, f.indexOf("Virtual eXtensible"));
+    const inner = (f: string): string => f.slice(f.indexOf("Virtual eXtensible"));
+    const requests = icmp.filter((f) => /Type: 8 \(Echo \(ping\) request\)/.test(f));
+    const replies = icmp.filter((f) => /Type: 0 \(Echo \(ping\) reply\)/.test(f));
+    expect(requests.length).toBeGreaterThanOrEqual(1);
+    expect(replies.length).toBeGreaterThanOrEqual(1);
+    for (const f of requests) {
+      expect(outer(f)).toContain(`Internet Protocol Version 4, Src: ${HOST1_IP}, Dst: ${HOST2_IP}`);
+      expect(inner(f)).toContain(`Internet Protocol Version 4, Src: ${VM1.ip}, Dst: ${VM2.ip}`);
+      expect(inner(f)).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${VM1.mac}\\), Dst: [^\\n]*\\(${VM2.mac}\\)`));
+      // The VLAN br-int uses locally never reaches the wire (br-tun strips it).
+      expect(inner(f)).not.toContain("802.1Q Virtual LAN");
+    }
+    for (const f of replies) {
+      expect(outer(f)).toContain(`Internet Protocol Version 4, Src: ${HOST2_IP}, Dst: ${HOST1_IP}`);
+      expect(inner(f)).toContain(`Internet Protocol Version 4, Src: ${VM2.ip}, Dst: ${VM1.ip}`);
+      expect(inner(f)).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${VM2.mac}\\), Dst: [^\\n]*\\(${VM1.mac}\\)`));
+    }
+  }, 30_000);
+
+  it("routes across subnets and hosts through DVR: the DVR MAC on the wire, the gateway MAC restored", async () => {
+    expect(ping(NS.vm1, VM3.ip)).toBe(true);
+    expect(ping(NS.vm3, VM1.ip)).toBe(true);
+    expect(ping(NS.vm2, VM3.ip)).toBe(true);
+    const [wireFile, vm3File] = await capture(
+      [
+        { ns: NS.host2, dev: UNDERLAY.host2, file: join(TMP, "dvr-underlay.pcap") },
+        { ns: NS.vm3, dev: `fp${ID}-vm3`, file: join(TMP, "dvr-vm3.pcap") },
+      ],
+      () => {
+        expect(ping(NS.vm1, VM3.ip)).toBe(true);
+      },
+    );
+    const frames = decodeVxlan(wireFile);
+    const icmp = frames.filter((f) => f.includes("Internet Control Message Protocol"));
+    const requests = icmp.filter((f) => /Type: 8 \(Echo \(ping\) request\)/.test(f));
+    const replies = icmp.filter((f) => /Type: 0 \(Echo \(ping\) reply\)/.test(f));
+    expect(requests.length).toBeGreaterThanOrEqual(1);
+    expect(replies.length).toBeGreaterThanOrEqual(1);
+    const inner = (f: string): string => f.slice(f.indexOf("Virtual eXtensible"));
+    for (const f of requests) {
+      // Routed on host 1 into private2: VNI 5, from host 1's DVR MAC to vm3, TTL lowered once (reference 003's tcpdump on node3).
+      expect(f).toContain(`VXLAN Network Identifier (VNI): ${VNI2}`);
+      expect(f).toContain(`Internet Protocol Version 4, Src: ${HOST1_IP}, Dst: ${HOST2_IP}`);
+      expect(inner(f)).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${DVR_MAC_HOST1}\\), Dst: [^\\n]*\\(${VM3.mac}\\)`));
+      expect(inner(f)).toContain(`Internet Protocol Version 4, Src: ${VM1.ip}, Dst: ${VM3.ip}`);
+      expect(inner(f)).toContain("Time to Live: 63");
+    }
+    for (const f of replies) {
+      // Routed back on host 2 into private: VNI 0x42, from host 2's DVR MAC to vm1.
+      expect(f).toContain(`VXLAN Network Identifier (VNI): ${VNI}`);
+      expect(f).toContain(`Internet Protocol Version 4, Src: ${HOST2_IP}, Dst: ${HOST1_IP}`);
+      expect(inner(f)).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${DVR_MAC_HOST2}\\), Dst: [^\\n]*\\(${VM1.mac}\\)`));
+      expect(inner(f)).toContain(`Internet Protocol Version 4, Src: ${VM3.ip}, Dst: ${VM1.ip}`);
+    }
+    // vm3 sees its gateway's MAC, never a DVR MAC: host 2's br-int table 1 put it back.
+    const atVm3 = summary(vm3File).filter((l) => l.endsWith(";8") || l.endsWith(";0"));
+    expect(atVm3).toContain(`${GW2_MAC};${VM3.mac};${VM1.ip};${VM3.ip};63;8`);
+    expect(atVm3).toContain(`${VM3.mac};${GW2_MAC};${VM3.ip};${VM1.ip};64;0`);
+    expect(atVm3.join("\n")).not.toContain("fa:16:3f:");
+  }, 30_000);
+
+  it("sends north-south traffic to the network node's snat port, with the DVR MAC on the wire (reference 003's PBR)", async () => {
+    expect(ping(NS.vm1, PUBLIC_GW)).toBe(true);
+    const [wireFile, sgFile] = await capture(
+      [
+        { ns: NS.net, dev: UNDERLAY.net, file: join(TMP, "snat-underlay.pcap") },
+        { ns: NS.snat, dev: `fp${ID}-sga`, file: join(TMP, "snat-sg.pcap") },
+      ],
+      () => {
+        expect(ping(NS.vm1, PUBLIC_GW)).toBe(true);
+      },
+    );
+    const requests = decodeVxlan(wireFile).filter((f) => /Type: 8 \(Echo \(ping\) request\)/.test(f));
+    expect(requests.length).toBeGreaterThanOrEqual(1);
+    for (const f of requests) {
+      // Routed on host 1 toward 10.0.0.3 (policy routing), tunnelled to the network node on private's VNI.
+      expect(f).toContain(`VXLAN Network Identifier (VNI): ${VNI}`);
+      expect(f).toContain(`Internet Protocol Version 4, Src: ${HOST1_IP}, Dst: ${NET_IP}`);
+      const inner = f.slice(f.indexOf("Virtual eXtensible"));
+      expect(inner).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${DVR_MAC_HOST1}\\), Dst: [^\\n]*\\(${SG1.mac}\\)`));
+      expect(inner).toContain(`Internet Protocol Version 4, Src: ${VM1.ip}, Dst: ${PUBLIC_GW}`);
+      expect(inner).toContain("Time to Live: 63");
+    }
+    // At the snat port the gateway's MAC is back, as 003's tcpdump in the snat namespace shows.
+    const atSg = summary(sgFile).filter((l) => l.endsWith(";8"));
+    expect(atSg).toContain(`${GW1_MAC};${SG1.mac};${VM1.ip};${PUBLIC_GW};63;8`);
+  }, 30_000);
+
+  it("leaves no namespace, interface or file behind after lab down", () => {
+    const r = cli(["lab", "down", "--name", ID]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.match(/stopped flowplane run \(pid \d+\)/g)).toHaveLength(3);
+    expect(namespacesLeft()).toEqual([]);
+    expect(spawnSync("ip", ["link", "show", "dev", UNDERLAY.host1], { stdio: "ignore" }).status).not.toBe(0);
+    expect(existsSync(`/run/flowplane/lab-${ID}`)).toBe(false);
+  });
+});
