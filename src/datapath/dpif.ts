@@ -609,7 +609,7 @@ export class Datapath implements RecircHost {
    * id, and goes through the caches (or an upcall that thaws the frozen
    * state) and its actions, all before the recirculating pass continues.
    */
-  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, depth: number): void {
+  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, keyHdrs: Uint16Array | null, khb: number, depth: number): void {
     const stats = this.stats;
     if (depth >= RECIRC_DEPTH_MAX) {
       stats.recircDropped++;
@@ -621,12 +621,20 @@ export class Datapath implements RecircHost {
     const rb = d * L.KEY_WORDS;
     const hdrs = this.recircHdrs;
     const hb = d * HDR_WORDS;
-    if (this.recircParser.parseFrame(frame, off, len, key[kb + L.W_IN_PORT], keys, rb, hdrs, hb) === PARSE_RUNT) {
-      stats.runts++;
-      return;
+    if (keyHdrs !== null) {
+      // The headers are unchanged since key was parsed: the parse would give them again.
+      // Its datapath words, that is (the parser leaves the pipeline's words zero).
+      for (let w = 0; w < L.DP_WORDS; w++) keys[rb + w] = key[kb + w];
+      for (let w = L.DP_WORDS; w < L.KEY_WORDS; w++) keys[rb + w] = 0;
+      for (let w = 0; w < HDR_WORDS; w++) hdrs[hb + w] = keyHdrs[khb + w];
+    } else {
+      if (this.recircParser.parseFrame(frame, off, len, key[kb + L.W_IN_PORT], keys, rb, hdrs, hb) === PARSE_RUNT) {
+        stats.runts++;
+        return;
+      }
+      // dp_netdev_recirculate keeps the packet's metadata; only recirc_id changes.
+      for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = key[kb + w];
     }
-    // dp_netdev_recirculate keeps the packet's metadata; only recirc_id changes.
-    for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = key[kb + w];
     keys[rb + L.W_RECIRC_ID] = id;
     const regions = hdrs[hb + HDR_REGIONS] | REGION_META;
     hdrs[hb + HDR_REGIONS] = regions;

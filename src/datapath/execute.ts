@@ -85,6 +85,7 @@ export class Executor {
     if (ex === null) {
       ex = new Executor();
       if (this.host !== null && this.parser !== null) ex.attach(this.host, this.parser, this.depth);
+      ex.keyIsParsed = false;
       this.releasedExecutor = ex;
     }
     const hdrs = new Uint16Array(HDR_WORDS);
@@ -95,6 +96,12 @@ export class Executor {
     }
   }
   private releasedExecutor: Executor | null = null;
+  /**
+   * Whether the keys this executor runs are the parser's output for their
+   * frames (false for released fragments, whose key conntrack rebuilt), so
+   * that a recirculated pass may copy them rather than parse again.
+   */
+  private keyIsParsed = true;
 
   /** Lets this executor run ct/recirc through `host`; `parser` re-reads headers changed before a ct. */
   attach(host: RecircHost, parser: Parser, depth: number): void {
@@ -147,6 +154,12 @@ export class Executor {
     let k = key;
     let kk = kb;
     let stale = false;
+    // Header offsets that describe k's headers, and whether a NAT may have
+    // rewritten the frame since k was parsed: while neither `stale` nor
+    // `natted`, a recirculated pass can copy k instead of parsing the frame.
+    let kh = hdrs;
+    let khb = hb;
+    let natted = false;
     const dlType = key[kb + L.W_DL_TYPE] & 0xffff;
     const nw = key[kb + L.W_NW];
     const laterFrag = ((nw >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
@@ -297,8 +310,12 @@ export class Executor {
             this.reparse(b, start, len);
             l3 = this.ctHdrs[HDR_L3];
             l4 = this.ctHdrs[HDR_L4];
+            kh = this.ctHdrs;
+            khb = 0;
             stale = false;
+            natted = false;
           }
+          if (a.req.nat !== null) natted = true;
           const held = host.runConntrack(b, start, len, l3, l4, k, kk, a.req) === EXEC_HELD;
           const released = host.takeReleased();
           if (released !== null) this.continueReleased(released, actions, ai + 1, emit);
@@ -316,7 +333,10 @@ export class Executor {
           k.fill(0, L.W_CT, L.W_CT_TP + 1);
           break;
         case "recirc":
-          if (this.host !== null) this.host.recirculate(a.id, b, start, len, k, kk, this.depth);
+          if (this.host === null) break;
+          // The frame's headers are still the ones k holds: the next pass copies them (no re-parse).
+          if (!stale && !natted && this.keyIsParsed) this.host.recirculate(a.id, b, start, len, k, kk, kh, khb, this.depth);
+          else this.host.recirculate(a.id, b, start, len, k, kk, null, 0, this.depth);
           break;
         default:
           break;

@@ -27,6 +27,11 @@ export interface RecircHost {
   runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): number;
   /** Packets conntrack handed back (fragments of a reassembled or expired datagram), or null when none. */
   takeReleased(): ReleasedPacket[] | null;
-  /** The packet at frame[off, off + len), whose metadata is key[kb..], re-enters the datapath with recirc_id = id. */
-  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, depth: number): void;
+  /**
+   * The packet at frame[off, off + len), whose metadata is key[kb..], re-enters
+   * the datapath with recirc_id = id. `hdrs` (header offsets at hdrs[hb..])
+   * when key[kb..]'s headers still describe the frame exactly (no header
+   * action or NAT since it was parsed): the pass copies them; null: it parses.
+   */
+  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, hdrs: Uint16Array | null, hb: number, depth: number): void;
 }
