@@ -154,12 +154,11 @@ export class Executor {
     let k = key;
     let kk = kb;
     let stale = false;
-    // Header offsets that describe k's headers, and whether a NAT may have
-    // rewritten the frame since k was parsed: while neither `stale` nor
-    // `natted`, a recirculated pass can copy k instead of parsing the frame.
+    // Header offsets that describe k's headers: while not `stale`, a
+    // recirculated pass copies k instead of parsing the frame (a NAT keeps k
+    // true to the bytes: conntrack/api.ts updates its header words).
     let kh = hdrs;
     let khb = hb;
-    let natted = false;
     const dlType = key[kb + L.W_DL_TYPE] & 0xffff;
     const nw = key[kb + L.W_NW];
     const laterFrag = ((nw >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
@@ -313,9 +312,7 @@ export class Executor {
             kh = this.ctHdrs;
             khb = 0;
             stale = false;
-            natted = false;
           }
-          if (a.req.nat !== null) natted = true;
           const held = host.runConntrack(b, start, len, l3, l4, k, kk, a.req) === EXEC_HELD;
           const released = host.takeReleased();
           if (released !== null) this.continueReleased(released, actions, ai + 1, emit);
@@ -335,7 +332,7 @@ export class Executor {
         case "recirc":
           if (this.host === null) break;
           // The frame's headers are still the ones k holds: the next pass copies them (no re-parse).
-          if (!stale && !natted && this.keyIsParsed) this.host.recirculate(a.id, b, start, len, k, kk, kh, khb, this.depth);
+          if (!stale && this.keyIsParsed) this.host.recirculate(a.id, b, start, len, k, kk, kh, khb, this.depth);
           else this.host.recirculate(a.id, b, start, len, k, kk, null, 0, this.depth);
           break;
         default:
