@@ -47,8 +47,14 @@ export class Executor {
   host: RecircHost | null = null;
   /** Recirculation depth of the packets this executor runs (0: as received). */
   depth = 0;
-  /** The packet's key once conntrack has touched it (ct writes its metadata here, not into the caller's key). */
-  private readonly ctKey = new Uint32Array(L.KEY_WORDS);
+  /**
+   * The packet's key once conntrack has touched it, at ctKeys[ctBase..] (ct
+   * writes its metadata here, not into the caller's key). The datapath
+   * points it at the key slot of the next depth's pass, so a recirc finds
+   * the key already in place (setCtKeySlot); otherwise a private array.
+   */
+  private ctKeys: Uint32Array = new Uint32Array(L.KEY_WORDS);
+  private ctBase = 0;
   private readonly ctHdrs = new Uint16Array(HDR_WORDS);
   private parser: Parser | null = null;
 
@@ -59,18 +65,31 @@ export class Executor {
    * rewrites.
    */
   private reparse(b: Uint8Array, start: number, len: number): void {
-    const k = this.ctKey;
+    const k = this.ctKeys;
+    const c = this.ctBase;
     const meta = this.metaSave;
-    for (let w = 0; w < META_WORDS; w++) meta[w] = k[w];
-    this.parser!.parseFrame(b, start, len, k[L.W_IN_PORT], k, 0, this.ctHdrs, 0);
-    for (let w = 0; w < META_WORDS; w++) k[w] = meta[w];
+    for (let w = 0; w < META_WORDS; w++) meta[w] = k[c + w];
+    this.parser!.parseFrame(b, start, len, k[c + L.W_IN_PORT], k, c, this.ctHdrs, 0);
+    for (let w = 0; w < META_WORDS; w++) k[c + w] = meta[w];
   }
   private readonly metaSave = new Uint32Array(META_WORDS);
 
-  /** Copies the packet's key into ctKey (a loop: no subarray view per packet). */
+  /**
+   * Copies the packet's datapath words into the ct key (a loop: no subarray
+   * view per packet); the pipeline's words there stay zero, as the parser
+   * left them (datapath keys never carry registers).
+   */
   private takeKey(key: Uint32Array, kb: number): void {
-    const k = this.ctKey;
-    for (let w = 0; w < L.KEY_WORDS; w++) k[w] = key[kb + w];
+    const k = this.ctKeys;
+    const c = this.ctBase;
+    for (let w = 0; w < L.DP_WORDS; w++) k[c + w] = key[kb + w];
+  }
+
+  /** Makes ctKeys[base, base + KEY_WORDS) this executor's ct key (zeroed here once). */
+  setCtKeySlot(keys: Uint32Array, base: number): void {
+    keys.fill(0, base, base + L.KEY_WORDS);
+    this.ctKeys = keys;
+    this.ctBase = base;
   }
 
   /**
@@ -89,11 +108,14 @@ export class Executor {
       this.releasedExecutor = ex;
     }
     const hdrs = new Uint16Array(HDR_WORDS);
+    // Their recircs use the key slot that is this executor's ct key: kept aside meanwhile.
+    const saved = this.ctKeys.slice(this.ctBase, this.ctBase + L.KEY_WORDS);
     for (const p of released) {
       hdrs[HDR_L3] = p.l3;
       hdrs[HDR_L4] = p.l4;
       ex.run(p.frame, 0, p.frame.length, p.key, 0, hdrs, 0, actions, emit, from);
     }
+    this.ctKeys.set(saved, this.ctBase);
   }
   private releasedExecutor: Executor | null = null;
   /**
@@ -153,6 +175,7 @@ export class Executor {
     // `stale` once an action changed headers the key describes.
     let k = key;
     let kk = kb;
+    let own = false;
     let stale = false;
     // Header offsets that describe k's headers: while not `stale`, a
     // recirculated pass copies k instead of parsing the frame (a NAT keeps k
@@ -300,10 +323,11 @@ export class Executor {
             start = HEADROOM;
             copied = true;
           }
-          if (k !== this.ctKey) {
+          if (!own) {
             this.takeKey(key, kb);
-            k = this.ctKey;
-            kk = 0;
+            k = this.ctKeys;
+            kk = this.ctBase;
+            own = true;
           }
           if (stale) {
             this.reparse(b, start, len);
@@ -322,12 +346,13 @@ export class Executor {
         }
         case "ct_clear":
           // The packet's ct metadata is cleared (OVS_ACTION_ATTR_CT_CLEAR).
-          if (k !== this.ctKey) {
+          if (!own) {
             this.takeKey(key, kb);
-            k = this.ctKey;
-            kk = 0;
+            k = this.ctKeys;
+            kk = this.ctBase;
+            own = true;
           }
-          k.fill(0, L.W_CT, L.W_CT_TP + 1);
+          k.fill(0, kk + L.W_CT, kk + L.W_CT_TP + 1);
           break;
         case "recirc":
           if (this.host === null) break;
