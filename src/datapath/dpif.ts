@@ -190,9 +190,12 @@ export class Datapath implements RecircHost {
     this.conntrack = opts.conntrack ?? new Conntrack();
     this.recircParser = new Parser(opts.vlanLimit);
     this.executor.attach(this, this.recircParser, 0);
+    // Each executor's ct key is the key slot of the pass it recirculates to.
+    this.executor.setCtKeySlot(this.recircKeys, L.KEY_WORDS);
     for (let d = 1; d <= RECIRC_DEPTH_MAX; d++) {
       const ex = new Executor();
       ex.attach(this, this.recircParser, d);
+      ex.setCtKeySlot(this.recircKeys, (d + 1) * L.KEY_WORDS);
       this.executors.push(ex);
     }
     if (sw.tunnelPorts.size > 0) {
@@ -622,9 +625,16 @@ export class Datapath implements RecircHost {
   /** Executors of recirculated passes: executors[d - 1] runs depth d. */
   private readonly executors: Executor[] = [];
   private readonly recircParser: Parser;
-  /** Key and header slots of each depth's pass. */
-  private readonly recircKeys = new Uint32Array((RECIRC_DEPTH_MAX + 1) * L.KEY_WORDS);
+  /**
+   * Key and header slots of each depth's pass: slot d is depth d's key and
+   * also the ct key of the executor of depth d - 1, so a packet's key after
+   * ct is already where its recirculated pass reads it (slot RECIRC_DEPTH_MAX
+   * + 1 only serves the deepest executor's ct).
+   */
+  private readonly recircKeys = new Uint32Array((RECIRC_DEPTH_MAX + 2) * L.KEY_WORDS);
   private readonly recircHdrs = new Uint16Array((RECIRC_DEPTH_MAX + 1) * HDR_WORDS);
+  /** The metadata words of a packet being re-parsed (indexed by key word). */
+  private readonly recircMeta = new Uint32Array(L.W_TUN_TP + 1);
   /** The batch being processed: its time and where its outputs go. */
   private nowMs = 0;
   private emit: EmitFn = noEmit;
@@ -647,7 +657,7 @@ export class Datapath implements RecircHost {
    * id, and goes through the caches (or an upcall that thaws the frozen
    * state) and its actions, all before the recirculating pass continues.
    */
-  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, depth: number, rxHash: number): void {
+  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, keyHdrs: Uint16Array | null, khb: number, depth: number, rxHash: number): void {
     const stats = this.stats;
     if (depth >= RECIRC_DEPTH_MAX) {
       stats.recircDropped++;
@@ -659,12 +669,26 @@ export class Datapath implements RecircHost {
     const rb = d * L.KEY_WORDS;
     const hdrs = this.recircHdrs;
     const hb = d * HDR_WORDS;
-    if (this.recircParser.parseFrame(frame, off, len, key[kb + L.W_IN_PORT], keys, rb, hdrs, hb) === PARSE_RUNT) {
-      stats.runts++;
-      return;
+    if (keyHdrs !== null) {
+      // The headers are unchanged since key was parsed: the parse would give them again.
+      // Its datapath words, that is (the parser leaves the pipeline's words zero). The
+      // executor's ct key is this slot already (setCtKeySlot) unless no ct ran.
+      if (key !== keys || kb !== rb) {
+        for (let w = 0; w < L.DP_WORDS; w++) keys[rb + w] = key[kb + w];
+        for (let w = L.DP_WORDS; w < L.KEY_WORDS; w++) keys[rb + w] = 0;
+      }
+      for (let w = 0; w < HDR_WORDS; w++) hdrs[hb + w] = keyHdrs[khb + w];
+    } else {
+      // dp_netdev_recirculate keeps the packet's metadata; only recirc_id changes.
+      // Saved first: key may be this very slot (the executor's ct key).
+      const meta = this.recircMeta;
+      for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) meta[w] = key[kb + w];
+      if (this.recircParser.parseFrame(frame, off, len, key[kb + L.W_IN_PORT], keys, rb, hdrs, hb) === PARSE_RUNT) {
+        stats.runts++;
+        return;
+      }
+      for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = meta[w];
     }
-    // dp_netdev_recirculate keeps the packet's metadata; only recirc_id changes.
-    for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = key[kb + w];
     keys[rb + L.W_RECIRC_ID] = id;
     const regions = hdrs[hb + HDR_REGIONS] | REGION_META;
     hdrs[hb + HDR_REGIONS] = regions;

@@ -30,8 +30,11 @@ const REGION_WORDS: [number, number[]][] = [
   [REGION_IPV6, range(L.W_IPV6_SRC, 9)],
   [REGION_ARP_ND, range(L.W_ARP_SHA, 8)],
   [REGION_MPLS, range(L.W_MPLS0, 3)],
-  [REGION_META, range(1, 35)],
+  [REGION_META, range(L.W_RECIRC_ID, L.W_TUN_TP - L.W_RECIRC_ID + 1)],
 ];
+/** The first and last REGION_META words (recirc_id through the tunnel: layout.ts). */
+const META_FIRST = L.W_RECIRC_ID;
+const META_LAST = L.W_TUN_TP;
 /** Words to compare for each combination of region bits. */
 export const COMPARE_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
   Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)].sort((a, b) => a - b)),
@@ -127,6 +130,12 @@ export class Emc {
     if (regions === 0) return true;
     const full = this.keys;
     const f = slot * DP_WORDS;
+    if ((regions & REGION_META) !== 0) {
+      // The metadata words are contiguous: a plain loop, no index array (every recirculated pass has them).
+      for (let w = META_FIRST; w <= META_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
+      regions &= ~REGION_META;
+      if (regions === 0) return true;
+    }
     const words = REGION_EXTRA_WORDS[regions];
     for (let i = 0; i < words.length; i++) {
       const w = words[i];

@@ -60,8 +60,14 @@ export class Executor {
    * the key the packet was received with.
    */
   rxHash = 0;
-  /** The packet's key once conntrack has touched it (ct writes its metadata here, not into the caller's key). */
-  private readonly ctKey = new Uint32Array(L.KEY_WORDS);
+  /**
+   * The packet's key once conntrack has touched it, at ctKeys[ctBase..] (ct
+   * writes its metadata here, not into the caller's key). The datapath
+   * points it at the key slot of the next depth's pass, so a recirc finds
+   * the key already in place (setCtKeySlot); otherwise a private array.
+   */
+  private ctKeys: Uint32Array = new Uint32Array(L.KEY_WORDS);
+  private ctBase = 0;
   private readonly ctHdrs = new Uint16Array(HDR_WORDS);
   private parser: Parser | null = null;
 
@@ -72,18 +78,31 @@ export class Executor {
    * rewrites.
    */
   private reparse(b: Uint8Array, start: number, len: number): void {
-    const k = this.ctKey;
+    const k = this.ctKeys;
+    const c = this.ctBase;
     const meta = this.metaSave;
-    for (let w = 0; w < META_WORDS; w++) meta[w] = k[w];
-    this.parser!.parseFrame(b, start, len, k[L.W_IN_PORT], k, 0, this.ctHdrs, 0);
-    for (let w = 0; w < META_WORDS; w++) k[w] = meta[w];
+    for (let w = 0; w < META_WORDS; w++) meta[w] = k[c + w];
+    this.parser!.parseFrame(b, start, len, k[c + L.W_IN_PORT], k, c, this.ctHdrs, 0);
+    for (let w = 0; w < META_WORDS; w++) k[c + w] = meta[w];
   }
   private readonly metaSave = new Uint32Array(META_WORDS);
 
-  /** Copies the packet's key into ctKey (a loop: no subarray view per packet). */
+  /**
+   * Copies the packet's datapath words into the ct key (a loop: no subarray
+   * view per packet); the pipeline's words there stay zero, as the parser
+   * left them (datapath keys never carry registers).
+   */
   private takeKey(key: Uint32Array, kb: number): void {
-    const k = this.ctKey;
-    for (let w = 0; w < L.KEY_WORDS; w++) k[w] = key[kb + w];
+    const k = this.ctKeys;
+    const c = this.ctBase;
+    for (let w = 0; w < L.DP_WORDS; w++) k[c + w] = key[kb + w];
+  }
+
+  /** Makes ctKeys[base, base + KEY_WORDS) this executor's ct key (zeroed here once). */
+  setCtKeySlot(keys: Uint32Array, base: number): void {
+    keys.fill(0, base, base + L.KEY_WORDS);
+    this.ctKeys = keys;
+    this.ctBase = base;
   }
 
   /** The receive hash of the packet whose (unmodified) key is key[kb..]: OVS's RSS hash, kept across recirculation. */
@@ -103,19 +122,29 @@ export class Executor {
     if (ex === null) {
       ex = new Executor();
       if (this.host !== null && this.parser !== null) ex.attach(this.host, this.parser, this.depth);
+      ex.keyIsParsed = false;
       this.releasedExecutor = ex;
     }
     // The fragments keep this pass's tunnel queue and receive hash (the datagram's).
     ex.tunnelPops = this.tunnelPops;
     ex.rxHash = this.rxHash;
     const hdrs = new Uint16Array(HDR_WORDS);
+    // Their recircs use the key slot that is this executor's ct key: kept aside meanwhile.
+    const saved = this.ctKeys.slice(this.ctBase, this.ctBase + L.KEY_WORDS);
     for (const p of released) {
       hdrs[HDR_L3] = p.l3;
       hdrs[HDR_L4] = p.l4;
       ex.run(p.frame, 0, p.frame.length, p.key, 0, hdrs, 0, actions, emit, from);
     }
+    this.ctKeys.set(saved, this.ctBase);
   }
   private releasedExecutor: Executor | null = null;
+  /**
+   * Whether the keys this executor runs are the parser's output for their
+   * frames (false for released fragments, whose key conntrack rebuilt), so
+   * that a recirculated pass may copy them rather than parse again.
+   */
+  private keyIsParsed = true;
 
   /** Lets this executor run ct/recirc through `host`; `parser` re-reads headers changed before a ct. */
   attach(host: RecircHost, parser: Parser, depth: number): void {
@@ -167,7 +196,13 @@ export class Executor {
     // `stale` once an action changed headers the key describes.
     let k = key;
     let kk = kb;
+    let own = false;
     let stale = false;
+    // Header offsets that describe k's headers: while not `stale`, a
+    // recirculated pass copies k instead of parsing the frame (a NAT keeps k
+    // true to the bytes: conntrack/api.ts updates its header words).
+    let kh = hdrs;
+    let khb = hb;
     const dlType = key[kb + L.W_DL_TYPE] & 0xffff;
     const nw = key[kb + L.W_NW];
     const laterFrag = ((nw >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
@@ -309,15 +344,18 @@ export class Executor {
             start = HEADROOM;
             copied = true;
           }
-          if (k !== this.ctKey) {
+          if (!own) {
             this.takeKey(key, kb);
-            k = this.ctKey;
-            kk = 0;
+            k = this.ctKeys;
+            kk = this.ctBase;
+            own = true;
           }
           if (stale) {
             this.reparse(b, start, len);
             l3 = this.ctHdrs[HDR_L3];
             l4 = this.ctHdrs[HDR_L4];
+            kh = this.ctHdrs;
+            khb = 0;
             stale = false;
           }
           const held = host.runConntrack(b, start, len, l3, l4, k, kk, a.req) === EXEC_HELD;
@@ -329,15 +367,19 @@ export class Executor {
         }
         case "ct_clear":
           // The packet's ct metadata is cleared (OVS_ACTION_ATTR_CT_CLEAR).
-          if (k !== this.ctKey) {
+          if (!own) {
             this.takeKey(key, kb);
-            k = this.ctKey;
-            kk = 0;
+            k = this.ctKeys;
+            kk = this.ctBase;
+            own = true;
           }
-          k.fill(0, L.W_CT, L.W_CT_TP + 1);
+          k.fill(0, kk + L.W_CT, kk + L.W_CT_TP + 1);
           break;
         case "recirc":
-          if (this.host !== null) this.host.recirculate(a.id, b, start, len, k, kk, this.depth, this.receiveHash(key, kb));
+          if (this.host === null) break;
+          // The frame's headers are still the ones k holds: the next pass copies them (no re-parse).
+          if (!stale && this.keyIsParsed) this.host.recirculate(a.id, b, start, len, k, kk, kh, khb, this.depth, this.receiveHash(key, kb));
+          else this.host.recirculate(a.id, b, start, len, k, kk, null, 0, this.depth, this.receiveHash(key, kb));
           break;
         case "tnl_push": {
           if (!copied) {

@@ -31,8 +31,12 @@ export interface RecircHost {
   /** Packets conntrack handed back (fragments of a reassembled or expired datagram), or null when none. */
   takeReleased(): ReleasedPacket[] | null;
   /**
-   * The packet at frame[off, off + len), whose metadata is key[kb..], re-enters the datapath with recirc_id = id;
-   * rxHash is its receive hash (src/tunnel/hash.ts hash5Tuple of the key it was received with).
+   * The packet at frame[off, off + len), whose metadata is key[kb..], re-enters
+   * the datapath with recirc_id = id. `hdrs` (header offsets at hdrs[hb..])
+   * when key[kb..]'s headers still describe the frame exactly (no header
+   * action or NAT since it was parsed): the pass copies them; null: it parses.
+   * rxHash is its receive hash (src/tunnel/hash.ts hash5Tuple of the key it
+   * was received with), kept across recirculation as OVS keeps the RSS hash.
    */
-  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, depth: number, rxHash: number): void;
+  recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, hdrs: Uint16Array | null, hb: number, depth: number, rxHash: number): void;
 }
