@@ -225,10 +225,12 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
     const procs: ChildProcess[] = [];
     try {
       labUp(`${SG}\n`);
+      // One listener at a time: waitLine only sees output printed after it starts waiting.
       const sink2 = nodeIn(NS2, SINK, ["10.0.0.4", "22", "23"]);
-      const sink1 = nodeIn(NS1, SINK, ["10.0.0.8", "22"]);
-      procs.push(sink2.child, sink1.child);
+      procs.push(sink2.child);
       await waitLine(sink2.child, "listening");
+      const sink1 = nodeIn(NS1, SINK, ["10.0.0.8", "22"]);
+      procs.push(sink1.child);
       await waitLine(sink1.child, "listening");
       const run = (ns: string, host: string, port: string): Promise<string> => {
         const c = nodeIn(ns, SOURCE, [host, port, "100000"]);
