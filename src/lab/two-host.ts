@@ -32,9 +32,10 @@
  * compute routers send what is not east-west to the sg- port of the
  * source's subnet (policy routing, as the L3 agent sets it up), so it
  * crosses the tunnel with the DVR MAC and reaches the snat namespace with
- * the gateway MAC back. The snat namespace only routes yet: SNAT and
- * floating IPs wait for the router compiler (src/neutron/router-flows.ts
- * on main) to run on the network node.
+ * the gateway MAC back. The snat namespace NATs with the kernel, as the
+ * Neutron L3 agent does: subnets SNAT to 172.24.4.3 on the way out, and
+ * vm1's floating IP 172.24.4.20 is DNATed to 10.0.0.8 (centralised on the
+ * network node, where DVR would put it in a fip namespace on vm1's host).
  *
  * The underlay is a Linux bridge in namespace "wire" with a veth to each
  * host. The underlay bridge br-phy plays the part of the host's kernel address in
@@ -131,6 +132,35 @@ export const TWO_HOSTS: LabHost[] = [
 
 /** The network node's external side (reference 003: qg- 172.24.4.3 and the public network's gateway 172.24.4.1). */
 export const LAB_EXTERNAL = { cidr: "172.24.4.0/24", gatewayIp: "172.24.4.3", gatewayMac: "fa:16:3e:af:c7:ce", upstreamIp: "172.24.4.1", upstreamMac: "52:54:00:ac:18:01" };
+
+/** vm1's floating IP on the public network (as reference 003's floating IPs: an address of 172.24.4.0/24 mapped to a fixed IP). */
+export const LAB_FLOATING_IP = { floatingIp: "172.24.4.20", fixedIp: "10.0.0.8" };
+
+/**
+ * The snat namespace's NAT, as the Neutron L3 agent writes it with iptables
+ * (neutron-l3-agent-float-snat, -snat and -PREROUTING chains), here in nft:
+ * the floating IP's DNAT in, its own SNAT out, and every subnet SNATed to the
+ * qg- address when it leaves by qg-. The kernel's conntrack undoes each for
+ * the replies.
+ */
+function natRuleset(qg: string): string {
+  const { floatingIp, fixedIp } = LAB_FLOATING_IP;
+  return [
+    "table ip neutron {",
+    "  chain prerouting {",
+    "    type nat hook prerouting priority dstnat; policy accept;",
+    `    ip daddr ${floatingIp} dnat to ${fixedIp}`,
+    "  }",
+    "  chain postrouting {",
+    "    type nat hook postrouting priority srcnat; policy accept;",
+    `    ip saddr ${fixedIp} oifname "${qg}" snat to ${floatingIp}`,
+    ...LAB_NETWORKS.map((n) => `    ip saddr ${n.cidr} oifname "${qg}" snat to ${LAB_EXTERNAL.gatewayIp}`),
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
 
 /** The underlay veth end that lives in host `index` (0-based), and its peer on the wire namespace's bridge. */
 export const underlayOf = (lab: string, index: number): string => `fp${lab}-u${index + 1}`;
@@ -267,8 +297,8 @@ function routerUp(lab: string, hosts: LabHost[], me: number): string {
 /**
  * The network node's snat namespace: the router's sg- port on each network
  * and its qg- gateway on the external network (br-ex), plus namespace "ext"
- * standing for the public network's gateway. Not yet NAT: the namespace
- * routes, and "ext" routes the tenant subnets back through qg-.
+ * standing for the public network's gateway. The namespace routes and NATs
+ * (natRuleset); "ext" has no route to the tenant subnets.
  */
 function snatUp(lab: string, hosts: LabHost[], me: number): string {
   const host = hosts[me];
@@ -292,8 +322,14 @@ function snatUp(lab: string, hosts: LabHost[], me: number): string {
   ip(["-n", hostNs, "link", "set", qg, "netns", ns]);
   ip(["-n", ns, "link", "set", qg, "address", LAB_EXTERNAL.gatewayMac]);
   ip(["-n", ns, "addr", "add", `${LAB_EXTERNAL.gatewayIp}/${prefixLen}`, "dev", qg]);
+  // The floating IP is an address of qg- too, so the namespace answers ARP for it (the L3 agent adds it the same way).
+  ip(["-n", ns, "addr", "add", `${LAB_FLOATING_IP.floatingIp}/32`, "dev", qg]);
   ip(["-n", ns, "link", "set", qg, "up"]);
   ip(["-n", ns, "route", "add", "default", "via", LAB_EXTERNAL.upstreamIp]);
+  const nft = spawnSync("ip", ["netns", "exec", ns, "nft", "-f", "-"], { input: natRuleset(qg), encoding: "utf8" });
+  if (nft.status !== 0) {
+    throw new FlowplaneError("FP_ERR_LAB", `cannot install the snat namespace's NAT with nft (is nftables installed?): ${nft.error?.message ?? nft.stderr.trim()}`);
+  }
   const extNs = netnsOf(lab, "ext");
   const ext = tapOf(lab, "ext");
   ip(["netns", "add", extNs]);
@@ -302,8 +338,8 @@ function snatUp(lab: string, hosts: LabHost[], me: number): string {
   ip(["-n", extNs, "link", "set", ext, "address", LAB_EXTERNAL.upstreamMac]);
   ip(["-n", extNs, "addr", "add", `${LAB_EXTERNAL.upstreamIp}/${prefixLen}`, "dev", ext]);
   ip(["-n", extNs, "link", "set", ext, "up"]);
-  for (const n of LAB_NETWORKS) ip(["-n", extNs, "route", "add", n.cidr, "via", LAB_EXTERNAL.gatewayIp]);
-  return `${host.name}: namespace ${ns}: snat ports ${host.vms.map((v) => `${v.address} ${v.mac}`).join(", ")}, qg ${LAB_EXTERNAL.gatewayIp}; namespace ${extNs}: ${LAB_EXTERNAL.upstreamIp}`;
+  // No route back to the tenant subnets: "ext" only ever sees the public addresses NAT gives them.
+  return `${host.name}: namespace ${ns}: snat ports ${host.vms.map((v) => `${v.address} ${v.mac}`).join(", ")}, qg ${LAB_EXTERNAL.gatewayIp}, SNAT for ${LAB_NETWORKS.map((n) => n.cidr).join(", ")}, floating IP ${LAB_FLOATING_IP.floatingIp} -> ${LAB_FLOATING_IP.fixedIp}; namespace ${extNs}: ${LAB_EXTERNAL.upstreamIp}`;
 }
 
 /** Brings the two-host lab up (the caller has checked the name and root, and cleaned up); returns what it did. */

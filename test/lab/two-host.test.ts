@@ -54,6 +54,9 @@ const NET_IP = "192.168.1.11";
 const SG1 = { ip: "10.0.0.3", mac: "fa:16:3e:47:34:80" };
 const GW1_MAC = "fa:16:3e:9c:cf:de";
 const PUBLIC_GW = "172.24.4.1";
+/** Router1's qg- address (reference 003) and the floating IP the lab gives vm1. */
+const QG_IP = "172.24.4.3";
+const FLOATING_IP = "172.24.4.20";
 const VNI = 0x42;
 const TMP = mkdtempSync(join(tmpdir(), "fplab-2h-"));
 
@@ -66,6 +69,7 @@ function missing(): string {
   if (!has("ip", "-V")) return "iproute2's `ip` command is missing";
   if (!has("tcpdump", "--version")) return "tcpdump is missing";
   if (!has("tshark", "--version")) return "tshark is missing";
+  if (!has("nft", "--version")) return "nft (nftables) is missing";
   if (!existsSync(join(ROOT, "native/flowplane.node"))) return "the native addon is not built (npm run build:native)";
   return "";
 }
@@ -98,14 +102,14 @@ function nodeIn(ns: string, source: string, args: string[] = []): { child: Child
   return { child, done, output: () => out };
 }
 
-/** Per connection, the sha256 and size of what it received; "listening" once bound. */
+/** Per connection, the sha256 and size of what it received and the peer's address; "listening" once bound. */
 const SINK = `
 const net = require("node:net"), crypto = require("node:crypto");
 const [host, port] = process.argv.slice(1);
 net.createServer((s) => {
   const h = crypto.createHash("sha256"); let n = 0;
   s.on("data", (d) => { h.update(d); n += d.length; });
-  s.on("end", () => { console.log(JSON.stringify({ sha256: h.digest("hex"), size: n })); s.end(); });
+  s.on("end", () => { console.log(JSON.stringify({ sha256: h.digest("hex"), size: n, from: s.remoteAddress })); s.end(); });
 }).listen(Number(port), host, () => console.log("listening"));
 `;
 
@@ -338,6 +342,50 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     // At the snat port the gateway's MAC is back, as 003's tcpdump in the snat namespace shows.
     const atSg = summary(sgFile).filter((l) => l.endsWith(";8"));
     expect(atSg).toContain(`${GW1_MAC};${SG1.mac};${VM1.ip};${PUBLIC_GW};63;8`);
+  }, 30_000);
+
+  /** Sends `size` random bytes from namespace `from` to `to`:`port`, where `sinkNs` listens on `bind`; returns what the sink saw. */
+  async function transfer(sinkNs: string, bind: string, from: string, to: string, port: number, size: number): Promise<{ sent: string; got: { sha256: string; size: number; from: string } }> {
+    const procs: ChildProcess[] = [];
+    try {
+      const sink = nodeIn(sinkNs, SINK, [bind, String(port)]);
+      procs.push(sink.child);
+      await waitText(sink.output, "listening", 5000);
+      const source = nodeIn(from, SOURCE, [to, String(port), String(size)]);
+      procs.push(source.child);
+      const sent = (await source.done).trim();
+      expect(sent).toMatch(/^[0-9a-f]{64}$/);
+      await waitText(sink.output, "sha256", 5000);
+      return { sent, got: JSON.parse(sink.output().trim().split("\n").at(-1)!) as { sha256: string; size: number; from: string } };
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+    }
+  }
+
+  it("SNATs an instance's TCP connection out: the public gateway sees it from router1's qg- address 172.24.4.3, bytes intact", async () => {
+    // vm3 (private2, host 2) has no floating IP: its connection crosses the tunnel to the snat namespace and leaves by qg-.
+    const size = 256 * 1024;
+    const { sent, got } = await transfer(NS.ext, PUBLIC_GW, NS.vm3, PUBLIC_GW, 5002, size);
+    expect(got.from).toBe(QG_IP);
+    expect(got.size).toBe(size);
+    expect(got.sha256).toBe(sent);
+    // vm2 (private, host 2) too: the subnet SNAT applies per network.
+    const again = await transfer(NS.ext, PUBLIC_GW, NS.vm2, PUBLIC_GW, 5003, size);
+    expect(again.got.from).toBe(QG_IP);
+    expect(again.got.sha256).toBe(again.sent);
+  }, 30_000);
+
+  it("takes a TCP connection to vm1's floating IP 172.24.4.20 in to 10.0.0.8, and vm1's own connections out from the floating IP", async () => {
+    const size = 256 * 1024;
+    // In: ext dials the floating IP; vm1 accepts it on its fixed address, from the public gateway's own address.
+    const inbound = await transfer(NS.vm1, VM1.ip, NS.ext, FLOATING_IP, 5004, size);
+    expect(inbound.got.from).toBe(PUBLIC_GW);
+    expect(inbound.got.size).toBe(size);
+    expect(inbound.got.sha256).toBe(inbound.sent);
+    // Out: vm1 has a floating IP, so the public side sees that rather than the router's qg- address.
+    const outbound = await transfer(NS.ext, PUBLIC_GW, NS.vm1, PUBLIC_GW, 5005, size);
+    expect(outbound.got.from).toBe(FLOATING_IP);
+    expect(outbound.got.sha256).toBe(outbound.sent);
   }, 30_000);
 
   it("leaves no namespace, interface or file behind after lab down", () => {
