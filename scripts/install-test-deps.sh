@@ -25,7 +25,6 @@ PACKAGES=(
   netsniff-ng
   iputils-ping
   netcat-openbsd
-  nftables # the lab's snat namespace NATs with the kernel, as the Neutron L3 agent does
 )
 
 missing=()

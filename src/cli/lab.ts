@@ -263,7 +263,7 @@ export function registerLab(program: Command): void {
     .option("--name <n>", "lab name (1-8 lowercase letters or digits)", "lab")
     .option("--flows <file>", "flows for the bridge instead of NORMAL (ports vm1=1, vm2=2, vm3=3)")
     .option("--vm3", "add namespace vm3 with 10.1.0.10/24")
-    .option("--hosts <n>", "2: two compute hosts and a network node (namespaces host1, host2, net, each with its own flowplane run) joined by VXLAN, with a distributed router")
+    .option("--hosts <n>", "2: two compute hosts and a network node (namespaces host1, host2, net, each with its own flowplane run) joined by VXLAN, with a distributed router whose SNAT and floating IP the network node's flowplane does")
     .action(async (opts: { name: string; flows?: string; vm3?: boolean; hosts?: string }) => {
       const hosts = opts.hosts === undefined ? undefined : Number(opts.hosts);
       for (const line of await labUp({ name: opts.name, flows: opts.flows, vm3: opts.vm3, hosts })) process.stdout.write(`${line}\n`);

@@ -26,16 +26,30 @@
  * entries for every instance, as the L3 agent writes them.
  *
  * A third host, "net" (reference 003's node1, dvr_snat, 192.168.1.11),
- * runs the same bridges plus br-ex; its namespace "snat" holds router1's
- * sg- ports (10.0.0.3, 10.1.0.6) and qg- gateway (172.24.4.3 on br-ex), and
- * namespace "ext" stands for the public network's gateway 172.24.4.1. The
- * compute routers send what is not east-west to the sg- port of the
+ * runs the same bridges plus router1's SNAT side as flows: its sg- ports
+ * (10.0.0.3, 10.1.0.6) are patch ports from br-int (on each network's local
+ * VLAN) to br-router, whose flows are `neutron router-flows` of router1
+ * (router.json, written next to them), and br-router's qg- port
+ * (172.24.4.3) is patched to br-ex, where namespace "ext" stands for the
+ * public network's gateway 172.24.4.1:
+ *
+ *   ┌──────────────────────── ns fplab-N-net ─────────────────────────┐
+ *   │ br-int           br-router                    br-ex (NORMAL)    │
+ *   │   sga (tag 1) ── sga-r   ARP responder,        ext ── tap ──────┼─ ns ext
+ *   │   sgb (tag 2) ── sgb-r   ct(nat) zone 1000     ex-qg            │  172.24.4.1
+ *   │                          qg ───────────────────┘                │
+ *   └─────────────────────────────────────────────────────────────────┘
+ *
+ * The compute routers send what is not east-west to the sg- port of the
  * source's subnet (policy routing, as the L3 agent sets it up), so it
- * crosses the tunnel with the DVR MAC and reaches the snat namespace with
- * the gateway MAC back. The snat namespace NATs with the kernel, as the
- * Neutron L3 agent does: subnets SNAT to 172.24.4.3 on the way out, and
- * vm1's floating IP 172.24.4.20 is DNATed to 10.0.0.8 (centralised on the
- * network node, where DVR would put it in a fip namespace on vm1's host).
+ * crosses the tunnel with the DVR MAC and reaches br-router with the
+ * gateway MAC back. br-router answers ARP for the sg- and qg- addresses and
+ * the floating IP, SNATs both subnets to 172.24.4.3 on the way out and
+ * DNATs vm1's floating IP 172.24.4.20 to 10.0.0.8 (and SNATs vm1 out from
+ * it), all with flowplane's conntrack (centralised on the network node,
+ * where DVR would put the floating IP in a fip namespace on vm1's host).
+ * Its neighbours are static: the instances of each subnet and the public
+ * gateway's MAC, as router.json lists them.
  *
  * The underlay is a Linux bridge in namespace "wire" with a veth to each
  * host. The underlay bridge br-phy plays the part of the host's kernel address in
@@ -55,6 +69,8 @@ import { join } from "node:path";
 import { FlowplaneError } from "../errors.js";
 import type { TunInput } from "../neutron/tun-flows.js";
 import { compileDvrIntFlows, compileDvrTunFlows, type DvrInput } from "../neutron/dvr.js";
+import { compileRouter } from "../neutron/router-flows.js";
+import { parseRouterInput } from "../neutron/router-model.js";
 import { ip, labPaths, netnsOf, selfCommand, tapOf, waitReady, type LabPaths } from "../cli/lab.js";
 
 /** Neutron's MTU for instances on VXLAN networks over a 1500-byte underlay. */
@@ -77,7 +93,7 @@ export const LAB_NETWORKS: LabNetwork[] = [
 
 export interface LabVm {
   name: string;
-  /** "vm": an instance namespace; "snat": a port of the network node's snat namespace (Neutron's sg- port). */
+  /** "vm": an instance namespace; "snat": router1's sg- port on the network node (a patch from br-int to br-router). */
   kind: "vm" | "snat";
   network: string;
   ofport: number;
@@ -117,7 +133,7 @@ export const TWO_HOSTS: LabHost[] = [
     ],
   },
   {
-    // Reference 003's node1 (dvr_snat): the sg- ports of router1's snat namespace. Its DVR MAC is not shown there.
+    // Reference 003's node1 (dvr_snat): router1's sg- ports (the snat namespace's there). Its DVR MAC is not shown there.
     name: "net",
     underlayIp: "192.168.1.11",
     underlayMac: "52:54:00:01:01:0b",
@@ -135,32 +151,6 @@ export const LAB_EXTERNAL = { cidr: "172.24.4.0/24", gatewayIp: "172.24.4.3", ga
 
 /** vm1's floating IP on the public network (as reference 003's floating IPs: an address of 172.24.4.0/24 mapped to a fixed IP). */
 export const LAB_FLOATING_IP = { floatingIp: "172.24.4.20", fixedIp: "10.0.0.8" };
-
-/**
- * The snat namespace's NAT, as the Neutron L3 agent writes it with iptables
- * (neutron-l3-agent-float-snat, -snat and -PREROUTING chains), here in nft:
- * the floating IP's DNAT in, its own SNAT out, and every subnet SNATed to the
- * qg- address when it leaves by qg-. The kernel's conntrack undoes each for
- * the replies.
- */
-function natRuleset(qg: string): string {
-  const { floatingIp, fixedIp } = LAB_FLOATING_IP;
-  return [
-    "table ip neutron {",
-    "  chain prerouting {",
-    "    type nat hook prerouting priority dstnat; policy accept;",
-    `    ip daddr ${floatingIp} dnat to ${fixedIp}`,
-    "  }",
-    "  chain postrouting {",
-    "    type nat hook postrouting priority srcnat; policy accept;",
-    `    ip saddr ${fixedIp} oifname "${qg}" snat to ${floatingIp}`,
-    ...LAB_NETWORKS.map((n) => `    ip saddr ${n.cidr} oifname "${qg}" snat to ${LAB_EXTERNAL.gatewayIp}`),
-    "  }",
-    "}",
-    "",
-  ].join("\n");
-}
-
 
 /** The underlay veth end that lives in host `index` (0-based), and its peer on the wire namespace's bridge. */
 export const underlayOf = (lab: string, index: number): string => `fp${lab}-u${index + 1}`;
@@ -187,6 +177,16 @@ const BR_TUN_PATCH_INT = 1;
 const BR_TUN_VXLAN = 2;
 const BR_INT_PATCH_TUN = 1;
 const BR_PHY_UPLINK = 1;
+/** br-router: a patch port per sg- port from 1 up, then qg-; br-ex: the patch to qg- and the public gateway's tap. */
+const BR_ROUTER_FIRST_SG = 1;
+const BR_ROUTER_QG = 10;
+const BR_EX_QG = 1;
+const BR_EX_EXT = 2;
+/** The conntrack zone of router1's NAT on br-router. */
+export const LAB_ROUTER_CT_ZONE = 1000;
+
+/** br-router's end of the patch from br-int's sg- port. */
+const routerSidePortOf = (sg: string): string => `${sg}-r`;
 
 /** The Neutron agent's name for a tunnel port: type and the remote address in hex. */
 const tunnelPortName = (remoteIp: string): string => `vxlan-${remoteIp.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join("")}`;
@@ -221,18 +221,29 @@ export function hostTopology(lab: string, hosts: LabHost[], me: number): object 
   const host = hosts[me];
   const peers = hosts.filter((_, i) => i !== me);
   return {
-    bridges: [{ name: "br-int", flows: "br-int.flows" }, { name: "br-tun", flows: "br-tun.flows" }, { name: "br-phy" }, ...(isCompute(host) ? [] : [{ name: "br-ex" }])],
+    bridges: [
+      { name: "br-int", flows: "br-int.flows" },
+      { name: "br-tun", flows: "br-tun.flows" },
+      { name: "br-phy" },
+      ...(isCompute(host) ? [] : [{ name: "br-router", flows: "br-router.flows" }, { name: "br-ex" }]),
+    ],
     ports: [
       { name: "patch-tun", bridge: "br-int", ofport: BR_INT_PATCH_TUN, type: "patch", peer: "patch-int" },
-      ...host.vms.map((v) => ({ name: v.name, bridge: "br-int", ofport: v.ofport, tag: host.localVlans[v.network], type: "tap", options: { device: tapOf(lab, v.name) } })),
+      ...host.vms.map((v) =>
+        v.kind === "vm"
+          ? { name: v.name, bridge: "br-int", ofport: v.ofport, tag: host.localVlans[v.network], type: "tap", options: { device: tapOf(lab, v.name) } }
+          : { name: v.name, bridge: "br-int", ofport: v.ofport, tag: host.localVlans[v.network], type: "patch", peer: routerSidePortOf(v.name) },
+      ),
       ...(isCompute(host)
         ? LAB_NETWORKS.map((n, i) => {
             const qr = routerPortOf(me, i);
             return { name: qr.name, bridge: "br-int", ofport: qr.ofport, tag: host.localVlans[n.name], type: "tap", options: { device: tapOf(lab, qr.name) } };
           })
         : [
-            { name: "qg", bridge: "br-ex", ofport: 1, type: "tap", options: { device: tapOf(lab, "qg") } },
-            { name: "ext", bridge: "br-ex", ofport: 2, type: "tap", options: { device: tapOf(lab, "ext") } },
+            ...host.vms.map((v, i) => ({ name: routerSidePortOf(v.name), bridge: "br-router", ofport: BR_ROUTER_FIRST_SG + i, type: "patch", peer: v.name })),
+            { name: "qg", bridge: "br-router", ofport: BR_ROUTER_QG, type: "patch", peer: "ex-qg" },
+            { name: "ex-qg", bridge: "br-ex", ofport: BR_EX_QG, type: "patch", peer: "qg" },
+            { name: "ext", bridge: "br-ex", ofport: BR_EX_EXT, type: "tap", options: { device: tapOf(lab, "ext") } },
           ]),
       { name: "patch-int", bridge: "br-tun", ofport: BR_TUN_PATCH_INT, type: "patch", peer: "patch-tun" },
       ...peers.map((p, i) => ({
@@ -282,7 +293,7 @@ function routerUp(lab: string, hosts: LabHost[], me: number): string {
     for (const vm of hosts.flatMap((h) => h.vms).filter((v) => v.network === n.name)) {
       ip(["-n", ns, "neigh", "replace", vm.address.split("/")[0], "lladdr", vm.mac, "dev", dev, "nud", "permanent"]);
     }
-    // What is not east-west goes to the network node's snat port on the source's subnet (the L3 agent's policy
+    // What is not east-west goes to the network node's sg- port on the source's subnet (the L3 agent's policy
     // routing): the rule comes after main's (32766), so connected subnets are still routed here.
     const sg = hosts.flatMap((h) => h.vms).find((v) => v.kind === "snat" && v.network === n.name);
     if (sg !== undefined) {
@@ -295,51 +306,63 @@ function routerUp(lab: string, hosts: LabHost[], me: number): string {
 }
 
 /**
- * The network node's snat namespace: the router's sg- port on each network
- * and its qg- gateway on the external network (br-ex), plus namespace "ext"
- * standing for the public network's gateway. The namespace routes and NATs
- * (natRuleset); "ext" has no route to the tenant subnets.
+ * Router1's SNAT side as `neutron router-flows` reads it (router-model.ts):
+ * each sg- port is the router's interface on its subnet (its address and
+ * MAC are what the compute routers route to), with every instance of that
+ * subnet as a static neighbour; qg- is the gateway, with SNAT on and the
+ * public gateway's MAC as a static next hop; vm1's floating IP; no
+ * metadata proxy (the lab has none).
  */
-function snatUp(lab: string, hosts: LabHost[], me: number): string {
+export function labRouterJson(hosts: LabHost[]): object {
+  const net = hosts.find((h) => !isCompute(h));
+  if (net === undefined) throw new FlowplaneError("FP_ERR_LAB", "the lab has no network node (a host without instances)");
+  const instances = hosts.flatMap((h) => h.vms).filter((v) => v.kind === "vm");
+  return {
+    name: "router1",
+    ct_zone: LAB_ROUTER_CT_ZONE,
+    internal: net.vms.map((sg, i) => ({
+      port: routerSidePortOf(sg.name),
+      ofport: BR_ROUTER_FIRST_SG + i,
+      cidr: LAB_NETWORKS.find((n) => n.name === sg.network)!.cidr,
+      gateway_ip: sg.address.split("/")[0],
+      gateway_mac: sg.mac,
+      hosts: instances.filter((v) => v.network === sg.network).map((v) => ({ name: v.name, ip: v.address.split("/")[0], mac: v.mac })),
+    })),
+    external: {
+      port: "qg",
+      ofport: BR_ROUTER_QG,
+      cidr: LAB_EXTERNAL.cidr,
+      ip: LAB_EXTERNAL.gatewayIp,
+      mac: LAB_EXTERNAL.gatewayMac,
+      next_hop_ip: LAB_EXTERNAL.upstreamIp,
+      next_hop_mac: LAB_EXTERNAL.upstreamMac,
+      enable_snat: true,
+    },
+    floating_ips: [{ floating_ip: LAB_FLOATING_IP.floatingIp, fixed_ip: LAB_FLOATING_IP.fixedIp }],
+    metadata: false,
+  };
+}
+
+/**
+ * The network node's external side: namespace "ext", standing for the
+ * public network's gateway, on br-ex's tap. It has no route to the tenant
+ * subnets: it only ever sees the public addresses br-router's NAT gives them.
+ */
+function externalUp(lab: string, hosts: LabHost[], me: number): string {
   const host = hosts[me];
-  const hostNs = netnsOf(lab, host.name);
-  const ns = netnsOf(lab, "snat");
-  ip(["netns", "add", ns]);
-  quiet(ns);
-  spawnSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-  for (const sg of host.vms) {
-    const dev = tapOf(lab, sg.name);
-    ip(["-n", hostNs, "link", "set", dev, "netns", ns]);
-    ip(["-n", ns, "link", "set", dev, "address", sg.mac, "mtu", String(LAB_VXLAN_MTU)]);
-    ip(["-n", ns, "addr", "add", sg.address, "dev", dev]);
-    ip(["-n", ns, "link", "set", dev, "up"]);
-    for (const vm of hosts.flatMap((h) => h.vms).filter((v) => v.kind === "vm" && v.network === sg.network)) {
-      ip(["-n", ns, "neigh", "replace", vm.address.split("/")[0], "lladdr", vm.mac, "dev", dev, "nud", "permanent"]);
-    }
-  }
-  const prefixLen = LAB_EXTERNAL.cidr.split("/")[1];
-  const qg = tapOf(lab, "qg");
-  ip(["-n", hostNs, "link", "set", qg, "netns", ns]);
-  ip(["-n", ns, "link", "set", qg, "address", LAB_EXTERNAL.gatewayMac]);
-  ip(["-n", ns, "addr", "add", `${LAB_EXTERNAL.gatewayIp}/${prefixLen}`, "dev", qg]);
-  // The floating IP is an address of qg- too, so the namespace answers ARP for it (the L3 agent adds it the same way).
-  ip(["-n", ns, "addr", "add", `${LAB_FLOATING_IP.floatingIp}/32`, "dev", qg]);
-  ip(["-n", ns, "link", "set", qg, "up"]);
-  ip(["-n", ns, "route", "add", "default", "via", LAB_EXTERNAL.upstreamIp]);
-  const nft = spawnSync("ip", ["netns", "exec", ns, "nft", "-f", "-"], { input: natRuleset(qg), encoding: "utf8" });
-  if (nft.status !== 0) {
-    throw new FlowplaneError("FP_ERR_LAB", `cannot install the snat namespace's NAT with nft (is nftables installed?): ${nft.error?.message ?? nft.stderr.trim()}`);
-  }
   const extNs = netnsOf(lab, "ext");
   const ext = tapOf(lab, "ext");
   ip(["netns", "add", extNs]);
   quiet(extNs);
-  ip(["-n", hostNs, "link", "set", ext, "netns", extNs]);
+  ip(["-n", netnsOf(lab, host.name), "link", "set", ext, "netns", extNs]);
   ip(["-n", extNs, "link", "set", ext, "address", LAB_EXTERNAL.upstreamMac]);
-  ip(["-n", extNs, "addr", "add", `${LAB_EXTERNAL.upstreamIp}/${prefixLen}`, "dev", ext]);
+  ip(["-n", extNs, "addr", "add", `${LAB_EXTERNAL.upstreamIp}/${LAB_EXTERNAL.cidr.split("/")[1]}`, "dev", ext]);
   ip(["-n", extNs, "link", "set", ext, "up"]);
-  // No route back to the tenant subnets: "ext" only ever sees the public addresses NAT gives them.
-  return `${host.name}: namespace ${ns}: snat ports ${host.vms.map((v) => `${v.address} ${v.mac}`).join(", ")}, qg ${LAB_EXTERNAL.gatewayIp}, SNAT for ${LAB_NETWORKS.map((n) => n.cidr).join(", ")}, floating IP ${LAB_FLOATING_IP.floatingIp} -> ${LAB_FLOATING_IP.fixedIp}; namespace ${extNs}: ${LAB_EXTERNAL.upstreamIp}`;
+  return (
+    `${host.name}: br-router: router1's sg- ports ${host.vms.map((v) => `${v.address} ${v.mac}`).join(", ")}, qg ${LAB_EXTERNAL.gatewayIp}, ` +
+    `ct(nat) zone ${LAB_ROUTER_CT_ZONE}: SNAT of ${LAB_NETWORKS.map((n) => n.cidr).join(", ")}, floating IP ${LAB_FLOATING_IP.floatingIp} -> ${LAB_FLOATING_IP.fixedIp}; ` +
+    `namespace ${extNs}: ${LAB_EXTERNAL.upstreamIp} on br-ex`
+  );
 }
 
 /** Brings the two-host lab up (the caller has checked the name and root, and cleaned up); returns what it did. */
@@ -374,6 +397,12 @@ export async function twoHostUp(lab: string, hosts: LabHost[] = TWO_HOSTS): Prom
     const dvr = dvrInput(hosts, i);
     writeFileSync(files.flows, compileDvrTunFlows(dvr).join("\n") + "\n");
     writeFileSync(join(files.dir, "br-int.flows"), compileDvrIntFlows(dvr).join("\n") + "\n");
+    if (!isCompute(h)) {
+      // The file `flowplane neutron router-flows` reads, and what it prints: br-router's flows.
+      const router = labRouterJson(hosts);
+      writeFileSync(join(files.dir, "router.json"), JSON.stringify(router, null, 2) + "\n");
+      writeFileSync(join(files.dir, "br-router.flows"), compileRouter(parseRouterInput(router)).join("\n") + "\n");
+    }
     const logFd = openSync(files.log, "a");
     // `ip netns exec` execs the command, so the pid is flowplane's own.
     const child = spawn("ip", ["netns", "exec", ns, process.execPath, ...selfCommand(), "run", "--topology", files.topology, "--control", files.control], {
@@ -399,7 +428,7 @@ export async function twoHostUp(lab: string, hosts: LabHost[] = TWO_HOSTS): Prom
       ip(["-n", vmNs, "route", "add", "default", "via", net.gatewayIp]);
       done.push(`${h.name}: namespace ${vmNs}: ${dev} ${vm.address} ${vm.mac} mtu ${LAB_VXLAN_MTU} via ${net.gatewayIp} (br-int ofport ${vm.ofport}, tag ${h.localVlans[vm.network]})`);
     }
-    done.push(isCompute(h) ? routerUp(lab, hosts, i) : snatUp(lab, hosts, i));
+    done.push(isCompute(h) ? routerUp(lab, hosts, i) : externalUp(lab, hosts, i));
   }
   return done;
 }

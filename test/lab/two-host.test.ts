@@ -7,7 +7,9 @@
  * capture of the underlay, read by tshark as VXLAN, shows the segments' VNIs,
  * the instances' frames and, for routed frames, the sending host's DVR MAC,
  * which the receiving host replaces by the gateway's MAC again. Traffic for
- * the public network goes to the network node's snat port the same way.
+ * the public network goes to the network node's sg- port the same way, where
+ * flowplane's br-router (the `neutron router-flows` of router1) SNATs it, and
+ * DNATs vm1's floating IP, with flowplane's conntrack.
  *
  * Needs root, /dev/net/tun, iproute2, tcpdump, tshark and the native addon:
  * without them the tests are skipped with the reason, except under CI=true,
@@ -34,7 +36,6 @@ const NS = {
   router1: `fplab-${ID}-router1`,
   router2: `fplab-${ID}-router2`,
   net: `fplab-${ID}-net`,
-  snat: `fplab-${ID}-snat`,
   ext: `fplab-${ID}-ext`,
   wire: `fplab-${ID}-wire`,
 };
@@ -50,12 +51,13 @@ const VNI2 = 0x5;
 const HOST1_IP = "192.168.1.12";
 const HOST2_IP = "192.168.1.13";
 const NET_IP = "192.168.1.11";
-/** Reference 003: router1's snat port on private, its gateway MAC there, and the public network's gateway. */
+/** Reference 003: router1's snat (sg-) port on private, and the public network's gateway (its MAC is the lab's). */
 const SG1 = { ip: "10.0.0.3", mac: "fa:16:3e:47:34:80" };
-const GW1_MAC = "fa:16:3e:9c:cf:de";
-const PUBLIC_GW = "172.24.4.1";
-/** Router1's qg- address (reference 003) and the floating IP the lab gives vm1. */
-const QG_IP = "172.24.4.3";
+const PUBLIC_GW = { ip: "172.24.4.1", mac: "52:54:00:ac:18:01" };
+/** Router1's qg- address and MAC (reference 003) and the floating IP the lab gives vm1. */
+const QG = { ip: "172.24.4.3", mac: "fa:16:3e:af:c7:ce" };
+/** The conntrack zone of router1's NAT on the network node's br-router. */
+const ROUTER_ZONE = 1000;
 const FLOATING_IP = "172.24.4.20";
 const VNI = 0x42;
 const TMP = mkdtempSync(join(tmpdir(), "fplab-2h-"));
@@ -69,7 +71,6 @@ function missing(): string {
   if (!has("ip", "-V")) return "iproute2's `ip` command is missing";
   if (!has("tcpdump", "--version")) return "tcpdump is missing";
   if (!has("tshark", "--version")) return "tshark is missing";
-  if (!has("nft", "--version")) return "nft (nftables) is missing";
   if (!existsSync(join(ROOT, "native/flowplane.node"))) return "the native addon is not built (npm run build:native)";
   return "";
 }
@@ -102,14 +103,14 @@ function nodeIn(ns: string, source: string, args: string[] = []): { child: Child
   return { child, done, output: () => out };
 }
 
-/** Per connection, the sha256 and size of what it received and the peer's address; "listening" once bound. */
+/** Per connection, the sha256 and size of what it received and the peer's address and port; "listening" once bound. */
 const SINK = `
 const net = require("node:net"), crypto = require("node:crypto");
 const [host, port] = process.argv.slice(1);
 net.createServer((s) => {
   const h = crypto.createHash("sha256"); let n = 0;
   s.on("data", (d) => { h.update(d); n += d.length; });
-  s.on("end", () => { console.log(JSON.stringify({ sha256: h.digest("hex"), size: n, from: s.remoteAddress })); s.end(); });
+  s.on("end", () => { console.log(JSON.stringify({ sha256: h.digest("hex"), size: n, from: s.remoteAddress, port: s.remotePort })); s.end(); });
 }).listen(Number(port), host, () => console.log("listening"));
 `;
 
@@ -213,7 +214,10 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     expect(addr(NS.host1)).not.toContain("10.0.0.");
     expect(addr(NS.host2)).not.toContain("10.0.0.");
     expect(addr(NS.net)).not.toContain("10.0.0.");
-    expect(addr(NS.snat)).toContain(`${SG1.ip}/24`);
+    // Router1's sg- and qg- addresses and the floating IP belong to no kernel: br-router's flows answer for them.
+    for (const ns of Object.values(NS)) {
+      for (const a of [SG1.ip, "10.1.0.6", QG.ip, FLOATING_IP]) expect(addr(ns)).not.toContain(`${a}/`);
+    }
   });
 
   it("pings across hosts both ways", () => {
@@ -317,15 +321,15 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     expect(atVm3.join("\n")).not.toContain("fa:16:3f:");
   }, 30_000);
 
-  it("sends north-south traffic to the network node's snat port, with the DVR MAC on the wire (reference 003's PBR)", async () => {
-    expect(ping(NS.vm1, PUBLIC_GW)).toBe(true);
-    const [wireFile, sgFile] = await capture(
+  it("sends north-south traffic to the network node's sg- port with the DVR MAC on the wire (reference 003's PBR), and br-router routes it out of qg- NATed", async () => {
+    expect(ping(NS.vm1, PUBLIC_GW.ip)).toBe(true);
+    const [wireFile, extFile] = await capture(
       [
         { ns: NS.net, dev: UNDERLAY.net, file: join(TMP, "snat-underlay.pcap") },
-        { ns: NS.snat, dev: `fp${ID}-sga`, file: join(TMP, "snat-sg.pcap") },
+        { ns: NS.ext, dev: `fp${ID}-ext`, file: join(TMP, "snat-ext.pcap") },
       ],
       () => {
-        expect(ping(NS.vm1, PUBLIC_GW)).toBe(true);
+        expect(ping(NS.vm1, PUBLIC_GW.ip)).toBe(true);
       },
     );
     const requests = decodeVxlan(wireFile).filter((f) => /Type: 8 \(Echo \(ping\) request\)/.test(f));
@@ -336,16 +340,27 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
       expect(f).toContain(`Internet Protocol Version 4, Src: ${HOST1_IP}, Dst: ${NET_IP}`);
       const inner = f.slice(f.indexOf("Virtual eXtensible"));
       expect(inner).toMatch(new RegExp(`Ethernet II, Src: [^\\n]*\\(${DVR_MAC_HOST1}\\), Dst: [^\\n]*\\(${SG1.mac}\\)`));
-      expect(inner).toContain(`Internet Protocol Version 4, Src: ${VM1.ip}, Dst: ${PUBLIC_GW}`);
+      expect(inner).toContain(`Internet Protocol Version 4, Src: ${VM1.ip}, Dst: ${PUBLIC_GW.ip}`);
       expect(inner).toContain("Time to Live: 63");
     }
-    // At the snat port the gateway's MAC is back, as 003's tcpdump in the snat namespace shows.
-    const atSg = summary(sgFile).filter((l) => l.endsWith(";8"));
-    expect(atSg).toContain(`${GW1_MAC};${SG1.mac};${VM1.ip};${PUBLIC_GW};63;8`);
+    // At the public gateway: routed once more by br-router (TTL 62), from qg-'s MAC to the static next hop's,
+    // and from vm1's floating IP (its float-snat comes before the subnet SNAT); the reply goes back to that address.
+    const atExt = summary(extFile).filter((l) => l.endsWith(";8") || l.endsWith(";0"));
+    expect(atExt).toContain(`${QG.mac};${PUBLIC_GW.mac};${FLOATING_IP};${PUBLIC_GW.ip};62;8`);
+    expect(atExt).toContain(`${PUBLIC_GW.mac};${QG.mac};${PUBLIC_GW.ip};${FLOATING_IP};64;0`);
+    expect(atExt.join("\n")).not.toContain(VM1.ip);
   }, 30_000);
 
+  /** What the sink saw of one connection. */
+  interface Received {
+    sha256: string;
+    size: number;
+    from: string;
+    port: number;
+  }
+
   /** Sends `size` random bytes from namespace `from` to `to`:`port`, where `sinkNs` listens on `bind`; returns what the sink saw. */
-  async function transfer(sinkNs: string, bind: string, from: string, to: string, port: number, size: number): Promise<{ sent: string; got: { sha256: string; size: number; from: string } }> {
+  async function transfer(sinkNs: string, bind: string, from: string, to: string, port: number, size: number): Promise<{ sent: string; got: Received }> {
     const procs: ChildProcess[] = [];
     try {
       const sink = nodeIn(sinkNs, SINK, [bind, String(port)]);
@@ -356,22 +371,22 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
       const sent = (await source.done).trim();
       expect(sent).toMatch(/^[0-9a-f]{64}$/);
       await waitText(sink.output, "sha256", 5000);
-      return { sent, got: JSON.parse(sink.output().trim().split("\n").at(-1)!) as { sha256: string; size: number; from: string } };
+      return { sent, got: JSON.parse(sink.output().trim().split("\n").at(-1)!) as Received };
     } finally {
       for (const p of procs) p.kill("SIGKILL");
     }
   }
 
   it("SNATs an instance's TCP connection out: the public gateway sees it from router1's qg- address 172.24.4.3, bytes intact", async () => {
-    // vm3 (private2, host 2) has no floating IP: its connection crosses the tunnel to the snat namespace and leaves by qg-.
+    // vm3 (private2, host 2) has no floating IP: its connection crosses the tunnel to br-router's sg- port and leaves by qg-.
     const size = 256 * 1024;
-    const { sent, got } = await transfer(NS.ext, PUBLIC_GW, NS.vm3, PUBLIC_GW, 5002, size);
-    expect(got.from).toBe(QG_IP);
+    const { sent, got } = await transfer(NS.ext, PUBLIC_GW.ip, NS.vm3, PUBLIC_GW.ip, 5002, size);
+    expect(got.from).toBe(QG.ip);
     expect(got.size).toBe(size);
     expect(got.sha256).toBe(sent);
     // vm2 (private, host 2) too: the subnet SNAT applies per network.
-    const again = await transfer(NS.ext, PUBLIC_GW, NS.vm2, PUBLIC_GW, 5003, size);
-    expect(again.got.from).toBe(QG_IP);
+    const again = await transfer(NS.ext, PUBLIC_GW.ip, NS.vm2, PUBLIC_GW.ip, 5003, size);
+    expect(again.got.from).toBe(QG.ip);
     expect(again.got.sha256).toBe(again.sent);
   }, 30_000);
 
@@ -379,13 +394,44 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     const size = 256 * 1024;
     // In: ext dials the floating IP; vm1 accepts it on its fixed address, from the public gateway's own address.
     const inbound = await transfer(NS.vm1, VM1.ip, NS.ext, FLOATING_IP, 5004, size);
-    expect(inbound.got.from).toBe(PUBLIC_GW);
+    expect(inbound.got.from).toBe(PUBLIC_GW.ip);
     expect(inbound.got.size).toBe(size);
     expect(inbound.got.sha256).toBe(inbound.sent);
     // Out: vm1 has a floating IP, so the public side sees that rather than the router's qg- address.
-    const outbound = await transfer(NS.ext, PUBLIC_GW, NS.vm1, PUBLIC_GW, 5005, size);
+    const outbound = await transfer(NS.ext, PUBLIC_GW.ip, NS.vm1, PUBLIC_GW.ip, 5005, size);
     expect(outbound.got.from).toBe(FLOATING_IP);
     expect(outbound.got.sha256).toBe(outbound.sent);
+  }, 30_000);
+
+  it("does the NAT in flowplane: the network node's conntrack holds each NATed connection, and the kernel tracks none", async () => {
+    const dump = (): string[] => {
+      const r = cli(["dpctl", "dump-conntrack", "--target", `/run/flowplane/lab-${ID}/net/control.sock`, `zone=${ROUTER_ZONE}`]);
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout.split("\n");
+    };
+    const size = 64 * 1024;
+    // SNAT: ext sees the connection from 172.24.4.3 and a port; flowplane's entry maps vm3's connection to exactly that.
+    const out = await transfer(NS.ext, PUBLIC_GW.ip, NS.vm3, PUBLIC_GW.ip, 5006, size);
+    expect(out.got.from).toBe(QG.ip);
+    expect(out.got.sha256).toBe(out.sent);
+    const snat = new RegExp(
+      `^tcp,orig=\\(src=${VM3.ip},dst=${PUBLIC_GW.ip},sport=\\d+,dport=5006\\),reply=\\(src=${PUBLIC_GW.ip},dst=${QG.ip},sport=5006,dport=${out.got.port}\\),zone=${ROUTER_ZONE},`.replaceAll(".", "\\."),
+    );
+    const afterOut = dump();
+    expect(afterOut.filter((l) => snat.test(l)), afterOut.join("\n")).toHaveLength(1);
+    // DNAT: ext dials the floating IP from a port vm1 sees unchanged; flowplane's entry turns 172.24.4.20 into 10.0.0.8.
+    const inbound = await transfer(NS.vm1, VM1.ip, NS.ext, FLOATING_IP, 5007, size);
+    expect(inbound.got.sha256).toBe(inbound.sent);
+    const dnat = `tcp,orig=(src=${PUBLIC_GW.ip},dst=${FLOATING_IP},sport=${inbound.got.port},dport=5007),reply=(src=${VM1.ip},dst=${PUBLIC_GW.ip},sport=5007,dport=${inbound.got.port}),zone=${ROUTER_ZONE},`;
+    const afterIn = dump();
+    expect(afterIn.filter((l) => l.startsWith(dnat)), afterIn.join("\n")).toHaveLength(1);
+    // No kernel on the way NATs: kernel NAT needs the namespace's conntrack, and none of the lab's has tracked anything.
+    const haveNft = has("nft", "--version");
+    for (const ns of Object.values(NS)) {
+      const count = spawnSync("ip", ["netns", "exec", ns, "cat", "/proc/sys/net/netfilter/nf_conntrack_count"], { encoding: "utf8" });
+      if (count.status === 0) expect(count.stdout.trim(), ns).toBe("0");
+      if (haveNft) expect(spawnSync("ip", ["netns", "exec", ns, "nft", "list", "ruleset"], { encoding: "utf8" }).stdout.trim(), ns).toBe("");
+    }
   }, 30_000);
 
   it("leaves no namespace, interface or file behind after lab down", () => {
