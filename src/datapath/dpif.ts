@@ -513,9 +513,8 @@ export class Datapath implements RecircHost {
     let res = this.interned.get(key);
     if (!res) {
       const outputsOnly = out.actions.every((a) => a.t === "output");
-      // The translator's lists are reused by its next run: the result keeps copies.
       res = {
-        actions: out.actions.slice(),
+        actions: out.actions,
         outputs: outputsOnly ? Int32Array.from(out.actions.map((a) => (a.t === "output" ? a.port : -1))) : null,
         tunnelFast: TunnelFastPath.compile(out.actions),
         recircs: out.recircs.slice(),
@@ -542,10 +541,10 @@ export class Datapath implements RecircHost {
     }
     if (out.rules.length === 0) rulesOf[id] = NO_RULES;
     else if (sameRules(out.rules, this.lastRules)) rulesOf[id] = this.lastRules;
-    else rulesOf[id] = this.lastRules = out.rules.slice();
+    else rulesOf[id] = this.lastRules = out.rules;
     if (out.macRefs.length === 0) this.macRefsOf[id] = NO_MAC_REFS;
     else if (sameMacRefs(out.macRefs, this.lastMacRefs)) this.macRefsOf[id] = this.lastMacRefs;
-    else this.macRefsOf[id] = this.lastMacRefs = out.macRefs.slice();
+    else this.macRefsOf[id] = this.lastMacRefs = out.macRefs;
   }
 
   /** Drops what keepRefs kept for megaflow `id`. */

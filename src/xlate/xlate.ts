@@ -108,9 +108,9 @@ const W = L.KEY_WORDS;
 
 /**
  * Tracks one translation. A context is reused from one translation to the
- * next (reset()): its key-sized buffers are allocated once, and its lists
- * are emptied rather than replaced, so an upcall allocates only what its
- * result keeps.
+ * next (reset()): its key-sized buffers are allocated once. Its lists are
+ * new for each translation (a few small arrays, cheap to allocate), so the
+ * lists of an output are the caller's to keep.
  */
 class Ctx {
   input: XlateInput = NO_INPUT;
@@ -146,9 +146,9 @@ class Ctx {
 
   /**
    * Readies the context for a translation of input's packet: every field as
-   * a new context has it. Lists are emptied in place; those a frozen state
-   * or a saved state may still hold (the action set, the stack) are replaced
-   * when not empty.
+   * a new context has it. The lists an output hands out are replaced; the
+   * action set and the stack, which only a frozen or saved state may still
+   * hold, when not empty.
    */
   reset(input: XlateInput): void {
     this.input = input;
@@ -159,7 +159,7 @@ class Ctx {
     this.flow.set(orig);
     // base is set from the flow when translation starts.
     this.wc.fill(0);
-    if (this.odp.length !== 0) this.odp.length = 0;
+    this.odp = [];
     this.bridge = NO_BRIDGE;
     this.tableId = 0;
     this.depth = 0;
@@ -167,18 +167,17 @@ class Ctx {
     this.exit = false;
     if (this.actionSet.length !== 0) this.actionSet = [];
     if (this.stack.length !== 0) this.stack = [];
-    // Emptied only when not empty: setting an array's length is a runtime call.
-    if (this.rules.length !== 0) this.rules.length = 0;
+    this.rules = [];
     this.error = null;
     this.usesMacs = false;
-    if (this.macRefs.length !== 0) this.macRefs.length = 0;
-    if (this.root.length !== 0) this.root.length = 0;
+    this.macRefs = [];
+    this.root = [];
     this.trace = input.trace ? this.root : null;
     this.conntracked = false;
     this.thawed = false;
     this.ctNat = null;
-    if (this.recircs.length !== 0) this.recircs.length = 0;
-    if (this.recircTraces.length !== 0) this.recircTraces.length = 0;
+    this.recircs = [];
+    this.recircTraces = [];
   }
 
   report(kind: TraceKind, text: string): TraceNode | null {
@@ -195,10 +194,11 @@ const NO_BRIDGE = null as unknown as Bridge;
 
 /**
  * Translates packets with one reused context: what the datapath's upcalls
- * use. The output run() returns, and every array in it, belongs to the
- * translator and is valid until its next run(): a caller copies what it
- * keeps. A translation does not start another on the same translator
- * (a tunnel output translates its outer packet with a fresh one).
+ * use. The output object run() returns and its key-sized arrays (wc,
+ * finalFlow) belong to the translator and are valid until its next run();
+ * the lists in it (actions, rules, macRefs, recircs, traces) are the
+ * caller's to keep. A translation does not start another on the same
+ * translator (a tunnel output translates its outer packet with a fresh one).
  */
 export class Translator {
   private readonly ctx = new Ctx();
@@ -320,6 +320,7 @@ function translate(ctx: Ctx): XlateOutput | null {
 
 /** Drops the references a translation's output holds on recirculation ids. */
 export function releaseRecircs(sw: Switch, ids: readonly number[]): void {
+  if (ids.length === 0) return;
   const table = recircIdsOf(sw);
   for (const id of ids) table.unref(id);
 }
