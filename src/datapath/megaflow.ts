@@ -228,6 +228,8 @@ export class MegaflowCache {
    */
   private readonly byPort: Subtable[][] = Array.from({ length: FILTER_BUCKETS }, () => []);
   private byPortStale = true;
+  /** Index in `all` of the subtable the last insert went to (-1: none yet). */
+  private lastInserted = -1;
 
   constructor(readonly flowsMax = MEGAFLOWS_MAX_DEFAULT) {
     this.flowSubtable = new Int32Array(flowsMax).fill(-1);
@@ -303,8 +305,18 @@ export class MegaflowCache {
       if (this.nextId >= this.flowsMax) return -1;
       id = this.nextId++;
     }
-    let si = -1;
-    for (let i = 0; i < this.all.length; i++) if (this.all[i].sameMask(mask, mb)) si = i;
+    // Masks are unique among subtables; consecutive upcalls mostly give the
+    // same mask, so the last insert's subtable is tried before the others.
+    let si = this.lastInserted;
+    if (si < 0 || !this.all[si].sameMask(mask, mb)) {
+      si = -1;
+      for (let i = 0; i < this.all.length; i++) {
+        if (this.all[i].sameMask(mask, mb)) {
+          si = i;
+          break;
+        }
+      }
+    }
     if (si < 0) {
       si = this.all.length;
       const st = new Subtable(mask, mb);
@@ -312,6 +324,7 @@ export class MegaflowCache {
       this.subtables.push(st);
       this.byPortStale = true;
     }
+    this.lastInserted = si;
     const st = this.all[si];
     if (st.live === 0 && !this.subtables.includes(st)) {
       this.subtables.push(st);
