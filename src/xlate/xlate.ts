@@ -21,7 +21,9 @@
  * property); side effects (MAC learning, learn(), rule statistics) happen
  * only when `sideEffects` is set.
  *
- * Control plane: called on a cache miss (upcall) and by trace; it allocates.
+ * Control plane: called on a cache miss (upcall) and by trace; it allocates,
+ * but little on an upcall: the datapath's Translator reuses one context, so
+ * a translation allocates its few result lists and no key-sized arrays.
  */
 import * as L from "../flow/layout.js";
 import { type FieldDef, findField, readFieldBig, writeFieldBig, fieldWords } from "../flow/fields.js";
