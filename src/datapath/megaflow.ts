@@ -48,6 +48,8 @@ class Subtable {
   readonly words: Int32Array;
   readonly maskVals: Uint32Array;
   readonly n: number;
+  /** The mask over every datapath word (zero where not masked): what sameMask compares in one plain loop. */
+  readonly fullMask = new Uint32Array(DP_WORDS);
   /** The first masked word and its mask (0 and 0 for an empty mask): what the filter counts. */
   readonly firstWord: number;
   readonly firstMask: number;
@@ -79,6 +81,7 @@ class Subtable {
     this.words = Int32Array.from(idx);
     this.n = idx.length;
     this.maskVals = Uint32Array.from(idx.map((w) => mask[mb + w]));
+    for (const w of idx) this.fullMask[w] = mask[mb + w];
     this.firstWord = this.n > 0 ? idx[0] : 0;
     this.firstMask = this.n > 0 ? this.maskVals[0] : 0;
     this.inPortExact = this.n > 0 && this.firstWord === W_IN_PORT && this.firstMask === 0xffffffff;
@@ -91,14 +94,9 @@ class Subtable {
   }
 
   sameMask(mask: Uint32Array, mb: number): boolean {
-    let j = 0;
-    for (let w = 0; w < DP_WORDS; w++) {
-      const m = mask[mb + w];
-      if (m === 0) continue;
-      if (j >= this.n || this.words[j] !== w || this.maskVals[j] !== m) return false;
-      j++;
-    }
-    return j === this.n;
+    const full = this.fullMask;
+    for (let w = 0; w < DP_WORDS; w++) if (mask[mb + w] !== full[w]) return false;
+    return true;
   }
 
   /** Hash of a packet key's masked words. */
