@@ -32,14 +32,13 @@ import * as L from "../flow/layout.js";
 import { Parser, PARSE_RUNT, HDR_WORDS, HDR_REGIONS } from "../packet/parse.js";
 import { BATCH_MAX } from "../limits.js";
 import type { Switch } from "../ofproto/bridge.js";
-import type { OfRule } from "../ofproto/table.js";
 import type { OdpAction } from "./actions.js";
 import { Emc } from "./emc.js";
 import { MegaflowCache, MEGAFLOWS_MAX_DEFAULT } from "./megaflow.js";
 import { Executor, type EmitFn } from "./execute.js";
 import { formatOdpActions } from "./actions.js";
 import { emcHash } from "./hash.js";
-import { xlate, releaseRecircs, datapathWildcards, type XlateInput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
+import { Translator, releaseRecircs, datapathWildcards, type XlateInput, type XlateOutput, type LearnedFlow, type MacRef } from "../xlate/xlate.js";
 import type { Bridge } from "../ofproto/bridge.js";
 import { TunnelFastPath, TunnelPopQueue, TUNNEL_POP_DEPTH_MAX } from "./tunnel.js";
 import { recircIdsOf } from "../xlate/recirc.js";
@@ -80,9 +79,11 @@ export interface DatapathOptions {
 }
 
 /**
- * A translation result, shared by every megaflow with the same actions,
- * rules and MAC references (interned: most megaflows of a busy table share
- * a handful), so a megaflow costs a few typed-array slots, not objects.
+ * A translation's datapath actions, shared by every megaflow with the same
+ * actions (interned: most megaflows of a busy table share a handful, often
+ * one `output`), so installing a megaflow builds no object. What differs
+ * from megaflow to megaflow (the rules hit, the MACs NORMAL learned) is kept
+ * per megaflow id (rulesOf, macRefsOf, usesMacsOf).
  */
 interface FlowResult {
   actions: OdpAction[];
@@ -90,15 +91,17 @@ interface FlowResult {
   outputs: Int32Array | null;
   /** A lone tnl_push to ports or a lone tnl_pop, compiled (tunnel.ts), or null. */
   tunnelFast: TunnelFastPath | null;
-  rules: { bridge: Bridge; table: number; rule: OfRule }[];
-  usesMacs: boolean;
-  macRefs: MacRef[];
   /** Recirculation ids the actions name; the result holds one reference on each while interned. */
   recircs: number[];
   /** Megaflows referring to it; dropped from the intern table at zero. */
   refs: number;
   internKey: string;
 }
+
+/** The rules a translation hit, in order (their statistics are pushed from the megaflow). */
+type RuleRefs = XlateOutput["rules"];
+const NO_RULES: RuleRefs = [];
+const NO_MAC_REFS: MacRef[] = [];
 
 export class DatapathStats {
   packets = 0;
@@ -130,6 +133,17 @@ export class Datapath implements RecircHost {
    */
   private results: (FlowResult | null)[] = [];
   private tempResult: FlowResult | null = null;
+  /**
+   * Per megaflow id (grown as results): the rules its translation hit and
+   * the source MACs NORMAL learned for it. A list equal to the previous
+   * megaflow's is shared with it (lastRules, lastMacRefs), so a burst of
+   * megaflows from one rule holds one list. Not kept for the spare id: its
+   * packet's rules were credited by translation.
+   */
+  private rulesOf: RuleRefs[] = [];
+  private macRefsOf: MacRef[][] = [];
+  private lastRules: RuleRefs = NO_RULES;
+  private lastMacRefs: MacRef[] = NO_MAC_REFS;
   private readonly interned = new Map<string, FlowResult>();
   private lastInterned: FlowResult | null = null;
   private packetsOf: Float64Array;
@@ -186,6 +200,17 @@ export class Datapath implements RecircHost {
     this.singleOutOf = new Int32Array(n).fill(OUT_GENERAL);
     this.usesMacsOf = new Uint8Array(n);
     this.noCache = opts.noCache === true;
+    const onLearn = opts.onLearn;
+    this.input = {
+      sw,
+      key: this.keys,
+      keyBase: 0,
+      nowMs: 0,
+      sideEffects: false,
+      packetSize: 0,
+      trace: false,
+      onLearn: onLearn ? (b, f) => onLearn(b, f, this.learnNowMs) : undefined,
+    };
     this.idleMs = opts.idleMs ?? MEGAFLOW_IDLE_MS_DEFAULT;
     this.conntrack = opts.conntrack ?? new Conntrack();
     this.recircParser = new Parser(opts.vlanLimit);
@@ -390,7 +415,7 @@ export class Datapath implements RecircHost {
   /** Translates the packet, installs its megaflow; returns the megaflow id (or the spare id when not cached). */
   private upcall(keys: Uint32Array, kb: number, size: number, nowMs: number): number {
     this.stats.misses++;
-    const out = xlate(this.xlateInput(keys, kb, size, nowMs, true));
+    const out = this.translator.run(this.xlateInput(keys, kb, size, nowMs, true));
     let id = this.tempId;
     if (!this.noCache) {
       if (this.megaflows.count >= this.megaflows.flowsMax) this.evictLru();
@@ -403,6 +428,7 @@ export class Datapath implements RecircHost {
     // the pass that recirculated): it is released with the next batch, not now.
     if (id === this.tempId && this.resultOf(id)) this.tempGarbage.push(this.resultOf(id)!);
     this.setResult(id, this.intern(out));
+    this.keepRefs(id, out);
     // The result holds its own references now.
     releaseRecircs(this.sw, out.recircs);
     // The translation credited this first packet to its rules already.
@@ -419,6 +445,13 @@ export class Datapath implements RecircHost {
   }
 
   private readonly tempId: number;
+  /** Translates every upcall and revalidation, reusing one context (its output is read before the next). */
+  private readonly translator = new Translator();
+  private readonly input: XlateInput;
+  /** The time of the translation running, for learn() (onLearn). */
+  private learnNowMs = 0;
+  /** A megaflow's mask during revalidation. */
+  private readonly revalidateMask = new Uint32Array(L.KEY_WORDS);
   /** Uncached results replaced during the current batch (see upcall). */
   private tempGarbage: FlowResult[] = [];
 
@@ -431,8 +464,8 @@ export class Datapath implements RecircHost {
   private revalidate(flow: number, keys: Uint32Array, kb: number, size: number, nowMs: number): number {
     this.stats.revalidations++;
     const old = this.resultOf(flow)!;
-    const out = xlate(this.xlateInput(keys, kb, size, nowMs, false));
-    const mask = new Uint32Array(L.KEY_WORDS);
+    const out = this.translator.run(this.xlateInput(keys, kb, size, nowMs, false));
+    const mask = this.revalidateMask;
     this.megaflows.maskOf(flow, mask, 0);
     let covered = true;
     for (let w = 0; w < L.DP_WORDS; w++) if ((out.wc[w] & ~mask[w]) !== 0) covered = false;
@@ -446,6 +479,7 @@ export class Datapath implements RecircHost {
       const res = this.intern(out);
       this.release(old);
       this.setResult(flow, res);
+      this.keepRefs(flow, out);
       releaseRecircs(this.sw, out.recircs);
       this.swGenOf[flow] = this.sw.version;
       this.macGenOf[flow] = this.sw.macVersion;
@@ -457,12 +491,11 @@ export class Datapath implements RecircHost {
   }
 
   /**
-   * The shared result for a translation's output. Consecutive upcalls
-   * mostly produce the same result (one rule, one output), so an
-   * output-only translation equal to the last result interned reuses it
-   * without building the text key.
+   * The shared result for a translation's actions. Consecutive upcalls
+   * mostly produce the same actions (one output), so an output-only list
+   * equal to the last result interned reuses it without building the key.
    */
-  private intern(out: ReturnType<typeof xlate>): FlowResult {
+  private intern(out: XlateOutput): FlowResult {
     const last = this.lastInterned;
     if (last !== null && last.refs > 0 && last.outputs !== null && sameOutputOnlyResult(last, out)) {
       last.refs++;
@@ -477,9 +510,6 @@ export class Datapath implements RecircHost {
       }
       key += `>${a.port}`;
     }
-    for (const r of out.rules) key += `|${r.bridge.name}:${r.table}:${ruleId(r.rule)}`;
-    for (const m of out.macRefs) key += `|m${m.bridge.name}:${m.mac}:${m.vlan}:${m.port}`;
-    if (out.usesMacs) key += "|M";
     let res = this.interned.get(key);
     if (!res) {
       const outputsOnly = out.actions.every((a) => a.t === "output");
@@ -487,9 +517,6 @@ export class Datapath implements RecircHost {
         actions: out.actions,
         outputs: outputsOnly ? Int32Array.from(out.actions.map((a) => (a.t === "output" ? a.port : -1))) : null,
         tunnelFast: TunnelFastPath.compile(out.actions),
-        rules: out.rules,
-        usesMacs: out.usesMacs,
-        macRefs: out.macRefs,
         recircs: out.recircs.slice(),
         refs: 0,
         internKey: key,
@@ -501,6 +528,31 @@ export class Datapath implements RecircHost {
     res.refs++;
     this.lastInterned = res;
     return res;
+  }
+
+  /** Keeps what megaflow `id` needs of its translation besides the actions: rules, MAC references, whether it uses MACs. */
+  private keepRefs(id: number, out: XlateOutput): void {
+    this.usesMacsOf[id] = out.usesMacs ? 1 : 0;
+    if (id === this.tempId) return;
+    const rulesOf = this.rulesOf;
+    while (rulesOf.length <= id) {
+      rulesOf.push(NO_RULES);
+      this.macRefsOf.push(NO_MAC_REFS);
+    }
+    if (out.rules.length === 0) rulesOf[id] = NO_RULES;
+    else if (sameRules(out.rules, this.lastRules)) rulesOf[id] = this.lastRules;
+    else rulesOf[id] = this.lastRules = out.rules;
+    if (out.macRefs.length === 0) this.macRefsOf[id] = NO_MAC_REFS;
+    else if (sameMacRefs(out.macRefs, this.lastMacRefs)) this.macRefsOf[id] = this.lastMacRefs;
+    else this.macRefsOf[id] = this.lastMacRefs = out.macRefs;
+  }
+
+  /** Drops what keepRefs kept for megaflow `id`. */
+  private dropRefs(id: number): void {
+    this.usesMacsOf[id] = 0;
+    if (id >= this.rulesOf.length) return;
+    this.rulesOf[id] = NO_RULES;
+    this.macRefsOf[id] = NO_MAC_REFS;
   }
 
   private resultOf(id: number): FlowResult | null {
@@ -520,7 +572,6 @@ export class Datapath implements RecircHost {
     if (res !== null && res.outputs !== null && res.outputs.length === 0) single = OUT_DROP;
     if (res !== null && res.outputs !== null && res.outputs.length === 1) single = res.outputs[0];
     this.singleOutOf[id] = single;
-    this.usesMacsOf[id] = res !== null && res.usesMacs ? 1 : 0;
   }
 
   private release(res: FlowResult): void {
@@ -529,17 +580,16 @@ export class Datapath implements RecircHost {
     releaseRecircs(this.sw, res.recircs);
   }
 
+  /** The translation input of an upcall or revalidation: one object, rewritten for each. */
   private xlateInput(keys: Uint32Array, kb: number, size: number, nowMs: number, sideEffects: boolean): XlateInput {
-    return {
-      sw: this.sw,
-      key: keys,
-      keyBase: kb,
-      nowMs,
-      sideEffects,
-      packetSize: size,
-      trace: false,
-      onLearn: this.opts.onLearn ? (b, f) => this.opts.onLearn!(b, f, nowMs) : undefined,
-    };
+    const input = this.input;
+    input.key = keys;
+    input.keyBase = kb;
+    input.nowMs = nowMs;
+    input.sideEffects = sideEffects;
+    input.packetSize = size;
+    this.learnNowMs = nowMs;
+    return input;
   }
 
   removeFlow(id: number): void {
@@ -548,6 +598,7 @@ export class Datapath implements RecircHost {
     const res = this.resultOf(id);
     if (res) this.release(res);
     this.setResult(id, null);
+    this.dropRefs(id);
   }
 
   /** At the flow limit: removes the least recently used tenth, so eviction costs little per upcall. */
@@ -579,7 +630,7 @@ export class Datapath implements RecircHost {
     const db = this.bytesOf[id] - this.pushedBytesOf[id];
     if (dp <= 0) return;
     const used = this.usedMsOf[id];
-    for (const r of res.rules) r.bridge.tables[r.table].credit(r.rule, dp, db, used);
+    for (const r of this.rulesOf[id]) r.bridge.tables[r.table].credit(r.rule, dp, db, used);
     this.pushedPacketsOf[id] = this.packetsOf[id];
     this.pushedBytesOf[id] = this.bytesOf[id];
   }
@@ -599,7 +650,7 @@ export class Datapath implements RecircHost {
     // Statistics first, so idle timeouts see the packets the fast path handled.
     this.opts.expireRules?.(nowMs);
     for (const id of this.megaflows.ids()) {
-      for (const r of this.resultOf(id)!.macRefs) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
+      for (const r of this.macRefsOf[id]) r.bridge.macs.refresh(r.mac, r.vlan, r.port, this.usedMsOf[id]);
     }
     for (const b of this.sw.bridges) b.macs.expire(nowMs);
     this.expire(nowMs);
@@ -738,32 +789,41 @@ export class Datapath implements RecircHost {
 
   /** Bytes of memory the caches hold in typed arrays (for the memory figures). */
   storageBytes(): number {
-    const per = this.packetsOf.byteLength * 6 + this.swGenOf.byteLength * 2 + this.results.length * 8;
+    const per = this.packetsOf.byteLength * 6 + this.swGenOf.byteLength * 2 + this.results.length * 8 * 3;
     return per + this.megaflows.storageBytes() + this.emc.storageBytes();
   }
 }
 
 function noEmit(): void {}
 
-/** Whether translation output `out` has only output actions and is the same as `res` (an output-only result) in every part of its intern key. */
-function sameOutputOnlyResult(res: FlowResult, out: ReturnType<typeof xlate>): boolean {
+/** Whether translation output `out` has only output actions and they are `res`'s (an output-only result). */
+function sameOutputOnlyResult(res: FlowResult, out: XlateOutput): boolean {
   const outs = res.outputs!;
   const acts = out.actions;
-  if (acts.length !== outs.length || out.usesMacs !== res.usesMacs) return false;
+  if (acts.length !== outs.length) return false;
   if (out.recircs.length !== 0 || res.recircs.length !== 0) return false;
   for (let i = 0; i < acts.length; i++) {
     const a = acts[i];
     if (a.t !== "output" || a.port !== outs[i]) return false;
   }
-  if (out.rules.length !== res.rules.length || out.macRefs.length !== res.macRefs.length) return false;
-  for (let i = 0; i < out.rules.length; i++) {
-    const x = out.rules[i];
-    const y = res.rules[i];
+  return true;
+}
+
+function sameRules(a: RuleRefs, b: RuleRefs): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
     if (x.rule !== y.rule || x.table !== y.table || x.bridge !== y.bridge) return false;
   }
-  for (let i = 0; i < out.macRefs.length; i++) {
-    const x = out.macRefs[i];
-    const y = res.macRefs[i];
+  return true;
+}
+
+function sameMacRefs(a: readonly MacRef[], b: readonly MacRef[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
     if (x.bridge !== y.bridge || x.mac !== y.mac || x.vlan !== y.vlan || x.port !== y.port) return false;
   }
   return true;
@@ -789,16 +849,4 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     if ((x.t === "tnl_push" || x.t === "tnl_pop") && formatOdpActions([x]) !== formatOdpActions([y])) return false;
   }
   return true;
-}
-
-const ruleIds = new WeakMap<object, number>();
-let nextRuleId = 1;
-/** A stable number for a rule object (for interning results). */
-function ruleId(rule: object): number {
-  let id = ruleIds.get(rule);
-  if (id === undefined) {
-    id = nextRuleId++;
-    ruleIds.set(rule, id);
-  }
-  return id;
 }

@@ -48,6 +48,8 @@ class Subtable {
   readonly words: Int32Array;
   readonly maskVals: Uint32Array;
   readonly n: number;
+  /** The mask over every datapath word (zero where not masked): what sameMask compares in one plain loop. */
+  readonly fullMask = new Uint32Array(DP_WORDS);
   /** The first masked word and its mask (0 and 0 for an empty mask): what the filter counts. */
   readonly firstWord: number;
   readonly firstMask: number;
@@ -79,6 +81,7 @@ class Subtable {
     this.words = Int32Array.from(idx);
     this.n = idx.length;
     this.maskVals = Uint32Array.from(idx.map((w) => mask[mb + w]));
+    for (const w of idx) this.fullMask[w] = mask[mb + w];
     this.firstWord = this.n > 0 ? idx[0] : 0;
     this.firstMask = this.n > 0 ? this.maskVals[0] : 0;
     this.inPortExact = this.n > 0 && this.firstWord === W_IN_PORT && this.firstMask === 0xffffffff;
@@ -91,14 +94,9 @@ class Subtable {
   }
 
   sameMask(mask: Uint32Array, mb: number): boolean {
-    let j = 0;
-    for (let w = 0; w < DP_WORDS; w++) {
-      const m = mask[mb + w];
-      if (m === 0) continue;
-      if (j >= this.n || this.words[j] !== w || this.maskVals[j] !== m) return false;
-      j++;
-    }
-    return j === this.n;
+    const full = this.fullMask;
+    for (let w = 0; w < DP_WORDS; w++) if (mask[mb + w] !== full[w]) return false;
+    return true;
   }
 
   /** Hash of a packet key's masked words. */
@@ -228,6 +226,8 @@ export class MegaflowCache {
    */
   private readonly byPort: Subtable[][] = Array.from({ length: FILTER_BUCKETS }, () => []);
   private byPortStale = true;
+  /** Index in `all` of the subtable the last insert went to (-1: none yet). */
+  private lastInserted = -1;
 
   constructor(readonly flowsMax = MEGAFLOWS_MAX_DEFAULT) {
     this.flowSubtable = new Int32Array(flowsMax).fill(-1);
@@ -303,8 +303,18 @@ export class MegaflowCache {
       if (this.nextId >= this.flowsMax) return -1;
       id = this.nextId++;
     }
-    let si = -1;
-    for (let i = 0; i < this.all.length; i++) if (this.all[i].sameMask(mask, mb)) si = i;
+    // Masks are unique among subtables; consecutive upcalls mostly give the
+    // same mask, so the last insert's subtable is tried before the others.
+    let si = this.lastInserted;
+    if (si < 0 || !this.all[si].sameMask(mask, mb)) {
+      si = -1;
+      for (let i = 0; i < this.all.length; i++) {
+        if (this.all[i].sameMask(mask, mb)) {
+          si = i;
+          break;
+        }
+      }
+    }
     if (si < 0) {
       si = this.all.length;
       const st = new Subtable(mask, mb);
@@ -312,6 +322,7 @@ export class MegaflowCache {
       this.subtables.push(st);
       this.byPortStale = true;
     }
+    this.lastInserted = si;
     const st = this.all[si];
     if (st.live === 0 && !this.subtables.includes(st)) {
       this.subtables.push(st);

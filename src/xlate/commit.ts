@@ -24,26 +24,23 @@ function subfieldWords(word: number, shift: number, bits: number): [number, numb
   return out;
 }
 
+/** The sub-fields the datapath cannot set in an IP header (OVS's commit_set_ipv4_action/ipv6 leave them out). */
+const IP_FIXED: readonly string[] = ["proto", "frag"];
+const NO_FIXED: readonly string[] = [];
+
 /**
  * Commits one header, as odp-util's commit(): fields equal in flow and base
  * drop out of the mask; if any field differs, the header is a plain set when
  * the remaining mask covers every field of the header (or masked sets are
  * not wanted: `useMasked` false, as for ICMP), else a masked set. A plain set
  * writes the whole header, so the megaflow then matches all of it.
- * `fixedZero` names sub-fields the datapath cannot set (IP proto and frag):
- * their mask is forced to zero, so such a set is never "fully masked".
+ * `ipFixed` names the IP header's proto and frag, which the datapath cannot
+ * set: their mask is forced to zero, so such a set is never "fully masked".
  */
-function commitAttr(
-  attr: SetAttr,
-  flow: Uint32Array,
-  base: Uint32Array,
-  wc: Uint32Array,
-  out: OdpAction[],
-  fixedZero: readonly string[] = [],
-  useMasked = true,
-): void {
+function commitAttr(attr: SetAttr, flow: Uint32Array, base: Uint32Array, wc: Uint32Array, out: OdpAction[], ipFixed = false, useMasked = true): void {
   // Most outputs change nothing in most headers: find out before building anything.
-  if (!attrDiffers(attr, flow, base, fixedZero)) return;
+  if (!attrDiffers(attr, flow, base, ipFixed)) return;
+  const fixedZero = ipFixed ? IP_FIXED : NO_FIXED;
   const value = new Uint32Array(L.KEY_WORDS);
   const mask = new Uint32Array(L.KEY_WORDS);
   let differ = false;
@@ -74,21 +71,26 @@ function commitAttr(
   }
 }
 
-/** (word, bits) pairs of each settable header's changeable sub-fields, computed once. */
-const ATTR_WORDS = new Map<string, Int32Array>();
-
-function attrDiffers(attr: SetAttr, flow: Uint32Array, base: Uint32Array, fixedZero: readonly string[]): boolean {
-  const key = fixedZero.length ? `${attr}/${fixedZero.join(",")}` : attr;
-  let pairs = ATTR_WORDS.get(key);
-  if (!pairs) {
-    const list: number[] = [];
-    for (const f of SET_ATTR_FIELDS[attr]) {
-      if (fixedZero.includes(f.name)) continue;
-      for (const [w, m] of subfieldWords(f.word, f.shift, f.bits)) list.push(w, m | 0);
-    }
-    pairs = Int32Array.from(list);
-    ATTR_WORDS.set(key, pairs);
+/** (word, bits) pairs of the sub-fields of a header a set can change. */
+function changeablePairs(attr: SetAttr, fixedZero: readonly string[]): Int32Array {
+  const list: number[] = [];
+  for (const f of SET_ATTR_FIELDS[attr]) {
+    if (fixedZero.includes(f.name)) continue;
+    for (const [w, m] of subfieldWords(f.word, f.shift, f.bits)) list.push(w, m | 0);
   }
+  return Int32Array.from(list);
+}
+
+/** changeablePairs of every header, all sub-fields and without IP_FIXED, computed once: upcalls consult them on every output. */
+const PAIRS_ALL = new Map<SetAttr, Int32Array>();
+const PAIRS_IP_FIXED = new Map<SetAttr, Int32Array>();
+for (const attr of Object.keys(SET_ATTR_FIELDS) as SetAttr[]) {
+  PAIRS_ALL.set(attr, changeablePairs(attr, NO_FIXED));
+  PAIRS_IP_FIXED.set(attr, changeablePairs(attr, IP_FIXED));
+}
+
+function attrDiffers(attr: SetAttr, flow: Uint32Array, base: Uint32Array, ipFixed: boolean): boolean {
+  const pairs = (ipFixed ? PAIRS_IP_FIXED : PAIRS_ALL).get(attr)!;
   for (let i = 0; i < pairs.length; i += 2) if (((flow[pairs[i]] ^ base[pairs[i]]) & pairs[i + 1]) !== 0) return true;
   return false;
 }
@@ -133,9 +135,9 @@ export function commitActions(flow: Uint32Array, base: Uint32Array, wc: Uint32Ar
   const nwProto = flow[L.W_NW] & 0xff;
   const isIp = dlType === L.ETH_TYPE_IP || dlType === L.ETH_TYPE_IPV6;
   if (nwProto !== 0) {
-    if (dlType === L.ETH_TYPE_IP) commitAttr("ipv4", flow, base, wc, out, ["proto", "frag"]);
+    if (dlType === L.ETH_TYPE_IP) commitAttr("ipv4", flow, base, wc, out, true);
     else if (dlType === L.ETH_TYPE_IPV6) {
-      commitAttr("ipv6", flow, base, wc, out, ["proto", "frag"]);
+      commitAttr("ipv6", flow, base, wc, out, true);
       if ((base[L.W_NW] & 0xff) === L.IPPROTO_ICMPV6) commitAttr("nd", flow, base, wc, out);
     } else if (dlType === L.ETH_TYPE_ARP) commitAttr("arp", flow, base, wc, out);
     const later = ((flow[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
@@ -147,8 +149,8 @@ export function commitActions(flow: Uint32Array, base: Uint32Array, wc: Uint32Ar
   }
   // commit_set_icmp_action: never a masked set.
   const fDlType = flow[L.W_DL_TYPE] & 0xffff;
-  if (nwProto === L.IPPROTO_ICMP && fDlType === L.ETH_TYPE_IP) commitAttr("icmp", flow, base, wc, out, [], false);
-  else if (nwProto === L.IPPROTO_ICMPV6 && fDlType === L.ETH_TYPE_IPV6) commitAttr("icmpv6", flow, base, wc, out, [], false);
+  if (nwProto === L.IPPROTO_ICMP && fDlType === L.ETH_TYPE_IP) commitAttr("icmp", flow, base, wc, out, false, false);
+  else if (nwProto === L.IPPROTO_ICMPV6 && fDlType === L.ETH_TYPE_IPV6) commitAttr("icmpv6", flow, base, wc, out, false, false);
   commitVlans(flow, base, wc, out);
   if (flow[L.W_SKB_PRIORITY] !== base[L.W_SKB_PRIORITY]) commitAttr("skb_priority", flow, base, wc, out);
   if (flow[L.W_PKT_MARK] !== base[L.W_PKT_MARK]) commitAttr("skb_mark", flow, base, wc, out);

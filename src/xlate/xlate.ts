@@ -21,7 +21,9 @@
  * property); side effects (MAC learning, learn(), rule statistics) happen
  * only when `sideEffects` is set.
  *
- * Control plane: called on a cache miss (upcall) and by trace; it allocates.
+ * Control plane: called on a cache miss (upcall) and by trace; it allocates,
+ * but little on an upcall: the datapath's Translator reuses one context, so
+ * a translation allocates its few result lists and no key-sized arrays.
  */
 import * as L from "../flow/layout.js";
 import { type FieldDef, findField, readFieldBig, writeFieldBig, fieldWords } from "../flow/fields.js";
@@ -104,13 +106,25 @@ export interface MacRef {
   port: number;
 }
 
-/** Tracks one translation. */
+const W = L.KEY_WORDS;
+
+/**
+ * Tracks one translation. A context is reused from one translation to the
+ * next (reset()): its key-sized buffers are allocated once. Its lists are
+ * new for each translation (a few small arrays, cheap to allocate), so the
+ * lists of an output are the caller's to keep.
+ */
 class Ctx {
-  flow: Uint32Array;
-  base: Uint32Array;
-  wc = new Uint32Array(L.KEY_WORDS);
+  input: XlateInput = NO_INPUT;
+  /** The packet's key as the datapath handed it up (in_port a datapath port). */
+  readonly orig = new Uint32Array(W);
+  /** The flow the actions work on (in_port an OpenFlow port). */
+  readonly flow = new Uint32Array(W);
+  /** The packet as the datapath actions so far leave it (commit.ts). */
+  readonly base = new Uint32Array(W);
+  readonly wc = new Uint32Array(W);
   odp: OdpAction[] = [];
-  bridge: Bridge;
+  bridge: Bridge = NO_BRIDGE;
   tableId = 0;
   depth = 0;
   resubmits = 0;
@@ -123,8 +137,8 @@ class Ctx {
   usesMacs = false;
   macRefs: MacRef[] = [];
   /** Where reports go now (null when not tracing). */
-  trace: TraceNode[] | null;
-  readonly root: TraceNode[] = [];
+  trace: TraceNode[] | null = null;
+  root: TraceNode[] = [];
   // Connection tracking (ct.ts).
   conntracked = false;
   thawed = false;
@@ -132,15 +146,40 @@ class Ctx {
   recircs: number[] = [];
   recircTraces: RecircTrace[] = [];
 
-  constructor(
-    readonly input: XlateInput,
-    bridge: Bridge,
-    flow: Uint32Array,
-  ) {
-    this.bridge = bridge;
-    this.flow = flow;
-    this.base = flow.slice();
+  /**
+   * Readies the context for a translation of input's packet: every field as
+   * a new context has it. The lists an output hands out are replaced; the
+   * action set and the stack, which only a frozen or saved state may still
+   * hold, when not empty.
+   */
+  reset(input: XlateInput): void {
+    this.input = input;
+    const key = input.key;
+    const kb = input.keyBase;
+    const orig = this.orig;
+    for (let w = 0; w < W; w++) orig[w] = key[kb + w];
+    this.flow.set(orig);
+    // base is set from the flow when translation starts.
+    this.wc.fill(0);
+    this.odp = [];
+    this.bridge = NO_BRIDGE;
+    this.tableId = 0;
+    this.depth = 0;
+    this.resubmits = 0;
+    this.exit = false;
+    if (this.actionSet.length !== 0) this.actionSet = [];
+    if (this.stack.length !== 0) this.stack = [];
+    this.rules = [];
+    this.error = null;
+    this.usesMacs = false;
+    this.macRefs = [];
+    this.root = [];
     this.trace = input.trace ? this.root : null;
+    this.conntracked = false;
+    this.thawed = false;
+    this.ctNat = null;
+    this.recircs = [];
+    this.recircTraces = [];
   }
 
   report(kind: TraceKind, text: string): TraceNode | null {
@@ -151,33 +190,113 @@ class Ctx {
   }
 }
 
-const W = L.KEY_WORDS;
+/** Placeholders of a context between translations (never read then). */
+const NO_INPUT: XlateInput = { sw: null as unknown as Switch, key: new Uint32Array(0), keyBase: 0, nowMs: 0, sideEffects: false, packetSize: 0, trace: false };
+const NO_BRIDGE = null as unknown as Bridge;
 
-/** Translates the packet whose key is input.key at input.keyBase. */
+/**
+ * Translates packets with one reused context: what the datapath's upcalls
+ * use. The output object run() returns and its key-sized arrays (wc,
+ * finalFlow) belong to the translator and are valid until its next run();
+ * the lists in it (actions, rules, macRefs, recircs, traces) are the
+ * caller's to keep. A translation does not start another on the same
+ * translator (a tunnel output translates its outer packet with a fresh one).
+ */
+export class Translator {
+  private readonly ctx = new Ctx();
+  private readonly out: XlateOutput = {
+    actions: [],
+    wc: this.ctx.wc,
+    finalFlow: this.ctx.flow,
+    rules: [],
+    trace: [],
+    error: null,
+    usesMacs: false,
+    macRefs: [],
+    recircs: [],
+    recircTraces: [],
+  };
+
+  run(input: XlateInput): XlateOutput {
+    const ctx = this.ctx;
+    ctx.reset(input);
+    const failed = translate(ctx);
+    if (failed !== null) return failed;
+    const out = this.out;
+    out.actions = ctx.odp;
+    out.wc = ctx.wc;
+    out.finalFlow = ctx.flow;
+    out.rules = ctx.rules;
+    out.trace = ctx.root;
+    out.error = ctx.error;
+    out.usesMacs = ctx.usesMacs;
+    out.macRefs = ctx.macRefs;
+    out.recircs = ctx.recircs;
+    out.recircTraces = ctx.recircTraces;
+    return out;
+  }
+}
+
+/** Translates the packet whose key is input.key at input.keyBase; the output is the caller's to keep. */
 export function xlate(input: XlateInput): XlateOutput {
-  const key = input.key.subarray(input.keyBase, input.keyBase + W);
+  const ctx = new Ctx();
+  ctx.reset(input);
+  const failed = translate(ctx);
+  if (failed !== null) return failed;
+  return {
+    actions: ctx.odp,
+    wc: ctx.wc,
+    finalFlow: ctx.flow,
+    rules: ctx.rules,
+    trace: ctx.root,
+    error: ctx.error,
+    usesMacs: ctx.usesMacs,
+    macRefs: ctx.macRefs,
+    recircs: ctx.recircs,
+    recircTraces: ctx.recircTraces,
+  };
+}
+
+/** A translation that could not start: no actions, only the error (a new output, it is rare). */
+function failedOutput(flow: Uint32Array, error: string, wc: Uint32Array): XlateOutput {
+  return { actions: [], wc, finalFlow: flow.slice(), rules: [], trace: [], error, usesMacs: false, macRefs: [], recircs: [], recircTraces: [] };
+}
+
+/**
+ * xlate_actions on a reset context: the pipeline from the packet's input
+ * port (or its frozen state) to the end. Returns null when the translation
+ * ran (its output is the context's), or the output of one that could not start.
+ */
+function translate(ctx: Ctx): XlateOutput | null {
+  const input = ctx.input;
+  const key = ctx.orig;
+  const flow = ctx.flow;
   const inDp = key[L.W_IN_PORT];
   const inPort = receivePort(input.sw, inDp, key, 0);
-  const flow = key.slice();
-  const failed = (error: string, wc = allMetadataMask()): XlateOutput => ({ actions: [], wc, finalFlow: flow, rules: [], trace: [], error, usesMacs: false, macRefs: [], recircs: [], recircTraces: [] });
   if (!inPort) {
     const wc = allMetadataMask();
     // A tunnel packet no tunnel port takes: the drop depends on its tunnel fields.
-    if (key[L.W_TUN_DST] !== 0) for (const w of [L.W_TUN_ID, L.W_TUN_ID + 1, L.W_TUN_SRC, L.W_TUN_DST]) wc[w] = 0xffffffff;
-    if (key[L.W_TUN_DST] !== 0) wc[L.W_TUN_FLAGS] = TUN_FLAGS_WC;
-    return failed(`no datapath port ${inDp}`, wc);
+    if (key[L.W_TUN_DST] !== 0) {
+      wc[L.W_TUN_ID] = 0xffffffff;
+      wc[L.W_TUN_ID + 1] = 0xffffffff;
+      wc[L.W_TUN_SRC] = 0xffffffff;
+      wc[L.W_TUN_DST] = 0xffffffff;
+      wc[L.W_TUN_FLAGS] = TUN_FLAGS_WC;
+    }
+    return failedOutput(flow, `no datapath port ${inDp}`, wc);
   }
   // A recirculated packet resumes the translation frozen under its id.
   const recircId = key[L.W_RECIRC_ID];
   let frozen: FrozenState | null = null;
   if (recircId !== 0) {
     frozen = recircIdsOf(input.sw).find(recircId);
-    if (!frozen) return failed(`Recirculation context not found for ID ${recircId.toString(16)}`);
+    if (!frozen) return failedOutput(flow, `Recirculation context not found for ID ${recircId.toString(16)}`, allMetadataMask());
   }
   flow[L.W_IN_PORT] = inPort.ofport;
-  const ctx = new Ctx(input, frozen ? frozen.bridge : inPort.bridge, flow);
+  ctx.base.set(flow);
+  ctx.bridge = frozen ? frozen.bridge : inPort.bridge;
   initWildcards(ctx);
-  const bridgeNode = ctx.report("bridge", `bridge("${ctx.bridge.name}")`);
+  const bridgeNode = ctx.trace ? ctx.report("bridge", `bridge("${ctx.bridge.name}")`) : null;
   const saved = ctx.trace;
   if (bridgeNode) ctx.trace = bridgeNode.subs;
   if (frozen) thaw(ctx, frozen);
@@ -195,25 +314,15 @@ export function xlate(input: XlateInput): XlateOutput {
   if (ctx.error) {
     ctx.odp.length = 0;
     releaseRecircs(input.sw, ctx.recircs);
-    ctx.recircs = [];
+    ctx.recircs.length = 0;
   }
   unclonedLastPush(ctx.odp);
-  return {
-    actions: ctx.odp,
-    wc: ctx.wc,
-    finalFlow: ctx.flow,
-    rules: ctx.rules,
-    trace: ctx.root,
-    error: ctx.error,
-    usesMacs: ctx.usesMacs,
-    macRefs: ctx.macRefs,
-    recircs: ctx.recircs,
-    recircTraces: ctx.recircTraces,
-  };
+  return null;
 }
 
 /** Drops the references a translation's output holds on recirculation ids. */
 export function releaseRecircs(sw: Switch, ids: readonly number[]): void {
+  if (ids.length === 0) return;
   const table = recircIdsOf(sw);
   for (const id of ids) table.unref(id);
 }
