@@ -140,7 +140,7 @@ function simulateNat(flow: Uint32Array, nat: NatAction): string {
 /** One pass: Flow, the walk, Final flow, Megaflow, Datapath actions. `ofport` is the in_port the Flow line shows. */
 function tracePass(sw: Switch, key: Uint32Array, ofport: number, nowMs: number, names: boolean, sideEffects: boolean, onLearn?: XlateInput["onLearn"]): TraceResult {
   const inPort = receivePort(sw, key[L.W_IN_PORT], key, 0) ?? sw.dpPorts[key[L.W_IN_PORT]];
-  const out = xlate({ sw, key, keyBase: 0, nowMs, sideEffects, packetSize: 0, trace: true, onLearn });
+  const out = xlate({ sw, key, keyBase: 0, nowMs, sideEffects, packetSize: 0, trace: true, traceNames: names, onLearn });
   const bridge = key[L.W_RECIRC_ID] !== 0 ? (recircIdsOf(sw).find(key[L.W_RECIRC_ID])?.bridge ?? inPort.bridge) : inPort.bridge;
   const portName = names ? (p: number) => bridge.port(p)?.name : undefined;
   const ofKey = key.slice();
