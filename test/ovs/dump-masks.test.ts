@@ -1,6 +1,7 @@
 /**
  * Differential: partly masked MAC and IPv6 addresses in `dpctl/dump-flows`
- * (megaflows) and in `ovs-ofctl dump-flows` (rules), against OVS. A mask
+ * (megaflows) and in `ovs-ofctl dump-flows` (rules), against OVS, and the
+ * VLAN part of the key of single- and double-tagged frames. A mask
  * that covers only some bytes of an address, or some bits of one of its
  * 32-bit words, must print the masked value and the mask as OVS does
  * (odp-util's format_eth/format_ipv6 and match_format).
@@ -15,7 +16,7 @@ import { OvsSandbox } from "./harness.js";
 import { replay } from "../../src/cli/replay.js";
 import { dumpBridgeFlows } from "../../src/cli/dump-flows.js";
 import { writeCapture, readCapture } from "../../src/io/pcap.js";
-import { eth, ipv6, udp } from "../../src/packet/build.js";
+import { eth, ipv4, ipv6, udp } from "../../src/packet/build.js";
 
 const FLOWS = [
   "priority=10,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=output:2",
@@ -23,6 +24,7 @@ const FLOWS = [
   "priority=8,ipv6,ipv6_src=2001:db8::/48,actions=output:2",
   "priority=7,ipv6,ipv6_dst=::1/::ff,actions=output:2",
   "priority=6,ipv6,ipv6_src=2001:db8:0:1::/ffff:ffff:0:ffff::,actions=output:2",
+  "priority=5,dl_vlan=5,actions=output:2",
   "priority=0,actions=drop",
 ].join("\n");
 
@@ -42,6 +44,9 @@ const s: Scenario = {
     { port: "pa", frame: v6("2001:db9::5", "fe80::1201", "02:00:00:00:00:01") },
     { port: "pa", frame: v6("2001:db8:77:1:2::3", "fe80::1202", "02:00:00:00:00:01") },
     { port: "pa", frame: v6("2001:db9::5", "fe80::1202", "02:00:00:00:00:01") },
+    // Double-tagged: with OVS's default vlan-limit of 1 the key ends at the inner TPID.
+    { port: "pa", frame: eth({ src: "02:00:00:00:00:02", dst: M(2), vlans: [{ tpid: 0x88a8, vid: 5 }, { vid: 7 }] }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1, dst: 2 }))) },
+    { port: "pa", frame: eth({ src: "02:00:00:00:00:02", dst: M(2), vlans: [{ vid: 5, pcp: 3 }] }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1, dst: 2 }))) },
   ],
 };
 
