@@ -13,7 +13,7 @@ import { recircIdsOf } from "../xlate/recirc.js";
 import { CS_NEW, CS_TRACKED } from "../conntrack/api.js";
 import type { NatAction } from "../openflow/actions.js";
 import { ctStateBitName, formatIPv4, formatIPv6 } from "../flow/text.js";
-import { formatTraceNodes } from "../xlate/trace.js";
+import { formatTraceNodes, xlateErrorName } from "../xlate/trace.js";
 import type { Switch, Bridge } from "../ofproto/bridge.js";
 import { parseFlow } from "../ofctl/parse-flow.js";
 import { UsageError } from "../errors.js";
@@ -140,7 +140,7 @@ function simulateNat(flow: Uint32Array, nat: NatAction): string {
 /** One pass: Flow, the walk, Final flow, Megaflow, Datapath actions. `ofport` is the in_port the Flow line shows. */
 function tracePass(sw: Switch, key: Uint32Array, ofport: number, nowMs: number, names: boolean, sideEffects: boolean, onLearn?: XlateInput["onLearn"]): TraceResult {
   const inPort = receivePort(sw, key[L.W_IN_PORT], key, 0) ?? sw.dpPorts[key[L.W_IN_PORT]];
-  const out = xlate({ sw, key, keyBase: 0, nowMs, sideEffects, packetSize: 0, trace: true, onLearn });
+  const out = xlate({ sw, key, keyBase: 0, nowMs, sideEffects, packetSize: 0, trace: true, traceNames: names, onLearn });
   const bridge = key[L.W_RECIRC_ID] !== 0 ? (recircIdsOf(sw).find(key[L.W_RECIRC_ID])?.bridge ?? inPort.bridge) : inPort.bridge;
   const portName = names ? (p: number) => bridge.port(p)?.name : undefined;
   const ofKey = key.slice();
@@ -159,8 +159,9 @@ function tracePass(sw: Switch, key: Uint32Array, ofport: number, nowMs: number, 
   for (let w = 0; w < L.KEY_WORDS; w++) mkey[w] = (ofKey[w] & out.wc[w]) >>> 0;
   text += `Megaflow: ${formatMatch(mkey, 0, out.wc, 0, { portName, packetTypeEth: true })}\n`;
   const dpName = names ? (p: number) => sw.dpPortName(p) : undefined;
-  if (out.error) text += `Translation failed (${out.error}), packet is dropped.\n`;
   text += `Datapath actions: ${formatOdpActions(out.actions, dpName)}\n`;
+  // ofproto_trace__ names the failure after the datapath actions, in xlate_strerror's words.
+  if (out.error) text += `Translation failed (${xlateErrorName(out.error)}), packet is dropped.\n`;
   return { text, output: out };
 }
 

@@ -29,12 +29,11 @@
  */
 import type { Bridge } from "../ofproto/bridge.js";
 import { UsageError, assert } from "../errors.js";
-import { tableOf, portNamesOf, addFlowSpecs, flowParseOptions, type Rule } from "../ofproto/load.js";
+import { tableOf, portNamesOf, addFlowSpecs, flowParseOptions, storedActions, type Rule } from "../ofproto/load.js";
 import { FF_RESET_COUNTS, type FlowSelector } from "../classifier/flow-table.js";
 import type { Action } from "../openflow/actions.js";
 import { parseFlow, parseFlows } from "../ofctl/parse-flow.js";
 import type { FlowSpec } from "../openflow/flow-spec.js";
-import { roundTrip, protocolVersion, type OfProtocol } from "../ofctl/format-actions.js";
 
 /** Tables of a bridge (0..254); TABLE_ALL selects every one. */
 export const TABLES_COUNT = 255;
@@ -137,13 +136,12 @@ export function modifyFlows(bridge: Bridge, sel: FlowSelection, strict: boolean,
     addFlowSpecs(bridge, [{ ...spec, table: sel.table === TABLE_ALL ? 0 : sel.table }], nowMs);
     return 1;
   }
-  const version = protocolVersion(bridge.protocol as OfProtocol);
   // The parser cannot tell cookie=0 from no cookie: only a non-zero unmasked cookie is a new one.
   const cookie = spec.cookieMask === 0n && spec.cookie !== 0n ? spec.cookie : undefined;
   const flags = spec.flags.resetCounts ? FF_RESET_COUNTS : 0;
   try {
     for (const r of rules) {
-      const actions = bridge.protocol === "OpenFlow10" ? spec.actions : roundTrip(spec.actions, version, r.match);
+      const actions = storedActions(bridge, spec.actions, r.match);
       const changed = tableOf(bridge, r.table).flows.modify({ match: r.match, strict: true, priority: r.priority }, { actions, cookie, flags }, nowMs);
       assert(changed.length === 1, "a strict modify of a selected rule changes one rule");
       assert(changed[0] === r, "a strict modify of a selected rule changes that rule");

@@ -176,7 +176,13 @@ function ctTuple4(key: Uint32Array, mask: Uint32Array): string | null {
   return f.length ? `ct_tuple4(${f.join(",")})` : null;
 }
 
-/** One line of dpctl/dump-flows. */
+/**
+ * One line of dpctl/dump-flows. The key's VLAN shape follows the default
+ * vlan-limit, which is the limit the datapath parses with: neither replay
+ * nor the daemon sets another (DatapathOptions.vlanLimit), as OVS's
+ * other_config:vlan-limit defaults to 1. A datapath given another limit
+ * must pass it to formatOdpKey too.
+ */
 export function formatMegaflow(f: MegaflowText, portName: (dp: number) => string | undefined): string {
   const used = f.usedAgoMs < 0 ? "never" : `${(f.usedAgoMs / 1000).toFixed(3)}s`;
   return `${formatOdpKey(f.key, f.mask, portName)}, packets:${f.packets}, bytes:${f.bytes}, used:${used}, actions:${formatOdpActions(f.actions, portName)}`;

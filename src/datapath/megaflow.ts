@@ -30,7 +30,25 @@
  * limit the least recently used is evicted by the datapath.
  */
 import { DP_WORDS, W_IN_PORT } from "../flow/layout.js";
+import { FIELDS, fieldWords } from "../flow/fields.js";
 import { stepWord, finishHash } from "./hash.js";
+
+/**
+ * For each datapath word, the first word and word count of the field wider
+ * than 32 bits it belongs to (MACs, IPv6 addresses, ct_label, tun_id), or
+ * [w, 1]. A dump shows such a field whole, from the creating packet, when
+ * its mask covers any part of it (dpif-netdev keeps the packet's full flow).
+ */
+const WIDE_FIELD_OF: readonly (readonly [number, number])[] = (() => {
+  const out: [number, number][] = [];
+  for (let w = 0; w < DP_WORDS; w++) out.push([w, 1]);
+  for (const f of FIELDS) {
+    const n = fieldWords(f);
+    if (n < 2 || f.word + n > DP_WORDS) continue;
+    for (let i = 0; i < n; i++) out[f.word + i] = [f.word, n];
+  }
+  return out;
+})();
 
 /** OVS's default other_config:flow-limit. */
 export const MEGAFLOWS_MAX_DEFAULT = 200_000;
@@ -61,7 +79,10 @@ class Subtable {
   filterChanged = false;
   /** Masked words of local entry e at e * n. */
   keys: Uint32Array;
-  /** The same words unmasked, as the packet that created the entry had them (what dumps show, as OVS's do). */
+  /** Masked words plus the rest of any wide field they are part of (WIDE_FIELD_OF). */
+  readonly origWords: Int32Array;
+  readonly nOrig: number;
+  /** origWords of local entry e at e * nOrig, unmasked, as the packet that created it had them (what dumps show, as OVS's do). */
   origKeys: Uint32Array;
   /** Global megaflow id of local entry e (-1: free). */
   entryFlow: Int32Array;
@@ -85,8 +106,15 @@ class Subtable {
     this.firstWord = this.n > 0 ? idx[0] : 0;
     this.firstMask = this.n > 0 ? this.maskVals[0] : 0;
     this.inPortExact = this.n > 0 && this.firstWord === W_IN_PORT && this.firstMask === 0xffffffff;
+    const orig = new Set<number>();
+    for (const w of idx) {
+      const [first, count] = WIDE_FIELD_OF[w];
+      for (let i = 0; i < count; i++) orig.add(first + i);
+    }
+    this.origWords = Int32Array.from([...orig].sort((a, b) => a - b));
+    this.nOrig = this.origWords.length;
     this.keys = new Uint32Array(16 * Math.max(this.n, 1));
-    this.origKeys = new Uint32Array(16 * Math.max(this.n, 1));
+    this.origKeys = new Uint32Array(16 * Math.max(this.nOrig, 1));
     this.entryFlow = new Int32Array(16).fill(-1);
     this.entryHash = new Uint32Array(16);
     this.slots = new Int32Array(32).fill(-1);
@@ -141,10 +169,9 @@ class Subtable {
       if (e >= this.entryFlow.length) this.growEntries();
     }
     const o = e * this.n;
-    for (let j = 0; j < this.n; j++) {
-      this.keys[o + j] = (keys[base + this.words[j]] & this.maskVals[j]) >>> 0;
-      this.origKeys[o + j] = keys[base + this.words[j]];
-    }
+    for (let j = 0; j < this.n; j++) this.keys[o + j] = (keys[base + this.words[j]] & this.maskVals[j]) >>> 0;
+    const oo = e * this.nOrig;
+    for (let j = 0; j < this.nOrig; j++) this.origKeys[oo + j] = keys[base + this.origWords[j]];
     this.entryFlow[e] = flow;
     this.entryHash[e] = h;
     if (this.filter[filterBucket(this.n > 0 ? this.keys[o] : 0)]++ === 0) this.filterChanged = true;
@@ -176,7 +203,7 @@ class Subtable {
     const keys = new Uint32Array(cap * Math.max(this.n, 1));
     keys.set(this.keys);
     this.keys = keys;
-    const orig = new Uint32Array(cap * Math.max(this.n, 1));
+    const orig = new Uint32Array(cap * Math.max(this.nOrig, 1));
     orig.set(this.origKeys);
     this.origKeys = orig;
     const ef = new Int32Array(cap).fill(-1);
@@ -373,12 +400,12 @@ export class MegaflowCache {
     for (let j = 0; j < st.n; j++) out[ob + st.words[j]] = st.maskVals[j];
   }
 
-  /** The key of megaflow `id` into out[ob..]: the creating packet's values on the masked words. */
+  /** The key of megaflow `id` into out[ob..]: the creating packet's values on the masked words and the whole of wide fields they touch. */
   keyOf(id: number, out: Uint32Array, ob: number): void {
     out.fill(0, ob, ob + DP_WORDS);
     const st = this.all[this.flowSubtable[id]];
-    const o = this.flowEntry[id] * st.n;
-    for (let j = 0; j < st.n; j++) out[ob + st.words[j]] = st.origKeys[o + j];
+    const o = this.flowEntry[id] * st.nOrig;
+    for (let j = 0; j < st.nOrig; j++) out[ob + st.origWords[j]] = st.origKeys[o + j];
   }
 
   /** Ids of live megaflows. */

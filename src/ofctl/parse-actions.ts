@@ -1333,6 +1333,14 @@ export interface SwitchChecks {
   protocol?: string;
   /** Whether the switch has a group: group actions naming others are refused (OFPBAC_BAD_OUT_GROUP). */
   groupExists?: (groupId: number) => boolean;
+  /** Whether the switch has a meter: a meter instruction naming another is refused (OFPMMFC_INVALID_METER). */
+  meterExists?: (meterId: number) => boolean;
+  /**
+   * The switch speaks only OpenFlow 1.0, so ovs-ofctl must send the flow in
+   * it: a meter cannot be sent at all, and goto_table goes as resubmit(,N),
+   * which the switch refuses after write_metadata (ofpacts_verify).
+   */
+  of10Only?: boolean;
 }
 
 /**
@@ -1360,11 +1368,40 @@ export function checkActions(actions: readonly Action[], match: Match, tableId: 
         `(none of the usable flow formats is among the allowed flow formats)`,
     );
   }
+  if (checks.of10Only === true) checkOf10Encoding(actions);
+  // ofproto_check_ofpacts: the meter instruction, which comes first, then the groups.
+  const meter = actions.find((a) => a.type === "meter");
+  if (checks.meterExists !== undefined && meter !== undefined && meter.type === "meter" && !checks.meterExists(meter.meterId)) {
+    throw new TextError(actionAt.get(meter) ?? 0, "meter", `meter ${meter.meterId} does not exist (OFPMMFC_INVALID_METER)`);
+  }
   if (checks.groupExists !== undefined) {
     const g = missingGroup(actions, checks.groupExists);
     if (g !== null && g.type === "group") {
       throw new TextError(actionAt.get(g) ?? 0, "group", `group ${g.groupId} does not exist (OFPBAC_BAD_OUT_GROUP)`);
     }
+  }
+}
+
+/** What ovs-ofctl -O OpenFlow10 cannot send, or sends in a form the switch refuses. */
+function checkOf10Encoding(actions: readonly Action[]): void {
+  const meter = actions.find((a) => a.type === "meter");
+  if (meter !== undefined) {
+    // ovs-ofctl: "none of the usable flow formats (OXM-OpenFlow13,...) is among the allowed flow formats (OpenFlow10,NXM)".
+    throw new TextError(
+      actionAt.get(meter) ?? 0,
+      "meter",
+      "meter needs OpenFlow 1.3 or later and the bridge speaks only OpenFlow10 (none of the usable flow formats is among the allowed flow formats)",
+    );
+  }
+  const goto = actions.find((a) => a.type === "goto_table");
+  if (goto !== undefined && goto.type === "goto_table" && actions.some((a) => a.type === "write_metadata")) {
+    // encode_GOTO_TABLE sends NXAST_RESUBMIT_TABLE in OpenFlow 1.0; the switch's ofpacts_verify then sees an apply action after write_metadata.
+    throw new TextError(
+      actionAt.get(goto) ?? 0,
+      "goto_table",
+      `goto_table:${goto.tableId} goes as resubmit(,${goto.tableId}) in OpenFlow10, after write_metadata: ` +
+        "invalid instruction ordering: apply_actions must appear before write_metadata (OFPBAC_UNSUPPORTED_ORDER)",
+    );
   }
 }
 

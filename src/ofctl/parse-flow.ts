@@ -43,6 +43,10 @@ export interface ParseFlowOptions {
   protocol?: string;
   /** The groups of the switch the flows are for: a group action naming another is an error (OFPBAC_BAD_OUT_GROUP). Unset: not checked. */
   groupExists?: (groupId: number) => boolean;
+  /** The meters of the switch: a meter instruction naming another is an error (OFPMMFC_INVALID_METER). Unset: not checked. */
+  meterExists?: (meterId: number) => boolean;
+  /** The switch speaks only OpenFlow 1.0: what ovs-ofctl cannot send in it is an error (see SwitchChecks). */
+  of10Only?: boolean;
 }
 
 /** ovs-ofctl's protocol keywords: dl_type and optional nw_proto. */

@@ -100,6 +100,12 @@ export class Bridge {
   readonly macs = new MacTable();
   /** The OpenFlow version whose syntax dump-flows prints. */
   protocol = "OpenFlow10";
+  /**
+   * Only OpenFlow 1.0 is enabled (protocols: OpenFlow10): flows arrive as
+   * ovs-ofctl must send them then, in OpenFlow 1.0 (goto_table becomes
+   * resubmit, write_actions and clear_actions are not sent).
+   */
+  of10Only = false;
   readonly local: Port;
   /** Bumped on every flow-table, group or port change (megaflow revalidation). */
   version = 0;

@@ -157,14 +157,18 @@ export function portNamesOf(bridge: Bridge): Map<string, number> {
 
 /**
  * How flow text for a bridge is parsed: its port names, and what the bridge
- * refuses as OVS's does (a group it lacks; actions OpenFlow 1.1+ cannot carry
- * for the match when the bridge speaks 1.1+).
+ * refuses as OVS's does (a group or meter it lacks; actions OpenFlow 1.1+
+ * cannot carry for the match when the bridge speaks 1.1+).
  */
 export function flowParseOptions(bridge: Bridge): ParseFlowOptions {
   return {
     portNames: portNamesOf(bridge),
     protocol: bridge.protocol,
     groupExists: (groupId) => bridge.groups.has(groupId),
+    // flowplane has no meter table (ovs-ofctl add-meter): every meter is
+    // unknown, and OVS refuses a flow naming a meter it lacks.
+    meterExists: () => false,
+    of10Only: bridge.of10Only,
   };
 }
 
@@ -182,10 +186,9 @@ setActionFormatter((a, portName) => formatActions([a], { portName }));
  * flow_mods are sent one by one, and the bridge is touched either way.
  */
 export function addFlowSpecs(bridge: Bridge, specs: FlowSpec[], nowMs = Date.now()): void {
-  const version = protocolVersion(bridge.protocol as OfProtocol);
   try {
     for (const s of specs) {
-      const actions = bridge.protocol === "OpenFlow10" ? s.actions : roundTrip(s.actions, version, s.match);
+      const actions = storedActions(bridge, s.actions, s.match);
       const spec = {
         match: s.match,
         priority: s.priority,
@@ -201,6 +204,20 @@ export function addFlowSpecs(bridge: Bridge, specs: FlowSpec[], nowMs = Date.now
   } finally {
     bridge.touch();
   }
+}
+
+/**
+ * A flow's actions as the bridge holds them: as decoded after the trip in
+ * the bridge's OpenFlow version. A bridge with no protocols set (version
+ * "OpenFlow10" by default) keeps them as written, as ovs-ofctl picks a
+ * version that carries them when the switch speaks them all; one limited
+ * to OpenFlow 1.0 gets what ovs-ofctl -O OpenFlow10 sends (ofp-actions.c
+ * encode_GOTO_TABLE etc.: goto_table as resubmit(,N), no write_actions or
+ * clear_actions).
+ */
+export function storedActions(bridge: Bridge, actions: FlowSpec["actions"], match: Match): FlowSpec["actions"] {
+  if (bridge.protocol === "OpenFlow10" && !bridge.of10Only) return actions;
+  return roundTrip(actions, protocolVersion(bridge.protocol as OfProtocol), match);
 }
 
 export const openflowLoader: FlowLoader = {

@@ -197,7 +197,11 @@ export function buildSwitch(spec: TopologySpec, file: string, newTable: () => Of
   const dir = dirname(resolve(file));
   for (const b of spec.bridges) {
     const br = sw.addBridge(b.name);
-    if (b.protocols) br.protocol = b.protocols.split(",").map((s) => s.trim()).sort().at(-1)!;
+    if (b.protocols) {
+      const list = b.protocols.split(",").map((s) => s.trim());
+      br.protocol = [...list].sort().at(-1)!;
+      br.of10Only = list.every((p) => p === "OpenFlow10");
+    }
   }
   for (const p of spec.ports) {
     const cfg: PortConfig = {

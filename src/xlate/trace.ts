@@ -42,3 +42,15 @@ export function formatTraceNodes(nodes: readonly TraceNode[], level = 0): string
   }
   return out;
 }
+
+/**
+ * xlate_strerror's name for a translation error, as the trace's "Translation
+ * failed (...)" line prints it; `error` is the detail translation reports
+ * in the walk (">>>> over max translation depth 64 <<<<").
+ */
+export function xlateErrorName(error: string): string {
+  if (error.startsWith("over max translation depth")) return "Recursion too deep";
+  if (error.endsWith("resubmit actions")) return "Too many resubmits";
+  if (error === "Failed to allocate recirculation id") return "No recirculation context";
+  return error;
+}

@@ -60,6 +60,11 @@ export interface XlateInput {
   packetSize: number;
   /** Collect a trace report. */
   trace: boolean;
+  /**
+   * With `trace`: name ports in the report's table and action lines, as
+   * ofproto/trace does only with --names (otherwise it prints numbers).
+   */
+  traceNames?: boolean;
   /** Called for each learn() the translation performs (with sideEffects). */
   onLearn?: (bridge: Bridge, flow: LearnedFlow) => void;
 }
@@ -499,14 +504,16 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
 function tableText(ctx: Ctx, tableId: number, rule: OfRule | null): string {
   const head = `${String(tableId).padStart(2, " ")}. `;
   if (!rule) return `${head}No match.`;
-  const m = formatMatch(rule.match.value, 0, rule.match.mask, 0, { portName: portNamer(ctx.bridge) });
+  const m = formatMatch(rule.match.value, 0, rule.match.mask, 0, { portName: portNamer(ctx) });
   let s = head + (m ? `${m}, ` : "") + `priority ${rule.priority}`;
   if (rule.cookie) s += `, cookie 0x${rule.cookie.toString(16)}`;
   return s;
 }
 
-function portNamer(bridge: Bridge): (p: number) => string | undefined {
-  return (p) => bridge.port(p)?.name;
+/** Port names for the trace's table and action lines: only with --names, as ofproto/trace. */
+function portNamer(ctx: Ctx): (p: number) => string | undefined {
+  const bridge = ctx.bridge;
+  return ctx.input.traceNames === true ? (p) => bridge.port(p)?.name : () => undefined;
 }
 
 // ---------------------------------------------------------------- actions
@@ -1494,7 +1501,7 @@ export function setActionFormatter(f: (a: Action, portName: (p: number) => strin
 }
 
 function actionTraceText(ctx: Ctx, a: Action, numericPorts = false): string {
-  if (actionFormatter) return actionFormatter(a, numericPorts ? () => undefined : portNamer(ctx.bridge));
+  if (actionFormatter) return actionFormatter(a, numericPorts ? () => undefined : portNamer(ctx));
   return a.type;
 }
 

@@ -11,18 +11,20 @@
  * and OVS is driven over one control connection (check.ts's Unixctl).
  *
  * Actions are compared as text (packet-ins and slow-path rewrites aside,
- * see canonical), except where NORMAL, FLOOD or ALL flood:
- * OVS's flood order is unspecified (README, deliberate differences), and
- * another order changes where push/pop/set actions fall between the
- * outputs; there the actions are compared as the set of outputs with the
- * headers each carries (check.ts's normalizeOutputs). Matches are compared
- * exactly, partly masked addresses ANDed with their masks (maskedValues).
+ * see canonical), except for frames whose translation runs NORMAL, FLOOD or
+ * ALL (floodingInputs): OVS's flood order is unspecified (README,
+ * deliberate differences), and another order changes where push/pop/set
+ * actions fall between the outputs; there the actions are compared as the
+ * set of outputs with the headers each carries (check.ts's
+ * normalizeOutputs). Matches are compared exactly.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OvsSandbox } from "./harness.js";
-import { type Scenario, setupOvs, replayScenario } from "./scenario.js";
+import { type Scenario, setupOvs, replayScenario, buildScenarioSwitch } from "./scenario.js";
+import { traceKey, traceText } from "../../src/cli/trace.js";
+import { addLearnedFlow } from "../../src/ofproto/load.js";
 import { Unixctl, received, mergeScenarios, normalizeOutputs, withoutPacketIns } from "./check.js";
 
 /** A scenario and the inputs (0-based) whose megaflows are not compared, each with the reason. */
@@ -62,9 +64,21 @@ export function splitMegaflow(line: string): Megaflow {
   return { match: line.slice(0, stats), actions: line.slice(acts + "actions:".length) };
 }
 
-/** Does any bridge of `s` flood (NORMAL, also as the default table, FLOOD or ALL)? */
-function floods(s: Scenario): boolean {
-  return s.bridges.some((b) => b.flows === undefined || /\b(NORMAL|FLOOD|ALL)\b/.test(b.flows));
+/**
+ * Per input of `s`, whether its translation runs NORMAL, FLOOD or ALL (in
+ * any bridge it reaches, also as a bridge's default NORMAL table): only
+ * those frames' outputs may come in OVS's flood order. Traced in order on
+ * one switch, learning MACs and learn() flows as the replay does.
+ */
+export function floodingInputs(s: Scenario): boolean[] {
+  const sw = buildScenarioSwitch(s);
+  return s.inputs.map((inp, i) => {
+    const port = sw.portsByName.get(inp.port)!;
+    const key = traceKey(sw, port.bridge, `in_port=${port.name}`, Buffer.from(inp.frame).toString("hex"));
+    if (!(key instanceof Uint32Array)) return false;
+    const { text } = traceText(sw, key, i, true, true, (b, f) => addLearnedFlow(b, f, i));
+    return /^\s*(NORMAL|FLOOD|ALL)$/m.test(text);
+  });
 }
 
 /**
@@ -113,53 +127,13 @@ function ourMegaflows(merged: Scenario): string[][] {
   return blocks.map((b) => b.split("\n").filter((l) => l.trim() !== ""));
 }
 
-/**
- * A megaflow's match with every partly masked MAC or IPv6 value ANDed with
- * its mask: flowplane's megaflow keeps the creating packet's key only in the
- * 32-bit words its mask touches, so the rest of such a value reads as zero
- * where OVS prints the whole packet's value (README: deliberate differences).
- * The bits compared are the ones the megaflow matches.
- */
-export function maskedValues(match: string): string {
-  return match.replace(/=([0-9a-f:.]+)\/([0-9a-f:.]+)(?=[,)])/g, (all, value: string, mask: string) => {
-    const v = addressBytes(value);
-    const m = addressBytes(mask);
-    if (v === null || m === null || v.length !== m.length) return all;
-    const hex = (b: number[]): string => b.map((x) => x.toString(16).padStart(2, "0")).join("");
-    return `=${hex(v.map((x, i) => x & m[i]))}/${hex(m)}`;
-  });
-}
-
-/** The bytes of a MAC (6) or IPv6 address (16) in text, or null for anything else. */
-function addressBytes(text: string): number[] | null {
-  if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(text)) return text.split(":").map((x) => parseInt(x, 16));
-  if (!text.includes("::") && text.split(":").length !== 8) return null;
-  const [head, tail = null] = text.split("::");
-  const groups = (s: string): number[] => {
-    if (s === "") return [];
-    const out: number[] = [];
-    for (const g of s.split(":")) {
-      if (g.includes(".")) {
-        const q = g.split(".").map(Number);
-        out.push((q[0] << 8) | q[1], (q[2] << 8) | q[3]);
-      } else out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const h = groups(head);
-  const tl = tail === null ? [] : groups(tail);
-  const all = [...h, ...new Array(8 - h.length - tl.length).fill(0), ...tl];
-  if (all.length !== 8 || all.some((g) => !(g >= 0 && g <= 0xffff))) return null;
-  return all.flatMap((g) => [g >> 8, g & 0xff]);
-}
-
 /** OVS's slow-path megaflow for a rewrite its datapath cannot do (commit_set_arp/icmp/nd_action). */
 const SLOW_PATH_ACTION = "userspace(pid=0,slow_path(action))";
 const slowPathSet = (actions: string): boolean => /set\((arp|icmp|icmpv6|nd)\(/.test(actions);
 
 /**
- * The megaflows of one frame as sorted text: values under partial masks
- * ANDed with them; actions as the set of outputs when `frame` is given.
+ * The megaflows of one frame as sorted text; actions as the set of outputs
+ * when `frame` is given.
  * Actions OVS sends through its slow path become OVS's slow-path action;
  * OVS's packet-ins (userspace(...controller...)) are left out, as flowplane
  * has no controller (README, deliberate differences; check.ts's
@@ -171,7 +145,7 @@ function canonical(lines: string[], frame?: Uint8Array): string[] {
     .map(({ match, actions }) => {
       const kept = withoutPacketIns(actions);
       const acts = slowPathSet(kept) ? SLOW_PATH_ACTION : frame ? normalizeOutputs(kept, frame) : kept;
-      return `${maskedValues(match)} actions:${acts}`;
+      return `${match} actions:${acts}`;
     })
     .sort();
 }
@@ -197,6 +171,7 @@ export async function megaflowBatch(list: MegaflowCase[]): Promise<{ problems: s
     await ovs.stop();
   }
   const ours = ourMegaflows(merged);
+  const flooding = floodingInputs(merged);
   const firstInput = list.map(() => -1);
   for (const [i, inp] of merged.inputs.entries()) {
     const k = inputOwner[i];
@@ -208,19 +183,22 @@ export async function megaflowBatch(list: MegaflowCase[]): Promise<{ problems: s
     }
     tally.frames++;
     tally.megaflows += theirs[i].length;
-    const a = canonical(ours[i] ?? []);
     // Under load OVS sometimes shows the previous frame's megaflow again after the purge
     // (installed by that frame's late upcall): a line of the previous frame's dump that
     // this frame's flowplane list lacks is that artefact, not this frame's megaflow.
-    const previous = i > 0 ? new Set(canonical(theirs[i - 1])) : new Set<string>();
-    const b = canonical(theirs[i]).filter((l) => !(previous.has(l) && !a.includes(l)));
-    tally.stale += canonical(theirs[i]).length - b.length;
+    const view = (frame?: Uint8Array): { a: string[]; b: string[]; same: boolean } => {
+      const a = canonical(ours[i] ?? [], frame);
+      const previous = new Set(i > 0 ? canonical(theirs[i - 1], frame) : []);
+      const b = canonical(theirs[i], frame).filter((l) => !(previous.has(l) && !a.includes(l)));
+      return { a, b, same: JSON.stringify(a) === JSON.stringify(b) };
+    };
+    const { a, b, same } = view();
+    tally.stale += theirs[i].length - b.length;
     if (process.env.FP_MEGAFLOW_DEBUG) console.log(`${inp.port} #${local + 1}\n  ovs: ${b.join("\n       ")}\n  fp:  ${a.join("\n       ")}`);
-    if (JSON.stringify(a) === JSON.stringify(b)) continue;
-    // Output order is compared loosely (outputs as a set, with the headers each one gets) when
-    // the scenario floods; the random tables also reach OVS's run-to-run flood order through
-    // their second bridge, so they are compared so too (see the README's flood-order note).
-    if ((floods(list[k].scenario) || list[k].scenario.name.startsWith("random")) && JSON.stringify(canonical(ours[i] ?? [], inp.frame)) === JSON.stringify(canonical(theirs[i], inp.frame))) {
+    if (same) continue;
+    // Output order is compared loosely (outputs as a set, with the headers each one gets) only
+    // for a frame that floods (see the README's flood-order note); elsewhere it is checked.
+    if (flooding[i] && view(inp.frame).same) {
       tally.floodOrder++;
       continue;
     }

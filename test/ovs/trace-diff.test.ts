@@ -1,6 +1,7 @@
 /**
  * Differential: the text of `flowplane trace` against `ovs-appctl
- * ofproto/trace --names` for table misses (the first table, goto_table,
+ * ofproto/trace`, with and without --names (without it, table and action
+ * lines name ports by number, as the Flow and Megaflow lines do), for table misses (the first table, goto_table,
  * resubmit) and rules without actions, where OVS runs its internal
  * table-miss rule and reports the empty action list as "drop". The bridge
  * section (tables and actions) and the datapath actions must be identical.
@@ -64,13 +65,16 @@ describe.skipIf(!haveOvs)("trace text vs. Open vSwitch", () => {
     ["a first-table miss", "tp5", frame(5, [1, 2])],
     ["a goto_table hit", "tp4", frame(4, [7, 8])],
     ["a hit that resubmits to a drop rule, then misses after goto_table", "tp4", frame(4, [7, 53])],
-  ])("prints %s as OVS does", async (_what, port, bytes) => {
-    const hex = Buffer.from(bytes).toString("hex");
-    const theirs = await sb.trace("brt", port, hex, { names: true });
+  ].flatMap(([what, port, bytes]) => [
+    [what, "--names", port, bytes, true],
+    [what, "port numbers", port, bytes, false],
+  ]))("prints %s as OVS does (%s)", async (_what, _how, port, bytes, names) => {
+    const hex = Buffer.from(bytes as Uint8Array).toString("hex");
+    const theirs = await sb.trace("brt", port as string, hex, { names: names as boolean });
     const br = sw.byName.get("brt")!;
-    const key = traceKey(sw, br, `in_port=${port}`, hex);
+    const key = traceKey(sw, br, `in_port=${port as string}`, hex);
     if (!(key instanceof Uint32Array)) throw new Error(key.error);
-    const ours = traceText(sw, key, 0, true).text;
+    const ours = traceText(sw, key, 0, names as boolean).text;
     expect(essentials(ours)).toBe(essentials(theirs.raw));
   });
 });
