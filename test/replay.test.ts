@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { singleBridge } from "../src/ofproto/load.js";
 import { replay } from "../src/cli/replay.js";
+import { dumpBridgeFlows } from "../src/cli/dump-flows.js";
 import { writeCapture, readCapture } from "../src/io/pcap.js";
 import { eth, ipv4, udp } from "../src/packet/build.js";
 import { CaptureStream, WINDOW_SIZE } from "../src/io/pcap-stream.js";
@@ -84,6 +85,25 @@ describe("replay", () => {
     expect(existsSync(join(dir, "out", "stats.json"))).toBe(true);
     const stats = JSON.parse(readFileSync(join(dir, "out", "stats.json"), "utf8"));
     expect(stats.dumps.br0.numbers.join("\n")).toMatch(/n_packets=1, n_bytes=\d+, .*priority=10,udp,tp_dst=53 actions=output:2/);
+  });
+
+  it("leaves in stats.json the dump-flows lines with port names and with numbers, as dumpBridgeFlows prints them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fp-replay-"));
+    const flows = [
+      "priority=10,in_port=1,udp,actions=output:2,output:3,resubmit(,1)",
+      "priority=5,in_port=tap-2,actions=NORMAL",
+      "table=1,priority=1,in_port=1,actions=set_field:3->reg0,output:9,LOCAL",
+    ].join("\n");
+    const sw = singleBridge("t.flows", [{ name: "p1", ofport: 1 }, { name: "tap-2", ofport: 2 }, { name: "p3", ofport: 3 }], "br0", () => flows);
+    const t0 = 1_700_000_000;
+    writeCapture(join(dir, "in.pcap"), [{ data: frame(53), tsSec: t0 }, { data: frame(54), tsSec: t0 }]);
+    replay(sw, [{ port: sw.portsByName.get("p1")!, capture: readCapture(join(dir, "in.pcap")) }], { outDir: join(dir, "out") });
+    const dumps = JSON.parse(readFileSync(join(dir, "out", "stats.json"), "utf8")).dumps.br0;
+    const br = sw.byName.get("br0")!;
+    expect(dumps.names).toEqual(dumpBridgeFlows(br, { stats: true, names: true, nowMs: t0 * 1000 }));
+    expect(dumps.numbers).toEqual(dumpBridgeFlows(br, { stats: true, nowMs: t0 * 1000 }));
+    expect(dumps.names[0]).toMatch(/n_packets=2, .*in_port=p1 actions=output:"tap-2",output:p3,resubmit\(,1\)$/);
+    expect(dumps.numbers[0]).toMatch(/in_port=1 actions=output:2,output:3,resubmit\(,1\)$/);
   });
 
   it("replays a streamed capture (many windows, NORMAL learning, rule timeouts) exactly as the capture read whole", () => {

@@ -10,7 +10,10 @@
  * copied into one WRITE_CHUNK_SIZE buffer allocated at construction and
  * written with fs.writeSync when the next record would not fit, so write()
  * makes one system call per ~1 MiB and, for frames from the same buffer as
- * the previous one, allocates nothing.
+ * the previous one, allocates nothing. When the record lands on a 4-byte
+ * boundary (always, for frames whose lengths are multiples of 4) the header
+ * and a 4-byte-aligned frame are stored a word at a time through
+ * Uint32Arrays, the cheapest copy V8 offers for small frames.
  * Limits: frames longer than the snaplen are cut to it (the original length
  * keeps the wire length), as a capturing tool does; timestamps must fit the
  * format's unsigned 32-bit seconds field.
@@ -47,6 +50,9 @@ export interface PcapWriterOptions {
  */
 const COPY_BY_WORDS_SIZE_MAX = 512;
 
+/** Whether this host stores Uint32Array words little-endian, as pcap records here are. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Stores a 32-bit unsigned value little-endian; `value` must already be in range. */
 function put32le(b: Uint8Array, at: number, value: number): void {
   b[at] = value & 0xff;
@@ -62,9 +68,14 @@ export class PcapWriter {
   private fd: number;
   private readonly chunk: Buffer;
   private readonly chunkView: DataView;
+  /** The chunk as words (chunk starts a fresh ArrayBuffer, so word i is bytes 4i..4i+3). */
+  private readonly chunkWords: Uint32Array;
   /** A DataView on the last source buffer written from, made once per buffer. */
   private sourceView: DataView<ArrayBufferLike>;
   private sourceOf: Uint8Array;
+  /** The last source buffer as words when it starts on a 4-byte boundary of its memory, else null. */
+  private sourceWords: Uint32Array | null;
+  private sourceWordsOf: Uint8Array;
   private chunkUsed: number;
   private packetCount: number;
 
@@ -79,8 +90,11 @@ export class PcapWriter {
     this.snaplen = snaplen;
     this.chunk = Buffer.allocUnsafeSlow(WRITE_CHUNK_SIZE);
     this.chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
+    this.chunkWords = new Uint32Array(this.chunk.buffer, this.chunk.byteOffset, WRITE_CHUNK_SIZE >>> 2);
     this.sourceOf = new Uint8Array(0);
     this.sourceView = new DataView(this.sourceOf.buffer);
+    this.sourceWords = null;
+    this.sourceWordsOf = this.sourceOf;
     this.chunkUsed = 0;
     this.packetCount = 0;
     // Open last: if an assertion above fails, no descriptor leaks.
@@ -139,13 +153,19 @@ export class PcapWriter {
     const recordSize = PCAP_RECORD_HEADER_SIZE + inclLength;
     if (this.chunkUsed + recordSize > WRITE_CHUNK_SIZE) this.flush();
 
-    const b = this.chunk;
-    const view = this.chunkView;
     let at = this.chunkUsed;
-    view.setUint32(at, tsSec, true);
     // Microsecond files keep the floor of the microsecond, as libpcap does
     // when it converts a nanosecond clock.
-    view.setUint32(at + 4, this.nanosecond ? tsNsec : (tsNsec / 1000) | 0, true);
+    const frac = this.nanosecond ? tsNsec : (tsNsec / 1000) | 0;
+    if (HOST_LITTLE_ENDIAN && (at & 3) === 0 && inclLength <= COPY_BY_WORDS_SIZE_MAX) {
+      this.writeAligned(buf, offset, inclLength, at, tsSec, frac, origLength);
+      this.packetCount++;
+      return;
+    }
+    const b = this.chunk;
+    const view = this.chunkView;
+    view.setUint32(at, tsSec, true);
+    view.setUint32(at + 4, frac, true);
     view.setUint32(at + 8, inclLength, true);
     view.setUint32(at + 12, origLength, true);
     at += PCAP_RECORD_HEADER_SIZE;
@@ -163,6 +183,37 @@ export class PcapWriter {
       this.chunkUsed = at + inclLength;
     }
     this.packetCount++;
+  }
+
+  /**
+   * The record at chunk[at..] (at a multiple of 4, frame at most
+   * COPY_BY_WORDS_SIZE_MAX bytes, little-endian host): header words, then
+   * the frame by words when it too is 4-byte aligned in its memory.
+   */
+  private writeAligned(buf: Uint8Array, offset: number, length: number, at: number, tsSec: number, frac: number, origLength: number): void {
+    const to = this.chunkWords;
+    let w = at >>> 2;
+    to[w] = tsSec;
+    to[w + 1] = frac;
+    to[w + 2] = length;
+    to[w + 3] = origLength;
+    w += 4;
+    at += PCAP_RECORD_HEADER_SIZE;
+    if (buf !== this.sourceWordsOf) {
+      this.sourceWords = (buf.byteOffset & 3) === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 2) : null;
+      this.sourceWordsOf = buf;
+    }
+    const from = this.sourceWords;
+    if (from !== null && (offset & 3) === 0) {
+      const words = length >>> 2;
+      const s = offset >>> 2;
+      for (let j = 0; j < words; j++) to[w + j] = from[s + j];
+      const b = this.chunk;
+      for (let j = words << 2; j < length; j++) b[at + j] = buf[offset + j];
+    } else {
+      this.copyByWords(buf, offset, at, length);
+    }
+    this.chunkUsed = at + length;
   }
 
   /** Copies buf[offset, offset + length) to chunk[at..], four bytes a step (byte order kept: read and written little-endian). */
