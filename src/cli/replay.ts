@@ -10,8 +10,9 @@
  * is the packets' own time.
  */
 import type { Command } from "commander";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { readCapture, PcapWriter, type Capture } from "../io/pcap.js";
 import { CaptureStream } from "../io/pcap-stream.js";
 import { UsageError } from "../errors.js";
@@ -99,6 +100,16 @@ const PROGRESS_PACKETS_MIN = 100_000;
 /** Packets of merged inputs replayed between two updates of the progress bar. */
 const PROGRESS_SLICE = 65536;
 
+/**
+ * Removes a capture an earlier replay left at `path` (a regular file only),
+ * and returns `path`. Truncating it instead costs the open, and on ext4 the
+ * close of the rewritten file starts its writeback (auto_da_alloc).
+ */
+function removeOldCapture(path: string): string {
+  if (lstatSync(path, { throwIfNoEntry: false })?.isFile()) unlinkSync(path);
+  return path;
+}
+
 /** What a replay writes for one datapath port: its capture, opened at its first packet, and counters. */
 class PortOutput {
   private writer: PcapWriter | null = null;
@@ -114,7 +125,7 @@ class PortOutput {
   ) {}
 
   write(buf: Uint8Array, offset: number, length: number, tsSec: number, tsNsec: number): void {
-    if (this.writer === null) this.writer = new PcapWriter(this.path);
+    if (this.writer === null) this.writer = new PcapWriter(removeOldCapture(this.path));
     this.writer.write(buf, offset, length, tsSec, tsNsec);
     this.packets++;
     this.bytes += length;
@@ -192,16 +203,33 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
         }
       }
       // A batch never spans a maintenance tick (1 s of capture time): timeouts and aging stay exact.
+      // A packet in a second before tickSecMin is before the tick: the exact test runs only near it.
       const tickMs = lastMaintainMs + 1000;
+      const tickSecMin = Math.floor(tickMs / 1000);
+      const capOffsets = cap.offsets;
+      const capLengths = cap.lengths;
       let n = 0;
-      while (n < limit && j + n < total && (which === null || which[j + n] === k)) {
-        const i = index === null ? j + n : index[j + n];
-        if (n > 0 && tsSec[i] * 1000 + tsNsec[i] / 1e6 >= tickMs) break;
-        offsets[n] = cap.offsets[i];
-        lengths[n] = cap.lengths[i];
-        inPorts[n] = inPort;
-        batchIndex[n] = i;
-        n++;
+      if (which === null) {
+        // Records j, j + 1, ... of the one capture.
+        const batchEnd = total - j < limit ? total - j : limit;
+        for (; n < batchEnd; n++) {
+          const i = j + n;
+          if (n > 0 && tsSec[i] >= tickSecMin && tsSec[i] * 1000 + tsNsec[i] / 1e6 >= tickMs) break;
+          offsets[n] = capOffsets[i];
+          lengths[n] = capLengths[i];
+          inPorts[n] = inPort;
+          batchIndex[n] = i;
+        }
+      } else {
+        while (n < limit && j + n < total && which[j + n] === k) {
+          const i = index![j + n];
+          if (n > 0 && tsSec[i] >= tickSecMin && tsSec[i] * 1000 + tsNsec[i] / 1e6 >= tickMs) break;
+          offsets[n] = capOffsets[i];
+          lengths[n] = capLengths[i];
+          inPorts[n] = inPort;
+          batchIndex[n] = i;
+          n++;
+        }
       }
       nowMs = batchStartMs;
       if (nowMs - lastMaintainMs >= 1000) {
@@ -353,6 +381,9 @@ export function formatSummary(s: ReplaySummary): string {
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+/** --emc-insert-inv-prob when not given: OVS's default. */
+const EMC_INSERT_INV_PROB_OPTION_DEFAULT = "100";
+
 export function registerReplay(program: Command): void {
   const cmd = program
     .command("replay")
@@ -365,32 +396,87 @@ export function registerReplay(program: Command): void {
     .option("--in <port=file>", "a capture received on a port (repeatable)", collect)
     .option("--out <dir>", "directory for the output captures and stats.json")
     .option("--no-cache", "translate every packet (no exact-match or megaflow cache): the reference path")
-    .option("--emc-insert-inv-prob <n>", "insert into the exact-match cache 1 in N times (OVS default 100; 0 disables it)", "100")
+    .option("--emc-insert-inv-prob <n>", "insert into the exact-match cache 1 in N times (OVS default 100; 0 disables it)", EMC_INSERT_INV_PROB_OPTION_DEFAULT)
     .option("--megaflows <file>", "write, per input packet, the megaflows its processing installed (caches emptied before each packet)")
     .option("--json", "print the summary as JSON");
   addSwitchOptions(cmd);
-  cmd.action((opts: SwitchOptions & { in?: string[]; out?: string; cache: boolean; emcInsertInvProb: string; megaflows?: string; json?: boolean }) => {
-    if (!opts.out) throw new UsageError("--out DIR is required");
-    if (!opts.in?.length) throw new UsageError("at least one --in PORT=FILE is required");
-    const sw = loadSwitchFromOptions(opts);
-    const inputs: ReplayInput[] = opts.in.map((arg) => {
-      const eq = arg.indexOf("=");
-      if (eq <= 0) throw new UsageError(`--in must be PORT=FILE, not "${arg}"`);
-      const port = portOfSwitch(sw, arg.slice(0, eq));
-      if (port.type === "patch") throw new UsageError(`--in ${port.name}: a patch port receives nothing from outside`);
-      return { port, file: arg.slice(eq + 1) };
-    }).map(({ port, file }, _, all) => ({
-      port,
-      // A single input is streamed (read a window at a time) when it is a classic pcap that reads cleanly.
-      capture: (all.length === 1 ? CaptureStream.open(file) : null) ?? readCapture(file),
-    }));
-    const summary = replay(sw, inputs, {
-      outDir: opts.out,
-      noCache: opts.cache === false,
-      emcInsertInvProb: parseIntOption("--emc-insert-inv-prob", opts.emcInsertInvProb, 0, 1 << 30),
-      megaflowsFile: opts.megaflows,
-      progress: process.stderr.isTTY === true && !opts.json,
-    });
-    process.stdout.write(opts.json ? JSON.stringify(summary) + "\n" : formatSummary(summary));
+  cmd.action((opts: ReplayCliOptions) => replayCommand(opts));
+}
+
+/** The options of `flowplane replay`, as commander names them. */
+interface ReplayCliOptions extends SwitchOptions {
+  in?: string[];
+  out?: string;
+  cache: boolean;
+  emcInsertInvProb: string;
+  megaflows?: string;
+  json?: boolean;
+}
+
+function replayCommand(opts: ReplayCliOptions): void {
+  if (!opts.out) throw new UsageError("--out DIR is required");
+  if (!opts.in?.length) throw new UsageError("at least one --in PORT=FILE is required");
+  const sw = loadSwitchFromOptions(opts);
+  const inputs: ReplayInput[] = opts.in.map((arg) => {
+    const eq = arg.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--in must be PORT=FILE, not "${arg}"`);
+    const port = portOfSwitch(sw, arg.slice(0, eq));
+    if (port.type === "patch") throw new UsageError(`--in ${port.name}: a patch port receives nothing from outside`);
+    return { port, file: arg.slice(eq + 1) };
+  }).map(({ port, file }, _, all) => ({
+    port,
+    // A single input is streamed (read a window at a time) when it is a classic pcap.
+    capture: (all.length === 1 ? CaptureStream.open(file) : null) ?? readCapture(file),
+  }));
+  const summary = replay(sw, inputs, {
+    outDir: opts.out,
+    noCache: opts.cache === false,
+    emcInsertInvProb: parseIntOption("--emc-insert-inv-prob", opts.emcInsertInvProb, 0, 1 << 30),
+    megaflowsFile: opts.megaflows,
+    progress: process.stderr.isTTY === true && !opts.json,
   });
+  process.stdout.write(opts.json ? JSON.stringify(summary) + "\n" : formatSummary(summary));
+}
+
+/**
+ * Runs `replay ARGS` without commander (main.ts) when ARGS parse cleanly
+ * with util.parseArgs under the options registerReplay declares; returns
+ * false, having done nothing, when they do not (help, an unknown option, a
+ * missing value, a value that looks like an option, a stray argument), so
+ * commander handles and reports that command line.
+ */
+export function runReplayFast(args: string[]): boolean {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        in: { type: "string", multiple: true },
+        out: { type: "string" },
+        "no-cache": { type: "boolean" },
+        "emc-insert-inv-prob": { type: "string" },
+        megaflows: { type: "string" },
+        json: { type: "boolean" },
+        topology: { type: "string" },
+        flows: { type: "string" },
+        port: { type: "string", multiple: true },
+      },
+    }));
+  } catch {
+    return false;
+  }
+  replayCommand({
+    in: values.in,
+    out: values.out,
+    cache: values["no-cache"] !== true,
+    emcInsertInvProb: values["emc-insert-inv-prob"] ?? EMC_INSERT_INV_PROB_OPTION_DEFAULT,
+    megaflows: values.megaflows,
+    json: values.json,
+    topology: values.topology,
+    flows: values.flows,
+    port: values.port,
+  });
+  return true;
 }
