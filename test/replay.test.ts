@@ -4,7 +4,7 @@
  * dump-flows, and --megaflows output.
  */
 import { describe, it, expect } from "vitest";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { singleBridge } from "../src/ofproto/load.js";
@@ -104,6 +104,37 @@ describe("replay", () => {
     expect(dumps.numbers).toEqual(dumpBridgeFlows(br, { stats: true, nowMs: t0 * 1000 }));
     expect(dumps.names[0]).toMatch(/n_packets=2, .*in_port=p1 actions=output:"tap-2",output:p3,resubmit\(,1\)$/);
     expect(dumps.numbers[0]).toMatch(/in_port=1 actions=output:2,output:3,resubmit\(,1\)$/);
+  });
+
+  it("replays streamed records the writer would encode otherwise as the capture read whole (nanosecond file, original length above captured, fraction out of range)", () => {
+    const flows = "priority=10,udp,actions=output:2,output:3\n";
+    const frames = Array.from({ length: 3000 }, (_, i) => ({ data: frame(7 + (i % 5), `10.0.${i % 9}.1`), tsSec: 1_700_000_000 + (i >> 10), tsNsec: i * 1001, origLength: i % 10 === 0 ? 1500 : undefined }));
+    const variants: [string, (path: string) => void][] = [
+      ["nanosecond", (path) => writeCapture(path, frames, { nanosecond: true })],
+      ["original lengths", (path) => writeCapture(path, frames)],
+      [
+        "fraction out of range",
+        (path) => {
+          writeCapture(path, frames.map((f) => ({ ...f, origLength: undefined })));
+          const bytes = readFileSync(path);
+          const c = readCapture(path);
+          bytes.writeUInt32LE(1_250_000, c.offsets[1234] - 12);
+          writeFileSync(path, bytes);
+        },
+      ],
+    ];
+    for (const [name, write] of variants) {
+      const outs = ["whole", "stream"].map((mode) => {
+        const { dir, sw } = setup(flows);
+        const path = join(dir, "in.pcap");
+        write(path);
+        const capture = mode === "whole" ? readCapture(path) : CaptureStream.open(path)!;
+        const summary = replay(sw, [{ port: sw.portsByName.get("p1")!, capture }], { outDir: join(dir, "out") });
+        expect(summary.ports.p3.packets, name).toBe(3000);
+        return ["p2", "p3"].map((p) => readFileSync(join(dir, "out", `${p}.pcap`)).toString("hex"));
+      });
+      expect(outs[1], name).toEqual(outs[0]);
+    }
   });
 
   it("replays a streamed capture (many windows, NORMAL learning, rule timeouts) exactly as the capture read whole", () => {

@@ -13,7 +13,7 @@ import type { Command } from "commander";
 import { lstatSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { readCapture, PcapWriter, type Capture } from "../io/pcap.js";
+import { readCapture, PcapWriter, PCAP_RECORD_HEADER_SIZE, PCAP_SNAPLEN_DEFAULT, type Capture } from "../io/pcap.js";
 import { CaptureStream } from "../io/pcap-stream.js";
 import { UsageError } from "../errors.js";
 import { Datapath, type DatapathOptions } from "../datapath/dpif.js";
@@ -131,6 +131,19 @@ class PortOutput {
     this.bytes += length;
   }
 
+  /** Passes on the record (header and frame) at buf[recordOffset..], already encoded as the writer would encode it: see replay's emit. */
+  writeRecord(buf: Uint8Array, recordOffset: number, length: number): void {
+    if (this.writer === null) this.writer = new PcapWriter(removeOldCapture(this.path));
+    this.writer.appendRecord(buf, recordOffset, PCAP_RECORD_HEADER_SIZE + length);
+    this.packets++;
+    this.bytes += length;
+  }
+
+  /** The input buffer is about to be reused: write what refers to it. */
+  release(): void {
+    this.writer?.release();
+  }
+
   close(): void {
     this.writer?.close();
   }
@@ -155,6 +168,8 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
   // The batch being processed: emit finds the input timestamp of the packet the datapath is on.
   const batchIndex = new Int32Array(BATCH_MAX);
   let batchCap: Capture | null = null;
+  // Whether batchCap's records are encoded as the output writers encode theirs (CaptureStream.windowAsWritten).
+  let batchAsWritten = false;
   const emit = (dpPort: number, buf: Uint8Array, offset: number, length: number): void => {
     const out = outputs[dpPort];
     out.used = true;
@@ -162,8 +177,16 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       out.mtuDrops++;
       return;
     }
+    const cap = batchCap!;
     const i = batchIndex[dp.current];
-    out.write(buf, offset, length, batchCap!.tsSec[i], batchCap!.tsNsec[i]);
+    // The received frame sent on unchanged (the executor copies before it
+    // rewrites: execute.ts), whose input record is what the writer would
+    // write: passed on as it is, not copied.
+    if (batchAsWritten && buf === cap.buffer && offset === cap.offsets[i] && length === cap.lengths[i] && length === cap.origLengths[i] && length <= PCAP_SNAPLEN_DEFAULT) {
+      out.writeRecord(buf, offset - PCAP_RECORD_HEADER_SIZE, length);
+    } else {
+      out.write(buf, offset, length, cap.tsSec[i], cap.tsNsec[i]);
+    }
   };
 
   const offsets = new Uint32Array(BATCH_MAX);
@@ -259,7 +282,11 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       const progress = opts.progress && stream.fileSize >= PROGRESS_FILE_SIZE_MIN ? new Progress(stream.fileSize, "replay") : null;
       try {
         for (let w = stream.next(); w !== null; w = stream.next()) {
+          batchAsWritten = stream.windowAsWritten;
           run([w], [0], null, null, w.count, null);
+          batchAsWritten = false;
+          // The next window is read into the same buffer.
+          for (const out of outputs) out.release();
           progress?.update(stream.position, done);
         }
       } finally {

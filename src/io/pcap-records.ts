@@ -35,6 +35,8 @@ export class ClassicRecordWalker {
   pos = 0;
   /** Records in the columns. */
   count = 0;
+  /** Records whose timestamp fraction was out of range (carried into the seconds), counted by walk(). */
+  carries = 0;
   private readonly le: boolean;
   private readonly fracPerSec: number;
   private readonly nsecPerFrac: number;
@@ -88,6 +90,7 @@ export class ClassicRecordWalker {
         const carry = Math.floor(frac / fracPerSec);
         sec += carry;
         frac -= carry * fracPerSec;
+        this.carries++;
       }
       offsets[count] = pos + PCAP_RECORD_HEADER_SIZE;
       lengths[count] = incl;

@@ -54,6 +54,16 @@ export class CaptureStream {
   private readonly window: Capture;
   /** Size of the file when opened, in bytes. */
   readonly fileSize: number;
+  /** Little-endian with the microsecond magic: record headers as a default PcapWriter encodes them. */
+  private readonly writerByteOrderAndUnit: boolean;
+  /**
+   * True when every record header of the current window is encoded as a
+   * default PcapWriter encodes one (little-endian, microseconds, fraction
+   * in range): a record whose original length equals its captured length is
+   * then, header and frame, exactly what that writer writes for its frame
+   * and timestamp, and may be passed on with PcapWriter.appendRecord.
+   */
+  windowAsWritten = false;
 
   private constructor(path: string, fd: number, header: Buffer, fileSize: number) {
     this.path = path;
@@ -65,6 +75,7 @@ export class CaptureStream {
     const snaplen = le ? header.readUInt32LE(16) : header.readUInt32BE(16);
     const inclLimit = snaplen > PCAP_SNAPLEN_MAX ? snaplen : PCAP_SNAPLEN_MAX;
     this.walker = new ClassicRecordWalker(le, magic === PCAP_MAGIC_NSEC, inclLimit, path);
+    this.writerByteOrderAndUnit = le && magic === PCAP_MAGIC_USEC;
     this.buffer = Buffer.allocUnsafeSlow(WINDOW_SIZE);
     this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
     this.window = {
@@ -136,10 +147,12 @@ export class CaptureStream {
       const walker = this.walker;
       walker.pos = this.walked;
       walker.count = 0;
+      walker.carries = 0;
       walker.walk(this.view, this.filled, w, WINDOW_RECORDS_MAX, this.fileBase);
       this.walked = walker.pos;
       if (walker.count > 0) {
         w.count = walker.count;
+        this.windowAsWritten = this.writerByteOrderAndUnit && walker.carries === 0;
         return w;
       }
       if (this.filled === 0 && this.eof) return null;

@@ -14,6 +14,11 @@
  * boundary (always, for frames whose lengths are multiples of 4) the header
  * and a 4-byte-aligned frame are stored a word at a time through
  * Uint32Arrays, the cheapest copy V8 offers for small frames.
+ * appendRecord() takes a record the caller already holds encoded as this
+ * writer would encode it (a replayed frame sent on unchanged) without
+ * copying it: consecutive records of one buffer become one run, written
+ * from the caller's memory after the chunk, so the order on disk is the
+ * order of the calls.
  * Limits: frames longer than the snaplen are cut to it (the original length
  * keeps the wire length), as a capturing tool does; timestamps must fit the
  * format's unsigned 32-bit seconds field.
@@ -76,6 +81,10 @@ export class PcapWriter {
   /** The last source buffer as words when it starts on a 4-byte boundary of its memory, else null. */
   private sourceWords: Uint32Array | null;
   private sourceWordsOf: Uint8Array;
+  /** The caller's encoded records buffered after the chunk (appendRecord): runBuffer[runStart, runEnd), or none. */
+  private runBuffer: Uint8Array | null = null;
+  private runStart = 0;
+  private runEnd = 0;
   private chunkUsed: number;
   private packetCount: number;
 
@@ -138,6 +147,7 @@ export class PcapWriter {
     const at = this.chunkUsed;
     if (
       HOST_LITTLE_ENDIAN &&
+      this.runBuffer === null &&
       (at & 3) === 0 &&
       length <= COPY_BY_WORDS_SIZE_MAX &&
       length <= this.snaplen &&
@@ -178,6 +188,8 @@ export class PcapWriter {
       origLength <= U32_MAX &&
       Math.floor(origLength) === origLength;
     if (!argsValid) this.explainBadWrite(buf, offset, length, tsSec, tsNsec, origLength);
+    // Records copied into the chunk go after the run of the caller's records.
+    if (this.runBuffer !== null) this.flush();
 
     const inclLength = length < this.snaplen ? length : this.snaplen;
     const recordSize = PCAP_RECORD_HEADER_SIZE + inclLength;
@@ -258,11 +270,43 @@ export class PcapWriter {
     for (; j < length; j++) b[at + j] = buf[offset + j];
   }
 
-  /** Writes every buffered byte to the file. */
+  /**
+   * Appends the record buf[offset, offset + size) as it is: a record header
+   * and frame encoded exactly as write() would encode them here
+   * (little-endian, this writer's timestamp unit, captured length at most
+   * the snaplen). It is not copied: until the next release(), flush(),
+   * close() or write(), the writer refers to `buf`, which must not change.
+   */
+  appendRecord(buf: Uint8Array, offset: number, size: number): void {
+    if (buf === this.runBuffer && offset === this.runEnd && size >= PCAP_RECORD_HEADER_SIZE && offset + size <= buf.length) {
+      this.runEnd = offset + size;
+      this.packetCount++;
+      return;
+    }
+    assert(this.fd >= 0, "write after close");
+    assert(offset >= 0 && size >= PCAP_RECORD_HEADER_SIZE && offset + size <= buf.length, "record must lie inside buf");
+    if (this.runBuffer !== null) this.flush();
+    this.runBuffer = buf;
+    this.runStart = offset;
+    this.runEnd = offset + size;
+    this.packetCount++;
+  }
+
+  /** Writes the records appendRecord() referred to, so their buffer may change. */
+  release(): void {
+    if (this.runBuffer !== null) this.flush();
+  }
+
+  /** Writes every buffered byte to the file: the chunk, then the run of appended records. */
   flush(): void {
     assert(this.fd >= 0, "flush after close");
     this.writeAll(this.chunk, 0, this.chunkUsed);
     this.chunkUsed = 0;
+    const run = this.runBuffer;
+    if (run !== null) {
+      this.runBuffer = null;
+      this.writeAll(run, this.runStart, this.runEnd - this.runStart);
+    }
   }
 
   /** Flushes and closes the file. Calling it again does nothing. */
