@@ -5,6 +5,8 @@
  */
 export class Progress {
   private lastDraw = 0;
+  /** Units done at the last draw (-1: none yet). */
+  private drawnDone = -1;
   private readonly started = Date.now();
   constructor(
     private readonly total: number,
@@ -16,6 +18,7 @@ export class Progress {
     const now = Date.now();
     if (now - this.lastDraw < 100 && done < this.total) return;
     this.lastDraw = now;
+    this.drawnDone = done;
     const frac = this.total ? Math.min(1, done / this.total) : 1;
     const width = 30;
     const filled = Math.round(frac * width);
@@ -25,7 +28,7 @@ export class Progress {
   }
 
   done(packets: number): void {
-    this.update(this.total, packets);
+    if (this.drawnDone < this.total) this.update(this.total, packets);
     process.stderr.write("\n");
   }
 }
