@@ -201,7 +201,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
    * Replays `total` packets: packet j is record index[j] of caps[which[j]]
    * (null arrays: record j of caps[0]), from inputs[inputOf[which[j]]].
    */
-  const run = (caps: Capture[], inputOf: number[], which: Int32Array | null, index: Int32Array | null, total: number, progress: Progress | null): void => {
+  const run = (caps: Capture[], inputOf: number[], which: Int32Array | null, index: Int32Array | null, total: number): void => {
     // One packet at a time when timestamps matter per packet (megaflow dumps); else runs from one capture.
     const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
     for (let j = 0; j < total; ) {
@@ -272,7 +272,6 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       j += n;
     }
     done += total;
-    progress?.update(done);
   };
 
   try {
@@ -283,7 +282,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       try {
         for (let w = stream.next(); w !== null; w = stream.next()) {
           batchAsWritten = stream.windowAsWritten;
-          run([w], [0], null, null, w.count, null);
+          run([w], [0], null, null, w.count);
           batchAsWritten = false;
           // The next window is read into the same buffer.
           for (const out of outputs) out.release();
@@ -305,7 +304,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       // Slices of PROGRESS_SLICE packets, so the bar moves.
       for (let from = 0; from < which.length; from += PROGRESS_SLICE) {
         const to = Math.min(which.length, from + PROGRESS_SLICE);
-        run(caps, caps.map((_, k) => k), which.subarray(from, to), index.subarray(from, to), to - from, null);
+        run(caps, caps.map((_, k) => k), which.subarray(from, to), index.subarray(from, to), to - from);
         progress?.update(done);
       }
       progress?.done(done);
