@@ -4,11 +4,12 @@
  * dump-flows, and --megaflows output.
  */
 import { describe, it, expect } from "vitest";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { singleBridge } from "../src/ofproto/load.js";
 import { replay } from "../src/cli/replay.js";
+import { dumpBridgeFlows } from "../src/cli/dump-flows.js";
 import { writeCapture, readCapture } from "../src/io/pcap.js";
 import { eth, ipv4, udp } from "../src/packet/build.js";
 import { CaptureStream, WINDOW_SIZE } from "../src/io/pcap-stream.js";
@@ -84,6 +85,56 @@ describe("replay", () => {
     expect(existsSync(join(dir, "out", "stats.json"))).toBe(true);
     const stats = JSON.parse(readFileSync(join(dir, "out", "stats.json"), "utf8"));
     expect(stats.dumps.br0.numbers.join("\n")).toMatch(/n_packets=1, n_bytes=\d+, .*priority=10,udp,tp_dst=53 actions=output:2/);
+  });
+
+  it("leaves in stats.json the dump-flows lines with port names and with numbers, as dumpBridgeFlows prints them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fp-replay-"));
+    const flows = [
+      "priority=10,in_port=1,udp,actions=output:2,output:3,resubmit(,1)",
+      "priority=5,in_port=tap-2,actions=NORMAL",
+      "table=1,priority=1,in_port=1,actions=set_field:3->reg0,output:9,LOCAL",
+    ].join("\n");
+    const sw = singleBridge("t.flows", [{ name: "p1", ofport: 1 }, { name: "tap-2", ofport: 2 }, { name: "p3", ofport: 3 }], "br0", () => flows);
+    const t0 = 1_700_000_000;
+    writeCapture(join(dir, "in.pcap"), [{ data: frame(53), tsSec: t0 }, { data: frame(54), tsSec: t0 }]);
+    replay(sw, [{ port: sw.portsByName.get("p1")!, capture: readCapture(join(dir, "in.pcap")) }], { outDir: join(dir, "out") });
+    const dumps = JSON.parse(readFileSync(join(dir, "out", "stats.json"), "utf8")).dumps.br0;
+    const br = sw.byName.get("br0")!;
+    expect(dumps.names).toEqual(dumpBridgeFlows(br, { stats: true, names: true, nowMs: t0 * 1000 }));
+    expect(dumps.numbers).toEqual(dumpBridgeFlows(br, { stats: true, nowMs: t0 * 1000 }));
+    expect(dumps.names[0]).toMatch(/n_packets=2, .*in_port=p1 actions=output:"tap-2",output:p3,resubmit\(,1\)$/);
+    expect(dumps.numbers[0]).toMatch(/in_port=1 actions=output:2,output:3,resubmit\(,1\)$/);
+  });
+
+  it("replays streamed records the writer would encode otherwise as the capture read whole (nanosecond file, original length above captured, fraction out of range)", () => {
+    const flows = "priority=10,udp,actions=output:2,output:3\n";
+    const frames = Array.from({ length: 3000 }, (_, i) => ({ data: frame(7 + (i % 5), `10.0.${i % 9}.1`), tsSec: 1_700_000_000 + (i >> 10), tsNsec: i * 1001, origLength: i % 10 === 0 ? 1500 : undefined }));
+    const variants: [string, (path: string) => void][] = [
+      ["nanosecond", (path) => writeCapture(path, frames, { nanosecond: true })],
+      ["original lengths", (path) => writeCapture(path, frames)],
+      [
+        "fraction out of range",
+        (path) => {
+          writeCapture(path, frames.map((f) => ({ ...f, origLength: undefined })));
+          const bytes = readFileSync(path);
+          const c = readCapture(path);
+          bytes.writeUInt32LE(1_250_000, c.offsets[1234] - 12);
+          writeFileSync(path, bytes);
+        },
+      ],
+    ];
+    for (const [name, write] of variants) {
+      const outs = ["whole", "stream"].map((mode) => {
+        const { dir, sw } = setup(flows);
+        const path = join(dir, "in.pcap");
+        write(path);
+        const capture = mode === "whole" ? readCapture(path) : CaptureStream.open(path)!;
+        const summary = replay(sw, [{ port: sw.portsByName.get("p1")!, capture }], { outDir: join(dir, "out") });
+        expect(summary.ports.p3.packets, name).toBe(3000);
+        return ["p2", "p3"].map((p) => readFileSync(join(dir, "out", `${p}.pcap`)).toString("hex"));
+      });
+      expect(outs[1], name).toEqual(outs[0]);
+    }
   });
 
   it("replays a streamed capture (many windows, NORMAL learning, rule timeouts) exactly as the capture read whole", () => {

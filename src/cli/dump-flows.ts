@@ -18,6 +18,8 @@ import { addSwitchOptions, loadSwitchFromOptions, type SwitchOptions } from "./s
 export interface DumpOptions {
   protocol?: OfProtocol;
   names?: boolean;
+  /** Prints ports through this instead (overrides `names`). */
+  portName?: (port: number) => string | undefined;
   stats?: boolean;
   /** Time "now" for durations, in ms. */
   nowMs?: number;
@@ -47,7 +49,7 @@ function specOf(rule: Rule): FlowSpec {
 /** The dump-flows lines of a bridge: tables in order, then priority (highest first). */
 export function dumpBridgeFlows(bridge: Bridge, opts: DumpOptions = {}): string[] {
   const protocol = opts.protocol ?? (bridge.protocol as OfProtocol);
-  const portName = opts.names ? (p: number) => bridge.port(p)?.name : undefined;
+  const portName = opts.portName ?? (opts.names ? (p: number) => bridge.port(p)?.name : undefined);
   const lines: string[] = [];
   for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
     for (const r of tableOf(bridge, t).rules()) {

@@ -4,9 +4,12 @@
  * file wires them into one program (commander) and turns FlowplaneErrors into
  * one line on stderr and a non-zero exit, never a stack trace.
  */
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { FlowplaneError, UsageError } from "../errors.js";
 import { registerVersion, packageVersion } from "./version.js";
+
+/** commander, loaded only when a command goes through it (see FAST). */
+let commander: typeof import("commander") | null = null;
 
 type Register = (program: Command) => void;
 
@@ -46,6 +49,16 @@ const ALONE: Record<string, () => Promise<Register>> = {
   replay: async () => (await import("./replay.js")).registerReplay,
 };
 
+/**
+ * Commands that, named first, run without commander when their arguments
+ * parse cleanly with node's util.parseArgs (loading commander costs a timed
+ * replay ~15 ms). The runner returns false when they do not: the command
+ * line then goes through commander, which prints help or the usage error.
+ */
+const FAST: Record<string, () => Promise<(args: string[]) => boolean>> = {
+  replay: async () => (await import("./replay.js")).runReplayFast,
+};
+
 const SYSTEM_ERRORS: Record<string, string> = {
   ENOENT: "no such file or directory",
   EACCES: "permission denied",
@@ -59,7 +72,8 @@ const SYSTEM_ERRORS: Record<string, string> = {
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const alone = argv.length > 0 && Object.hasOwn(ALONE, argv[0]) ? ALONE[argv[0]] : null;
   const registers = alone !== null ? [await alone()] : await allCommands();
-  const program = new Command();
+  commander ??= await import("commander");
+  const program = new commander.Command();
   program
     .name("flowplane")
     .description(
@@ -81,12 +95,13 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram(argv);
+  const fast = argv.length > 0 && Object.hasOwn(FAST, argv[0]) ? await FAST[argv[0]]() : null;
+  const program = fast === null ? await buildProgram(argv) : null;
   try {
-    await program.parseAsync(argv, { from: "user" });
+    if (fast === null || !fast(argv.slice(1))) await (program ?? (await buildProgram(argv))).parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (commander !== null && err instanceof commander.CommanderError) {
       // Help and version exit with 0; usage errors were already printed by commander.
       return err.exitCode === 0 ? 0 : 2;
     }

@@ -10,16 +10,18 @@
  * is the packets' own time.
  */
 import type { Command } from "commander";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readCapture, PcapWriter, type Capture } from "../io/pcap.js";
+import { parseArgs } from "node:util";
+import { readCapture, PcapWriter, PCAP_RECORD_HEADER_SIZE, PCAP_SNAPLEN_DEFAULT, type Capture } from "../io/pcap.js";
 import { CaptureStream } from "../io/pcap-stream.js";
 import { UsageError } from "../errors.js";
 import { Datapath, type DatapathOptions } from "../datapath/dpif.js";
 import { formatMegaflow } from "../datapath/dump.js";
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
-import type { Switch, Port } from "../ofproto/bridge.js";
+import type { Bridge, Switch, Port } from "../ofproto/bridge.js";
+import { formatPortName } from "../flow/format.js";
 import { BRIDGE_TABLES_COUNT, addLearnedFlow, tableOf, expire as expireRules } from "../ofproto/load.js";
 import { addSwitchOptions, loadSwitchFromOptions, type SwitchOptions } from "./switch-options.js";
 import { portOfSwitch } from "./ports.js";
@@ -91,6 +93,62 @@ function mergeOrder(caps: Capture[], inputs: ReplayInput[], portRank: (p: Port) 
   return [which, index];
 }
 
+/** Captures of PROGRESS_FILE_SIZE_MIN bytes (~100000 small packets) or more show a progress bar on a terminal. */
+const PROGRESS_FILE_SIZE_MIN = 8 << 20;
+/** Merged inputs of PROGRESS_PACKETS_MIN packets or more show a progress bar on a terminal. */
+const PROGRESS_PACKETS_MIN = 100_000;
+/** Packets of merged inputs replayed between two updates of the progress bar. */
+const PROGRESS_SLICE = 65536;
+
+/**
+ * Removes a capture an earlier replay left at `path` (a regular file only),
+ * and returns `path`. Truncating it instead costs the open, and on ext4 the
+ * close of the rewritten file starts its writeback (auto_da_alloc).
+ */
+function removeOldCapture(path: string): string {
+  if (lstatSync(path, { throwIfNoEntry: false })?.isFile()) unlinkSync(path);
+  return path;
+}
+
+/** What a replay writes for one datapath port: its capture, opened at its first packet, and counters. */
+class PortOutput {
+  private writer: PcapWriter | null = null;
+  /** Set by the first packet sent to the port (even one dropped over MTU): the port is in the summary. */
+  used = false;
+  packets = 0;
+  bytes = 0;
+  mtuDrops = 0;
+
+  constructor(
+    readonly port: Port,
+    private readonly path: string,
+  ) {}
+
+  write(buf: Uint8Array, offset: number, length: number, tsSec: number, tsNsec: number): void {
+    if (this.writer === null) this.writer = new PcapWriter(removeOldCapture(this.path));
+    this.writer.write(buf, offset, length, tsSec, tsNsec);
+    this.packets++;
+    this.bytes += length;
+  }
+
+  /** Passes on the record (header and frame) at buf[recordOffset..], already encoded as the writer would encode it: see replay's emit. */
+  writeRecord(buf: Uint8Array, recordOffset: number, length: number): void {
+    if (this.writer === null) this.writer = new PcapWriter(removeOldCapture(this.path));
+    this.writer.appendRecord(buf, recordOffset, PCAP_RECORD_HEADER_SIZE + length);
+    this.packets++;
+    this.bytes += length;
+  }
+
+  /** The input buffer is about to be reused: write what refers to it. */
+  release(): void {
+    this.writer?.release();
+  }
+
+  close(): void {
+    this.writer?.close();
+  }
+}
+
 export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, portRank: (p: Port) => number = (p) => sw.dpPorts.indexOf(p)): ReplaySummary {
   const dpOpts: DatapathOptions = {
     noCache: opts.noCache,
@@ -104,34 +162,31 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
   if (opts.megaflowsFile) dpOpts.onInstall = (id) => installed.push(id);
   const dp = new Datapath(sw, dpOpts);
   mkdirSync(opts.outDir, { recursive: true });
-  // Per datapath port: its capture writer (opened at its first packet) and counters.
-  const writers: (PcapWriter | null)[] = sw.dpPorts.map(() => null);
-  const tx: (PortTx | null)[] = sw.dpPorts.map(() => null);
+  const outputs = sw.dpPorts.map((port) => new PortOutput(port, join(opts.outDir, `${port.name}.pcap`)));
   const megaflowLines: string[] = [];
 
   // The batch being processed: emit finds the input timestamp of the packet the datapath is on.
   const batchIndex = new Int32Array(BATCH_MAX);
   let batchCap: Capture | null = null;
+  // Whether batchCap's records are encoded as the output writers encode theirs (CaptureStream.windowAsWritten).
+  let batchAsWritten = false;
   const emit = (dpPort: number, buf: Uint8Array, offset: number, length: number): void => {
-    let t = tx[dpPort];
-    if (t === null) {
-      t = { packets: 0, bytes: 0, mtuDrops: 0 };
-      tx[dpPort] = t;
-    }
-    const port = sw.dpPorts[dpPort];
-    if (!port.fitsMtu(buf, offset, length)) {
-      t.mtuDrops++;
+    const out = outputs[dpPort];
+    out.used = true;
+    if (!out.port.fitsMtu(buf, offset, length)) {
+      out.mtuDrops++;
       return;
     }
-    let w = writers[dpPort];
-    if (w === null) {
-      w = new PcapWriter(join(opts.outDir, `${port.name}.pcap`));
-      writers[dpPort] = w;
-    }
+    const cap = batchCap!;
     const i = batchIndex[dp.current];
-    w.write(buf, offset, length, batchCap!.tsSec[i], batchCap!.tsNsec[i]);
-    t.packets++;
-    t.bytes += length;
+    // The received frame sent on unchanged (the executor copies before it
+    // rewrites: execute.ts), whose input record is what the writer would
+    // write: passed on as it is, not copied.
+    if (batchAsWritten && buf === cap.buffer && offset === cap.offsets[i] && length === cap.lengths[i] && length === cap.origLengths[i] && length <= PCAP_SNAPLEN_DEFAULT) {
+      out.writeRecord(buf, offset - PCAP_RECORD_HEADER_SIZE, length);
+    } else {
+      out.write(buf, offset, length, cap.tsSec[i], cap.tsNsec[i]);
+    }
   };
 
   const offsets = new Uint32Array(BATCH_MAX);
@@ -146,16 +201,17 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
    * Replays `total` packets: packet j is record index[j] of caps[which[j]]
    * (null arrays: record j of caps[0]), from inputs[inputOf[which[j]]].
    */
-  const run = (caps: Capture[], inputOf: number[], which: Int32Array | null, index: Int32Array | null, total: number, progress: Progress | null): void => {
+  const run = (caps: Capture[], inputOf: number[], which: Int32Array | null, index: Int32Array | null, total: number): void => {
+    // One packet at a time when timestamps matter per packet (megaflow dumps); else runs from one capture.
+    const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
     for (let j = 0; j < total; ) {
-      // One packet at a time when timestamps matter per packet (megaflow dumps); else runs from one capture.
       const k = which === null ? 0 : which[j];
       const cap = caps[k];
-      const port = inputs[inputOf[k]].port;
-      let n = 0;
-      const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
+      const tsSec = cap.tsSec;
+      const tsNsec = cap.tsNsec;
+      const inPort = inputs[inputOf[k]].port.dpPort;
       const firstIndex = index === null ? j : index[j];
-      const batchStartMs = cap.tsSec[firstIndex] * 1000 + cap.tsNsec[firstIndex] / 1e6;
+      const batchStartMs = tsSec[firstIndex] * 1000 + tsNsec[firstIndex] / 1e6;
       if (lastMaintainMs < 0) {
         // The switch's clock is the capture's: its flows come to life with the first packet.
         lastMaintainMs = batchStartMs;
@@ -169,15 +225,34 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
           }
         }
       }
-      while (n < limit && j + n < total && (which === null || which[j + n] === k)) {
-        const i = index === null ? j + n : index[j + n];
-        // A batch never spans a maintenance tick (1 s of capture time): timeouts and aging stay exact.
-        if (n > 0 && lastMaintainMs >= 0 && cap.tsSec[i] * 1000 + cap.tsNsec[i] / 1e6 >= lastMaintainMs + 1000) break;
-        offsets[n] = cap.offsets[i];
-        lengths[n] = cap.lengths[i];
-        inPorts[n] = port.dpPort;
-        batchIndex[n] = i;
-        n++;
+      // A batch never spans a maintenance tick (1 s of capture time): timeouts and aging stay exact.
+      // A packet in a second before tickSecMin is before the tick: the exact test runs only near it.
+      const tickMs = lastMaintainMs + 1000;
+      const tickSecMin = Math.floor(tickMs / 1000);
+      const capOffsets = cap.offsets;
+      const capLengths = cap.lengths;
+      let n = 0;
+      if (which === null) {
+        // Records j, j + 1, ... of the one capture.
+        const batchEnd = total - j < limit ? total - j : limit;
+        for (; n < batchEnd; n++) {
+          const i = j + n;
+          if (n > 0 && tsSec[i] >= tickSecMin && tsSec[i] * 1000 + tsNsec[i] / 1e6 >= tickMs) break;
+          offsets[n] = capOffsets[i];
+          lengths[n] = capLengths[i];
+          inPorts[n] = inPort;
+          batchIndex[n] = i;
+        }
+      } else {
+        while (n < limit && j + n < total && which[j + n] === k) {
+          const i = index![j + n];
+          if (n > 0 && tsSec[i] >= tickSecMin && tsSec[i] * 1000 + tsNsec[i] / 1e6 >= tickMs) break;
+          offsets[n] = capOffsets[i];
+          lengths[n] = capLengths[i];
+          inPorts[n] = inPort;
+          batchIndex[n] = i;
+          n++;
+        }
       }
       nowMs = batchStartMs;
       if (nowMs - lastMaintainMs >= 1000) {
@@ -191,56 +266,68 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
       batchCap = cap;
       dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, nowMs, emit);
       if (opts.megaflowsFile) {
-        megaflowLines.push(`## packet ${done + j + 1} in_port=${port.name} len=${lengths[0]}`);
+        megaflowLines.push(`## packet ${done + j + 1} in_port=${sw.dpPorts[inPort].name} len=${lengths[0]}`);
         for (const id of installed) megaflowLines.push(megaflowLine(dp, id, nowMs));
       }
       j += n;
-      progress?.update(done + j);
     }
     done += total;
   };
 
-  const stream = inputs.length === 1 && inputs[0].capture instanceof CaptureStream ? inputs[0].capture : null;
-  if (stream !== null) {
-    // One input: its windows in file order, each replayed as it is read.
-    const progress = opts.progress && stream.recordCount >= 100_000 ? new Progress(stream.recordCount, "replay") : null;
-    try {
-      for (let w = stream.next(); w !== null; w = stream.next()) run([w], [0], null, null, w.count, progress);
-    } finally {
-      stream.close();
+  try {
+    const stream = inputs.length === 1 && inputs[0].capture instanceof CaptureStream ? inputs[0].capture : null;
+    if (stream !== null) {
+      // One input: its windows in file order, each replayed as it is read; progress in bytes of the file.
+      const progress = opts.progress && stream.fileSize >= PROGRESS_FILE_SIZE_MIN ? new Progress(stream.fileSize, "replay") : null;
+      try {
+        for (let w = stream.next(); w !== null; w = stream.next()) {
+          batchAsWritten = stream.windowAsWritten;
+          run([w], [0], null, null, w.count);
+          batchAsWritten = false;
+          // The next window is read into the same buffer.
+          for (const out of outputs) out.release();
+          progress?.update(stream.position, done);
+        }
+      } finally {
+        stream.close();
+      }
+      progress?.done(done);
+    } else {
+      const caps = inputs.map((input) => {
+        const c = input.capture;
+        if (!(c instanceof CaptureStream)) return c;
+        c.close();
+        return readCapture(c.path);
+      });
+      const [which, index] = mergeOrder(caps, inputs, portRank);
+      const progress = opts.progress && which.length >= PROGRESS_PACKETS_MIN ? new Progress(which.length, "replay") : null;
+      // Slices of PROGRESS_SLICE packets, so the bar moves.
+      for (let from = 0; from < which.length; from += PROGRESS_SLICE) {
+        const to = Math.min(which.length, from + PROGRESS_SLICE);
+        run(caps, caps.map((_, k) => k), which.subarray(from, to), index.subarray(from, to), to - from);
+        progress?.update(done);
+      }
+      progress?.done(done);
     }
-    progress?.done();
-  } else {
-    const caps = inputs.map((input) => {
-      const c = input.capture;
-      if (!(c instanceof CaptureStream)) return c;
-      c.close();
-      return readCapture(c.path);
-    });
-    const [which, index] = mergeOrder(caps, inputs, portRank);
-    const progress = opts.progress && which.length >= 100_000 ? new Progress(which.length, "replay") : null;
-    run(caps, caps.map((_, k) => k), which, index, which.length, progress);
-    progress?.done();
+  } finally {
+    // After a fault in an input too: the outputs keep every packet sent before it.
+    for (const out of outputs) out.close();
   }
   dp.pushStats();
-  for (const w of writers) w?.close();
   if (opts.megaflowsFile) writeFileSync(opts.megaflowsFile, megaflowLines.join("\n") + (megaflowLines.length ? "\n" : ""));
   const dumps: Record<string, { names: string[]; numbers: string[] }> = {};
-  for (const b of sw.bridges) {
-    dumps[b.name] = { names: dumpBridgeFlows(b, { stats: true, names: true, nowMs }), numbers: dumpBridgeFlows(b, { stats: true, nowMs }) };
-  }
+  for (const b of sw.bridges) dumps[b.name] = dumpWithAndWithoutNames(b, nowMs);
   writeFileSync(join(opts.outDir, "stats.json"), JSON.stringify({ ...flowStats(sw), dumps, datapath: dp.stats }, null, 1) + "\n");
   writeConntrackDump(join(opts.outDir, CONNTRACK_DUMP_FILE), dp.conntrack, nowMs);
   const seconds = (performance.now() - started) / 1000;
   const ports: Record<string, PortTx> = {};
   let out = 0;
   let mtuDrops = 0;
-  for (let dpPort = 0; dpPort < tx.length; dpPort++) {
-    const t = tx[dpPort];
-    if (t === null) continue;
-    ports[sw.dpPorts[dpPort].name] = t;
-    out += t.packets;
-    mtuDrops += t.mtuDrops;
+  for (const o of outputs) {
+    if (!o.used) continue;
+    ports[o.port.name] = { packets: o.packets, bytes: o.bytes, mtuDrops: o.mtuDrops };
+    out += o.packets;
+    mtuDrops += o.mtuDrops;
   }
   const s = dp.stats;
   return {
@@ -259,6 +346,25 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
     megaflows: dp.megaflows.count,
     ports,
   };
+}
+
+/** Stands for a port in a dump line (letters and digits: printed bare), until replaced by its name or number. */
+const PORT_TOKEN = "FlowplanePortZ";
+const PORT_TOKEN_END = "Zq";
+const PORT_TOKEN_PATTERN = new RegExp(`${PORT_TOKEN}(\\d+)${PORT_TOKEN_END}`, "g");
+
+/**
+ * `dump-flows --names` and `dump-flows` lines of a bridge with counters,
+ * formatting each rule once: ports are printed as tokens, then replaced by
+ * what formatPortName prints with names and without. The lines differ in
+ * nothing else, and formatting is most of what stats.json costs.
+ */
+function dumpWithAndWithoutNames(b: Bridge, nowMs: number): { names: string[]; numbers: string[] } {
+  const lines = dumpBridgeFlows(b, { stats: true, portName: (p) => (b.port(p) === undefined ? undefined : `${PORT_TOKEN}${p}${PORT_TOKEN_END}`), nowMs });
+  const nameOf = (p: number): string | undefined => b.port(p)?.name;
+  const names = lines.map((l) => (l.includes(PORT_TOKEN) ? l.replace(PORT_TOKEN_PATTERN, (_, p: string) => formatPortName(Number(p), nameOf)) : l));
+  const numbers = lines.map((l) => (l.includes(PORT_TOKEN) ? l.replace(PORT_TOKEN_PATTERN, (_, p: string) => formatPortName(Number(p))) : l));
+  return { names, numbers };
 }
 
 function megaflowLine(dp: Datapath, id: number, nowMs: number): string {
@@ -301,6 +407,9 @@ export function formatSummary(s: ReplaySummary): string {
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+/** --emc-insert-inv-prob when not given: OVS's default. */
+const EMC_INSERT_INV_PROB_OPTION_DEFAULT = "100";
+
 export function registerReplay(program: Command): void {
   const cmd = program
     .command("replay")
@@ -313,32 +422,87 @@ export function registerReplay(program: Command): void {
     .option("--in <port=file>", "a capture received on a port (repeatable)", collect)
     .option("--out <dir>", "directory for the output captures and stats.json")
     .option("--no-cache", "translate every packet (no exact-match or megaflow cache): the reference path")
-    .option("--emc-insert-inv-prob <n>", "insert into the exact-match cache 1 in N times (OVS default 100; 0 disables it)", "100")
+    .option("--emc-insert-inv-prob <n>", "insert into the exact-match cache 1 in N times (OVS default 100; 0 disables it)", EMC_INSERT_INV_PROB_OPTION_DEFAULT)
     .option("--megaflows <file>", "write, per input packet, the megaflows its processing installed (caches emptied before each packet)")
     .option("--json", "print the summary as JSON");
   addSwitchOptions(cmd);
-  cmd.action((opts: SwitchOptions & { in?: string[]; out?: string; cache: boolean; emcInsertInvProb: string; megaflows?: string; json?: boolean }) => {
-    if (!opts.out) throw new UsageError("--out DIR is required");
-    if (!opts.in?.length) throw new UsageError("at least one --in PORT=FILE is required");
-    const sw = loadSwitchFromOptions(opts);
-    const inputs: ReplayInput[] = opts.in.map((arg) => {
-      const eq = arg.indexOf("=");
-      if (eq <= 0) throw new UsageError(`--in must be PORT=FILE, not "${arg}"`);
-      const port = portOfSwitch(sw, arg.slice(0, eq));
-      if (port.type === "patch") throw new UsageError(`--in ${port.name}: a patch port receives nothing from outside`);
-      return { port, file: arg.slice(eq + 1) };
-    }).map(({ port, file }, _, all) => ({
-      port,
-      // A single input is streamed (read a window at a time) when it is a classic pcap that reads cleanly.
-      capture: (all.length === 1 ? CaptureStream.open(file) : null) ?? readCapture(file),
-    }));
-    const summary = replay(sw, inputs, {
-      outDir: opts.out,
-      noCache: opts.cache === false,
-      emcInsertInvProb: parseIntOption("--emc-insert-inv-prob", opts.emcInsertInvProb, 0, 1 << 30),
-      megaflowsFile: opts.megaflows,
-      progress: process.stderr.isTTY === true && !opts.json,
-    });
-    process.stdout.write(opts.json ? JSON.stringify(summary) + "\n" : formatSummary(summary));
+  cmd.action((opts: ReplayCliOptions) => replayCommand(opts));
+}
+
+/** The options of `flowplane replay`, as commander names them. */
+interface ReplayCliOptions extends SwitchOptions {
+  in?: string[];
+  out?: string;
+  cache: boolean;
+  emcInsertInvProb: string;
+  megaflows?: string;
+  json?: boolean;
+}
+
+function replayCommand(opts: ReplayCliOptions): void {
+  if (!opts.out) throw new UsageError("--out DIR is required");
+  if (!opts.in?.length) throw new UsageError("at least one --in PORT=FILE is required");
+  const sw = loadSwitchFromOptions(opts);
+  const inputs: ReplayInput[] = opts.in.map((arg) => {
+    const eq = arg.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--in must be PORT=FILE, not "${arg}"`);
+    const port = portOfSwitch(sw, arg.slice(0, eq));
+    if (port.type === "patch") throw new UsageError(`--in ${port.name}: a patch port receives nothing from outside`);
+    return { port, file: arg.slice(eq + 1) };
+  }).map(({ port, file }, _, all) => ({
+    port,
+    // A single input is streamed (read a window at a time) when it is a classic pcap.
+    capture: (all.length === 1 ? CaptureStream.open(file) : null) ?? readCapture(file),
+  }));
+  const summary = replay(sw, inputs, {
+    outDir: opts.out,
+    noCache: opts.cache === false,
+    emcInsertInvProb: parseIntOption("--emc-insert-inv-prob", opts.emcInsertInvProb, 0, 1 << 30),
+    megaflowsFile: opts.megaflows,
+    progress: process.stderr.isTTY === true && !opts.json,
   });
+  process.stdout.write(opts.json ? JSON.stringify(summary) + "\n" : formatSummary(summary));
+}
+
+/**
+ * Runs `replay ARGS` without commander (main.ts) when ARGS parse cleanly
+ * with util.parseArgs under the options registerReplay declares; returns
+ * false, having done nothing, when they do not (help, an unknown option, a
+ * missing value, a value that looks like an option, a stray argument), so
+ * commander handles and reports that command line.
+ */
+export function runReplayFast(args: string[]): boolean {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        in: { type: "string", multiple: true },
+        out: { type: "string" },
+        "no-cache": { type: "boolean" },
+        "emc-insert-inv-prob": { type: "string" },
+        megaflows: { type: "string" },
+        json: { type: "boolean" },
+        topology: { type: "string" },
+        flows: { type: "string" },
+        port: { type: "string", multiple: true },
+      },
+    }));
+  } catch {
+    return false;
+  }
+  replayCommand({
+    in: values.in,
+    out: values.out,
+    cache: values["no-cache"] !== true,
+    emcInsertInvProb: values["emc-insert-inv-prob"] ?? EMC_INSERT_INV_PROB_OPTION_DEFAULT,
+    megaflows: values.megaflows,
+    json: values.json,
+    topology: values.topology,
+    flows: values.flows,
+    port: values.port,
+  });
+  return true;
 }

@@ -3,7 +3,6 @@
  * the one-bridge shortcut (a flows file and NAME:OFPORT ports on "br0").
  */
 import type { Command } from "commander";
-import { Option } from "commander";
 import { UsageError } from "../errors.js";
 import type { Switch } from "../ofproto/bridge.js";
 import type { PortConfig } from "../ofproto/bridge.js";
@@ -21,7 +20,7 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 export function addSwitchOptions(cmd: Command): Command {
   return cmd
     .option("--topology <file>", "topology file (JSON: bridges, ports, flows; see README)")
-    .addOption(new Option("--flows <file>", "flows file for a one-bridge switch named br0 (instead of --topology)"))
+    .addOption(cmd.createOption("--flows <file>", "flows file for a one-bridge switch named br0 (instead of --topology)"))
     .option("--port <name:ofport>", "a port of the one-bridge switch (repeatable), e.g. --port in:1", collect);
 }
 

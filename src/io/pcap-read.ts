@@ -28,6 +28,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { PcapFormatError } from "../errors.js";
 // The on-disk constants live with the writer, which defines what we produce.
 import * as wire from "./pcap-write.js";
+import { ClassicRecordWalker } from "./pcap-records.js";
 
 // Module-local copies of the format constants: when this file is loaded as
 // CommonJS (tsx does that for a CJS entry point), every read of an imported
@@ -260,59 +261,20 @@ function parseClassic(buffer: Buffer, path: string, littleEndian: boolean, nanos
   // A snaplen of 0 or above the maximum is read by libpcap as "the maximum";
   // a larger header snaplen is honoured for files that really hold bigger frames.
   const inclLimit = snaplen > PCAP_SNAPLEN_MAX ? snaplen : PCAP_SNAPLEN_MAX;
-  const fracPerSec = nanosecond ? NSEC_PER_SEC : 1e6;
-  const nsecPerFrac = nanosecond ? 1 : 1000;
 
-  let pos = PCAP_GLOBAL_HEADER_SIZE;
-  const firstIncl = size - pos >= PCAP_RECORD_HEADER_SIZE ? view.getUint32(pos + 8, le) : 0;
-  const scratch = new Scratch(estimateCount(size - pos, PCAP_RECORD_HEADER_SIZE + Math.min(firstIncl, inclLimit)));
-  let capacity = scratch.capacity;
-  let offsets = scratch.offsets;
-  let lengths = scratch.lengths;
-  let origLengths = scratch.origLengths;
-  let tsSec = scratch.tsSec;
-  let tsNsec = scratch.tsNsec;
-  let count = 0;
-
-  while (pos < size) {
-    const left = size - pos;
-    if (left < PCAP_RECORD_HEADER_SIZE) {
-      throw new PcapFormatError(path, pos, `truncated record header: ${left} bytes left in file, need ${PCAP_RECORD_HEADER_SIZE}`);
-    }
-    const incl = view.getUint32(pos + 8, le);
-    if (incl > inclLimit) {
-      throw new PcapFormatError(path, pos, `captured length ${incl} exceeds snaplen ${inclLimit}`);
-    }
-    if (incl > left - PCAP_RECORD_HEADER_SIZE) {
-      throw new PcapFormatError(path, pos, `truncated record: ${incl} bytes captured, ${left - PCAP_RECORD_HEADER_SIZE} left in file`);
-    }
-    if (count === capacity) {
-      scratch.grow(count);
-      capacity = scratch.capacity;
-      offsets = scratch.offsets;
-      lengths = scratch.lengths;
-      origLengths = scratch.origLengths;
-      tsSec = scratch.tsSec;
-      tsNsec = scratch.tsNsec;
-    }
-    let sec = view.getUint32(pos, le);
-    let frac = view.getUint32(pos + 4, le);
-    if (frac >= fracPerSec) {
-      // Out-of-range fractions exist in damaged files; carry them into the
-      // seconds so tsNsec stays below 1e9 (and inside 32 bits).
-      const carry = Math.floor(frac / fracPerSec);
-      sec += carry;
-      frac -= carry * fracPerSec;
-    }
-    offsets[count] = pos + PCAP_RECORD_HEADER_SIZE;
-    lengths[count] = incl;
-    origLengths[count] = view.getUint32(pos + 12, le);
-    tsSec[count] = sec;
-    tsNsec[count] = frac * nsecPerFrac;
-    count++;
-    pos += PCAP_RECORD_HEADER_SIZE + incl;
+  const firstIncl = size - PCAP_GLOBAL_HEADER_SIZE >= PCAP_RECORD_HEADER_SIZE ? view.getUint32(PCAP_GLOBAL_HEADER_SIZE + 8, le) : 0;
+  const scratch = new Scratch(estimateCount(size - PCAP_GLOBAL_HEADER_SIZE, PCAP_RECORD_HEADER_SIZE + Math.min(firstIncl, inclLimit)));
+  const walker = new ClassicRecordWalker(le, nanosecond, inclLimit, path);
+  walker.pos = PCAP_GLOBAL_HEADER_SIZE;
+  for (;;) {
+    const before = walker.count;
+    walker.walk(view, size, scratch, scratch.capacity, 0);
+    if (walker.pos === size) break;
+    if (walker.count === scratch.capacity) scratch.grow(walker.count);
+    // Stopped before a bad record: walking on from it throws its error; walking nothing, the file ends inside a record.
+    else if (walker.count === before) walker.throwTruncated(view, size, 0);
   }
-  return scratch.finish(path, "pcap", linkType & 0xffff, buffer, count);
+  return scratch.finish(path, "pcap", linkType & 0xffff, buffer, walker.count);
 }
 
 // ---------------------------------------------------------------------------

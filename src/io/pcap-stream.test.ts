@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CaptureStream, WINDOW_SIZE } from "./pcap-stream.js";
 import { readCapture, writeCapture, type CaptureFrame } from "./pcap.js";
+import { PcapFormatError } from "../errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fp-pcap-stream-"));
 
@@ -48,7 +49,7 @@ describe("CaptureStream", () => {
     const want = wholeRecords(path);
     expect(want.length).toBe(30001);
     const s = CaptureStream.open(path)!;
-    expect(s.recordCount).toBe(30001);
+    expect(s.fileSize).toBe(readFileSync(path).length);
     s.close();
     expect(streamRecords(path)).toEqual(want);
   });
@@ -75,19 +76,63 @@ describe("CaptureStream", () => {
     expect(streamRecords(path)[0].startsWith("1001.500000000:60:")).toBe(true);
   });
 
-  it("declines files it does not stream, so readCapture reads them or names the fault", () => {
+  it("declines pcapng and bad global headers, so readCapture reads them or names the fault", () => {
     const good = join(dir, "good.pcap");
     writeCapture(good, [{ data: new Uint8Array(60) }, { data: new Uint8Array(60) }]);
     const bytes = readFileSync(good);
-    const truncated = join(dir, "truncated.pcap");
-    writeFileSync(truncated, bytes.subarray(0, bytes.length - 5));
-    expect(CaptureStream.open(truncated)).toBeNull();
-    expect(() => readCapture(truncated)).toThrow(/truncated record/);
     const ng = join(dir, "x.pcapng");
     writeFileSync(ng, Buffer.from("0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000", "hex"));
     expect(CaptureStream.open(ng)).toBeNull();
     const short = join(dir, "short.pcap");
     writeFileSync(short, bytes.subarray(0, 10));
     expect(CaptureStream.open(short)).toBeNull();
+    const radiotap = Buffer.from(bytes);
+    radiotap.writeUInt32LE(127, 20);
+    const rt = join(dir, "radiotap.pcap");
+    writeFileSync(rt, radiotap);
+    expect(CaptureStream.open(rt)).toBeNull();
+  });
+
+  /** The records a stream yields before it throws, and the error (null when it reads to the end). */
+  function streamUntilFault(path: string): { records: number; error: string | null } {
+    const s = CaptureStream.open(path)!;
+    let records = 0;
+    try {
+      for (let w = s.next(); w !== null; w = s.next()) records += w.count;
+      return { records, error: null };
+    } catch (err) {
+      expect(err).toBeInstanceOf(PcapFormatError);
+      return { records, error: (err as Error).message };
+    } finally {
+      s.close();
+    }
+  }
+
+  it("yields the records before a damaged one, then throws readCapture's error for it", () => {
+    // 40000 records of 60-byte frames: about 3 windows.
+    const frames: CaptureFrame[] = Array.from({ length: 40000 }, (_, i) => ({ data: new Uint8Array(60).fill(i & 0xff), tsSec: i }));
+    const good = join(dir, "faults.pcap");
+    writeCapture(good, frames);
+    const bytes = readFileSync(good);
+    const recordAt = (i: number): number => 24 + i * (16 + 60);
+    const cases: { name: string; bytes: Buffer; before: number }[] = [
+      { name: "cut inside the last record's data", bytes: bytes.subarray(0, bytes.length - 5), before: 39999 },
+      { name: "cut inside the last record's header", bytes: bytes.subarray(0, recordAt(39999) + 7), before: 39999 },
+      { name: "cut at a window boundary", bytes: bytes.subarray(0, WINDOW_SIZE + 3), before: Math.floor((WINDOW_SIZE + 3 - 24) / 76) },
+      { name: "a huge captured length in the middle", bytes: Buffer.from(bytes), before: 20000 },
+    ];
+    cases[3].bytes.writeUInt32LE(0x7fffffff, recordAt(20000) + 8);
+    for (const c of cases) {
+      const path = join(dir, "fault.pcap");
+      writeFileSync(path, c.bytes);
+      let want = "";
+      try {
+        readCapture(path);
+      } catch (err) {
+        want = (err as Error).message;
+      }
+      expect(want, c.name).toMatch(/truncated record|exceeds snaplen/);
+      expect(streamUntilFault(path), c.name).toEqual({ records: c.before, error: want });
+    }
   });
 });

@@ -5,33 +5,38 @@
  * Invariant: the windows, in order, hold exactly the records readCapture
  * would return for the file (same offsets within their record, lengths and
  * timestamps); a window's Capture is valid until the next call of next().
+ * A file readCapture rejects makes next() throw the same PcapFormatError
+ * (same offset, same message) when the stream reaches the fault, after the
+ * windows before it, as tcpdump -r reports a damaged file after the packets
+ * before the damage.
  * Design: one reusable buffer of WINDOW_SIZE bytes (grown only for a record
  * larger than it). Each next() moves the unread tail to the front, fills the
- * rest with one read, and walks the whole records it now holds into columns
- * allocated once. Reading into the same memory every time costs the kernel a
- * copy from the page cache, where reading a whole file into a fresh buffer
- * also costs a page fault and a zeroed page per 4 KiB; nothing is allocated
- * per window.
- * Limits: classic pcap only, and only files that readCapture accepts:
- * openCaptureStream() walks the file once first and returns null for
- * pcapng or for any file it finds a fault in, so the caller reads that one
- * with readCapture, which accepts it or throws the precise PcapFormatError
- * before anything was replayed.
+ * rest with one read, and walks the whole records it now holds (the record
+ * loop readCapture uses, pcap-records.ts) into columns allocated once.
+ * Reading into the same memory every time costs the kernel a copy from the
+ * page cache, where reading a whole file into a fresh buffer also costs a
+ * page fault and a zeroed page per 4 KiB; nothing is allocated per window,
+ * and the file is read once.
+ * Limits: classic pcap only: open() returns null for pcapng or for a global
+ * header readCapture would reject, so the caller reads that file with
+ * readCapture, which accepts it or throws the precise PcapFormatError.
  */
-import { closeSync, openSync, readSync } from "node:fs";
-import { PcapFormatError } from "../errors.js";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { Capture } from "./pcap-read.js";
 import { isEthernetLinkField, PCAP_SNAPLEN_MAX } from "./pcap-read.js";
+import { ClassicRecordWalker } from "./pcap-records.js";
 import * as wire from "./pcap-write.js";
 
 const PCAP_GLOBAL_HEADER_SIZE = wire.PCAP_GLOBAL_HEADER_SIZE;
 const PCAP_RECORD_HEADER_SIZE = wire.PCAP_RECORD_HEADER_SIZE;
 const PCAP_MAGIC_USEC = wire.PCAP_MAGIC_USEC;
 const PCAP_MAGIC_NSEC = wire.PCAP_MAGIC_NSEC;
-const NSEC_PER_SEC = 1e9;
 
 /** Bytes read per window: large enough that a read(2) per window costs nothing, small enough to stay in cache. */
 export const WINDOW_SIZE = 1 << 20;
+
+/** Records a window holds at most: every record of a full WINDOW_SIZE buffer of empty frames. */
+const WINDOW_RECORDS_MAX = Math.ceil(WINDOW_SIZE / PCAP_RECORD_HEADER_SIZE);
 
 export class CaptureStream {
   readonly path: string;
@@ -45,48 +50,53 @@ export class CaptureStream {
   private fileBase = 0;
   private fileRead = 0;
   private eof = false;
-  private readonly le: boolean;
-  private readonly fracPerSec: number;
-  private readonly nsecPerFrac: number;
-  private readonly inclLimit: number;
-  private readonly linkType: number;
+  private readonly walker: ClassicRecordWalker;
   private readonly window: Capture;
-  /** Records in the file (counted by open()'s pass). */
-  recordCount = 0;
+  /** Size of the file when opened, in bytes. */
+  readonly fileSize: number;
+  /** Little-endian with the microsecond magic: record headers as a default PcapWriter encodes them. */
+  private readonly writerByteOrderAndUnit: boolean;
+  /**
+   * True when every record header of the current window is encoded as a
+   * default PcapWriter encodes one (little-endian, microseconds, fraction
+   * in range): a record whose original length equals its captured length is
+   * then, header and frame, exactly what that writer writes for its frame
+   * and timestamp, and may be passed on with PcapWriter.appendRecord.
+   */
+  windowAsWritten = false;
 
-  private constructor(path: string, fd: number, header: Buffer) {
+  private constructor(path: string, fd: number, header: Buffer, fileSize: number) {
     this.path = path;
     this.fd = fd;
+    this.fileSize = fileSize;
     const magicLe = header.readUInt32LE(0);
-    this.le = magicLe === PCAP_MAGIC_USEC || magicLe === PCAP_MAGIC_NSEC;
-    const magic = this.le ? magicLe : header.readUInt32BE(0);
-    this.fracPerSec = magic === PCAP_MAGIC_NSEC ? NSEC_PER_SEC : 1e6;
-    this.nsecPerFrac = magic === PCAP_MAGIC_NSEC ? 1 : 1000;
-    const snaplen = this.le ? header.readUInt32LE(16) : header.readUInt32BE(16);
-    this.inclLimit = snaplen > PCAP_SNAPLEN_MAX ? snaplen : PCAP_SNAPLEN_MAX;
-    this.linkType = (this.le ? header.readUInt32LE(20) : header.readUInt32BE(20)) & 0xffff;
+    const le = magicLe === PCAP_MAGIC_USEC || magicLe === PCAP_MAGIC_NSEC;
+    const magic = le ? magicLe : header.readUInt32BE(0);
+    const snaplen = le ? header.readUInt32LE(16) : header.readUInt32BE(16);
+    const inclLimit = snaplen > PCAP_SNAPLEN_MAX ? snaplen : PCAP_SNAPLEN_MAX;
+    this.walker = new ClassicRecordWalker(le, magic === PCAP_MAGIC_NSEC, inclLimit, path);
+    this.writerByteOrderAndUnit = le && magic === PCAP_MAGIC_USEC;
     this.buffer = Buffer.allocUnsafeSlow(WINDOW_SIZE);
     this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
-    const records = Math.ceil(WINDOW_SIZE / PCAP_RECORD_HEADER_SIZE);
     this.window = {
       path,
       format: "pcap",
-      linkType: this.linkType,
+      linkType: (le ? header.readUInt32LE(20) : header.readUInt32BE(20)) & 0xffff,
       buffer: this.buffer,
       count: 0,
-      offsets: new Uint32Array(records),
-      lengths: new Uint32Array(records),
-      origLengths: new Uint32Array(records),
-      tsSec: new Float64Array(records),
-      tsNsec: new Uint32Array(records),
+      offsets: new Uint32Array(WINDOW_RECORDS_MAX),
+      lengths: new Uint32Array(WINDOW_RECORDS_MAX),
+      origLengths: new Uint32Array(WINDOW_RECORDS_MAX),
+      tsSec: new Float64Array(WINDOW_RECORDS_MAX),
+      tsNsec: new Uint32Array(WINDOW_RECORDS_MAX),
     };
     this.rewind();
   }
 
   /**
-   * Opens `path` as a stream when it is a classic pcap file that reads
-   * cleanly to the end (checked by one pass over it); null otherwise (see
-   * the module comment). The stream is positioned at the first record.
+   * Opens `path` as a stream when it is a classic pcap file whose global
+   * header readCapture accepts; null otherwise (see the module comment).
+   * The stream is positioned at the first record.
    */
   static open(path: string): CaptureStream | null {
     const fd = openSync(path, "r");
@@ -95,19 +105,17 @@ export class CaptureStream {
       const header = Buffer.alloc(PCAP_GLOBAL_HEADER_SIZE);
       if (readSync(fd, header, 0, PCAP_GLOBAL_HEADER_SIZE, 0) !== PCAP_GLOBAL_HEADER_SIZE) return null;
       if (!isCleanGlobalHeader(header)) return null;
-      const stream = new CaptureStream(path, fd, header);
-      let count = 0;
-      for (let w = stream.next(); w !== null; w = stream.next()) count += w.count;
-      stream.recordCount = count;
-      stream.rewind();
+      const stream = new CaptureStream(path, fd, header, fstatSync(fd).size);
       keep = true;
       return stream;
-    } catch (err) {
-      if (err instanceof PcapFormatError) return null;
-      throw err;
     } finally {
       if (!keep) closeSync(fd);
     }
+  }
+
+  /** File offset of the first record not yet returned in a window (for progress). */
+  get position(): number {
+    return this.fileBase + this.walked;
   }
 
   /** Back to the first record. */
@@ -136,54 +144,21 @@ export class CaptureStream {
         this.filled += n;
         this.fileRead += n;
       }
-      const count = this.walk();
-      if (count > 0) {
-        w.count = count;
+      const walker = this.walker;
+      walker.pos = this.walked;
+      walker.count = 0;
+      walker.carries = 0;
+      walker.walk(this.view, this.filled, w, WINDOW_RECORDS_MAX, this.fileBase);
+      this.walked = walker.pos;
+      if (walker.count > 0) {
+        w.count = walker.count;
+        this.windowAsWritten = this.writerByteOrderAndUnit && walker.carries === 0;
         return w;
       }
       if (this.filled === 0 && this.eof) return null;
-      if (this.eof) throw new PcapFormatError(this.path, this.fileBase, "truncated record at the end of the file");
+      if (this.eof) walker.throwTruncated(this.view, this.filled, this.fileBase);
       this.growFor();
     }
-  }
-
-  /** Walks the whole records in buffer[walked, filled) into the window's columns; returns how many. */
-  private walk(): number {
-    const view = this.view;
-    const le = this.le;
-    const w = this.window;
-    const offsets = w.offsets;
-    const lengths = w.lengths;
-    const origLengths = w.origLengths;
-    const tsSec = w.tsSec;
-    const tsNsec = w.tsNsec;
-    const fracPerSec = this.fracPerSec;
-    const nsecPerFrac = this.nsecPerFrac;
-    const end = this.filled;
-    let pos = this.walked;
-    let count = 0;
-    while (end - pos >= PCAP_RECORD_HEADER_SIZE) {
-      const incl = view.getUint32(pos + 8, le);
-      if (incl > this.inclLimit) throw new PcapFormatError(this.path, this.fileBase + pos, `captured length ${incl} exceeds snaplen ${this.inclLimit}`);
-      if (incl > end - pos - PCAP_RECORD_HEADER_SIZE) break;
-      let sec = view.getUint32(pos, le);
-      let frac = view.getUint32(pos + 4, le);
-      if (frac >= fracPerSec) {
-        // As readCapture: an out-of-range fraction is carried into the seconds.
-        const carry = Math.floor(frac / fracPerSec);
-        sec += carry;
-        frac -= carry * fracPerSec;
-      }
-      offsets[count] = pos + PCAP_RECORD_HEADER_SIZE;
-      lengths[count] = incl;
-      origLengths[count] = view.getUint32(pos + 12, le);
-      tsSec[count] = sec;
-      tsNsec[count] = frac * nsecPerFrac;
-      count++;
-      pos += PCAP_RECORD_HEADER_SIZE + incl;
-    }
-    this.walked = pos;
-    return count;
   }
 
   /** The record at the front does not fit the buffer: double it (only for frames near or above WINDOW_SIZE). */

@@ -251,6 +251,26 @@ describe("PcapWriter", () => {
     expect(packet(c, 2)).toEqual(frame(20));
   });
 
+  it("passes records on as they are with appendRecord, in call order with write()'s, across flushes and releases", () => {
+    // Source records, encoded by a writer: a file read whole, whose records appendRecord passes on.
+    const frames = Array.from({ length: 20000 }, (_, i) => ({ data: frame(60 + (i % 7), i), tsSec: i, tsNsec: (i % 1000) * 1000 }));
+    const srcPath = join(tmp, "append-src.pcap");
+    writeCapture(srcPath, frames);
+    const src = readCapture(srcPath);
+    // Every third record copied by write() (breaking runs), the rest appended; a release every 1000.
+    const path = join(tmp, "append.pcap");
+    const w = new PcapWriter(path);
+    for (let i = 0; i < src.count; i++) {
+      if (i % 3 === 0) w.write(src.buffer, src.offsets[i], src.lengths[i], src.tsSec[i], src.tsNsec[i]);
+      else w.appendRecord(src.buffer, src.offsets[i] - 16, 16 + src.lengths[i]);
+      if (i % 1000 === 999) w.release();
+    }
+    expect(w.count).toBe(20000);
+    w.close();
+    expect(readFileSync(path).equals(readFileSync(srcPath))).toBe(true);
+    expect(() => new PcapWriter(join(tmp, "append-bad.pcap")).appendRecord(src.buffer, src.buffer.length - 10, 16)).toThrow(/record must lie inside buf/);
+  });
+
   it("closes idempotently and refuses writes after close", () => {
     const w = new PcapWriter(join(tmp, "closed.pcap"));
     w.close();
