@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 export const IN_CI = process.env.CI === "true";
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -120,4 +121,26 @@ s.on("close", () => { clearTimeout(t); console.log(crypto.createHash("sha256").u
 /** The last connection SINK reported. */
 export function lastReceived(output: string): Received {
   return JSON.parse(output.trim().split("\n").at(-1)!) as Received;
+}
+
+/**
+ * Sends `size` random bytes from namespace `from` to `to`:`port`, where
+ * namespace `sinkNs` listens on `bind`; returns the sha256 sent and what the
+ * sink saw. The sender gives up after 10 s.
+ */
+export async function transfer(sinkNs: string, bind: string, from: string, to: string, port: number, size: number): Promise<{ sent: string; got: Received }> {
+  const procs: ChildProcess[] = [];
+  try {
+    const sink = nodeIn(sinkNs, SINK, [bind, String(port)]);
+    procs.push(sink.child);
+    await waitText(sink.output, "listening", 5000);
+    const source = nodeIn(from, SOURCE, [to, String(port), String(size), "10000"]);
+    procs.push(source.child);
+    const sent = (await source.done).trim();
+    expect(sent).toMatch(/^[0-9a-f]{64}$/);
+    await waitText(sink.output, "sha256", 5000);
+    return { sent, got: lastReceived(sink.output()) };
+  } finally {
+    for (const p of procs) p.kill("SIGKILL");
+  }
 }

@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLI, IN_CI, ROOT, SINK, SOURCE, cli, lastReceived, missingPrerequisites, namespacesOf, nodeIn, ping, stdoutOf, waitText } from "./helpers.js";
+import { CLI, IN_CI, ROOT, SINK, SOURCE, cli, missingPrerequisites, namespacesOf, nodeIn, ping, stdoutOf, transfer, waitText } from "./helpers.js";
 
 /** Short: lab names are at most 8 characters. */
 const ID = `t${process.pid % 100000}`;
@@ -84,23 +84,13 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
   });
 
   it("carries a 10 MB TCP transfer intact", async () => {
-    const procs: ChildProcess[] = [];
     try {
       labUp();
-      const sink = nodeIn(NS2, SINK, ["10.0.0.4", "5001"]);
-      procs.push(sink.child);
-      await waitText(sink.output, "listening", 5000);
       const size = 10 * 1024 * 1024;
-      const source = nodeIn(NS1, SOURCE, ["10.0.0.4", "5001", String(size), "3000"]);
-      procs.push(source.child);
-      const sent = (await source.done).trim();
-      expect(sent).toMatch(/^[0-9a-f]{64}$/);
-      await waitText(sink.output, "sha256", 5000);
-      const got = lastReceived(sink.output());
+      const { sent, got } = await transfer(NS2, "10.0.0.4", NS1, "10.0.0.4", 5001, size);
       expect(got.size).toBe(size);
       expect(got.sha256).toBe(sent);
     } finally {
-      for (const p of procs) p.kill("SIGKILL");
       labDown();
     }
   });

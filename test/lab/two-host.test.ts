@@ -16,12 +16,12 @@
  * where a missing prerequisite fails. Everything is named after this process
  * (lab t<pid>) and removed in afterAll and finally blocks.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IN_CI, SINK, SOURCE, cli as runCli, has, lastReceived, missingPrerequisites, namespacesOf, nodeIn, ping, waitText, type CliResult, type Received } from "./helpers.js";
+import { IN_CI, cli as runCli, has, missingPrerequisites, namespacesOf, ping, transfer, waitText, type CliResult } from "./helpers.js";
 
 const ID = `h${process.pid % 100000}`;
 const NS = {
@@ -157,23 +157,10 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
   });
 
   it("carries a 4 MB TCP transfer across the tunnel intact", async () => {
-    const procs: ChildProcess[] = [];
-    try {
-      const sink = nodeIn(NS.vm2, SINK, [VM2.ip, "5001"]);
-      procs.push(sink.child);
-      await waitText(sink.output, "listening", 5000);
-      const size = 4 * 1024 * 1024;
-      const source = nodeIn(NS.vm1, SOURCE, [VM2.ip, "5001", String(size), "10000"]);
-      procs.push(source.child);
-      const sent = (await source.done).trim();
-      expect(sent).toMatch(/^[0-9a-f]{64}$/);
-      await waitText(sink.output, "sha256", 5000);
-      const got = lastReceived(sink.output());
-      expect(got.size).toBe(size);
-      expect(got.sha256).toBe(sent);
-    } finally {
-      for (const p of procs) p.kill("SIGKILL");
-    }
+    const size = 4 * 1024 * 1024;
+    const { sent, got } = await transfer(NS.vm2, VM2.ip, NS.vm1, VM2.ip, 5001, size);
+    expect(got.size).toBe(size);
+    expect(got.sha256).toBe(sent);
   }, 30_000);
 
   it("puts VXLAN with VNI 0x42 on the underlay, carrying the instances' frames, as tshark decodes it", async () => {
@@ -281,24 +268,6 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     expect(atExt).toContain(`${PUBLIC_GW.mac};${QG.mac};${PUBLIC_GW.ip};${FLOATING_IP};64;0`);
     expect(atExt.join("\n")).not.toContain(VM1.ip);
   }, 30_000);
-
-  /** Sends `size` random bytes from namespace `from` to `to`:`port`, where `sinkNs` listens on `bind`; returns what the sink saw. */
-  async function transfer(sinkNs: string, bind: string, from: string, to: string, port: number, size: number): Promise<{ sent: string; got: Received }> {
-    const procs: ChildProcess[] = [];
-    try {
-      const sink = nodeIn(sinkNs, SINK, [bind, String(port)]);
-      procs.push(sink.child);
-      await waitText(sink.output, "listening", 5000);
-      const source = nodeIn(from, SOURCE, [to, String(port), String(size), "10000"]);
-      procs.push(source.child);
-      const sent = (await source.done).trim();
-      expect(sent).toMatch(/^[0-9a-f]{64}$/);
-      await waitText(sink.output, "sha256", 5000);
-      return { sent, got: lastReceived(sink.output()) };
-    } finally {
-      for (const p of procs) p.kill("SIGKILL");
-    }
-  }
 
   it("SNATs an instance's TCP connection out: the public gateway sees it from router1's qg- address 172.24.4.3, bytes intact", async () => {
     // vm3 (private2, host 2) has no floating IP: its connection crosses the tunnel to br-router's sg- port and leaves by qg-.
