@@ -7,11 +7,10 @@
  */
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { Datapath } from "../src/datapath/dpif.js";
-import { singleBridge, addFlowSpecs, tableOf, addLearnedFlow } from "../src/ofproto/load.js";
-import { parseFlows } from "../src/ofctl/parse-flow.js";
+import { singleBridge } from "../src/ofproto/load.js";
 import type { Switch } from "../src/ofproto/bridge.js";
 import { eth, ipv4, udp, tcp, arp } from "../src/packet/build.js";
+import { runTruthSteps, type TruthStep } from "./cache-truth-driver.js";
 
 const PORTS = [
   { name: "p1", ofport: 1 },
@@ -86,7 +85,7 @@ function frameOf(p: PacketArb): Uint8Array {
   return eth({ src: MACS[p.src], dst: MACS[p.dst], vlans }, ipv4({ src: IPS[p.src], dst: IPS[p.ip], ttl: 3 }, l4));
 }
 
-type Step = { kind: "packets"; packets: PacketArb[] } | { kind: "add"; flow: FlowArb } | { kind: "del"; index: number };
+type Step = TruthStep<PacketArb, FlowArb>;
 
 const arbStep: fc.Arbitrary<Step> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("packets" as const), packets: fc.array(arbPacket, { minLength: 1, maxLength: 40 }) }) },
@@ -98,47 +97,8 @@ function makeSwitch(flows: FlowArb[]): Switch {
   return singleBridge("t.flows", PORTS, "br0", () => flows.map(flowText).join("\n") + "\n");
 }
 
-/** Runs the steps through one datapath; returns every output as "packet#:port:hex". */
 function run(flows: FlowArb[], steps: Step[], noCache: boolean): string[] {
-  const sw = makeSwitch(flows);
-  const dp = new Datapath(sw, { noCache, emcInsertInvProb: 1, onLearn: (b, f, now) => addLearnedFlow(b, f, now) });
-  const out: string[] = [];
-  const buf = new Uint8Array(128 * 40);
-  const offsets = new Uint32Array(40);
-  const lengths = new Uint32Array(40);
-  const inPorts = new Uint32Array(40);
-  let packetNo = 0;
-  let now = 1000;
-  for (const step of steps) {
-    if (step.kind === "add") {
-      addFlowSpecs(sw.byName.get("br0")!, parseFlows(flowText(step.flow), "step"));
-      continue;
-    }
-    if (step.kind === "del") {
-      const br = sw.byName.get("br0")!;
-      const all = [0, 1, 2].flatMap((t) => tableOf(br, t).rules());
-      if (all.length) {
-        const r = all[step.index % all.length];
-        expect(tableOf(br, r.table).flows.remove(r)).toBe(true);
-        br.touch();
-      }
-      continue;
-    }
-    step.packets.forEach((p, i) => {
-      const f = frameOf(p);
-      buf.set(f, i * 128);
-      offsets[i] = i * 128;
-      lengths[i] = f.length;
-      inPorts[i] = sw.portsByName.get(`p${p.port}`)!.dpPort;
-    });
-    const base = packetNo;
-    dp.processBatch(buf, offsets, lengths, inPorts, step.packets.length, now, (port, b, off, len) => {
-      out.push(`${base + dp.current}:${sw.dpPortName(port)}:${Buffer.from(b.subarray(off, off + len)).toString("hex")}`);
-    });
-    packetNo += step.packets.length;
-    now += 10;
-  }
-  return out;
+  return runTruthSteps({ sw: makeSwitch(flows), noCache, learn: true, frameOf, flowText }, steps);
 }
 
 describe("megaflow and exact-match caches never change a packet's fate", () => {

@@ -9,10 +9,9 @@
  */
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { Datapath } from "../src/datapath/dpif.js";
-import { singleBridge, addFlowSpecs, tableOf } from "../src/ofproto/load.js";
-import { parseFlows } from "../src/ofctl/parse-flow.js";
+import { singleBridge } from "../src/ofproto/load.js";
 import { eth, ipv4, tcp, udp, icmpEcho } from "../src/packet/build.js";
+import { runTruthSteps, type TruthStep } from "./cache-truth-driver.js";
 
 const PORTS = [
   { name: "p1", ofport: 1 },
@@ -84,11 +83,12 @@ const arbPacket: fc.Arbitrary<PacketArb> = fc.record({
   ack: fc.constantFrom(0, 1, 1001, 5001),
 });
 
-type Step = { kind: "packets"; packets: PacketArb[] } | { kind: "add"; index: number } | { kind: "del"; index: number };
+/** An "add" step carries an index into EXTRA. */
+type Step = TruthStep<PacketArb, number>;
 
 const arbStep: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.array(arbPacket, { minLength: 1, maxLength: 32 }).map((packets): Step => ({ kind: "packets", packets })) },
-  { weight: 1, arbitrary: fc.nat().map((index): Step => ({ kind: "add", index })) },
+  { weight: 1, arbitrary: fc.nat().map((index): Step => ({ kind: "add", flow: index })) },
   { weight: 1, arbitrary: fc.nat().map((index): Step => ({ kind: "del", index })) },
 );
 
@@ -102,42 +102,7 @@ function frameOf(p: PacketArb): Uint8Array {
 
 function run(pipeline: number, steps: Step[], noCache: boolean): string[] {
   const sw = singleBridge("t.flows", PORTS, "br0", () => PIPELINES[pipeline].join("\n") + "\n");
-  const dp = new Datapath(sw, { noCache, emcInsertInvProb: 1 });
-  const out: string[] = [];
-  const buf = new Uint8Array(128 * 32);
-  const offsets = new Uint32Array(32);
-  const lengths = new Uint32Array(32);
-  const inPorts = new Uint32Array(32);
-  let packetNo = 0;
-  let now = 1000;
-  const br = sw.byName.get("br0")!;
-  for (const step of steps) {
-    if (step.kind === "add") {
-      addFlowSpecs(br, parseFlows(EXTRA[step.index % EXTRA.length], "step"));
-      continue;
-    }
-    if (step.kind === "del") {
-      const all = [0, 1, 2].flatMap((t) => tableOf(br, t).rules());
-      const r = all[step.index % all.length];
-      expect(tableOf(br, r.table).flows.remove(r)).toBe(true);
-      br.touch();
-      continue;
-    }
-    step.packets.forEach((p, i) => {
-      const f = frameOf(p);
-      buf.set(f, i * 128);
-      offsets[i] = i * 128;
-      lengths[i] = f.length;
-      inPorts[i] = sw.portsByName.get(`p${p.port}`)!.dpPort;
-    });
-    const base = packetNo;
-    dp.processBatch(buf, offsets, lengths, inPorts, step.packets.length, now, (port, b, off, len) => {
-      out.push(`${base + dp.current}:${sw.dpPortName(port)}:${Buffer.from(b.subarray(off, off + len)).toString("hex")}`);
-    });
-    packetNo += step.packets.length;
-    now += 10;
-  }
-  return out;
+  return runTruthSteps({ sw, noCache, learn: false, frameOf, flowText: (index) => EXTRA[index % EXTRA.length] }, steps);
 }
 
 describe("caches with conntrack never change a packet's fate", () => {

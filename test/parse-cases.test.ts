@@ -180,46 +180,38 @@ describe("IPv4", () => {
     });
   });
 
-  it("rejects an IHL of 4: nothing past the ethertype", () => {
-    const frame = hex(`
-      ${MACS} 0800
+  // Refused by the IPv4 length checks (miniflow_extract's ipv4_sanity_check):
+  // nothing past the ethertype is kept.
+  it.each([
+    [
+      "an IHL of 4: nothing past the ethertype",
+      `${MACS} 0800
       44 00 0028 0000 0000 40 06 0000   # IHL 4 (16 bytes) is below the minimum
       0a000001 0a000002
-      0050 0050 00000000 00000000 5002 0000 0000 0000
-    `);
-    const parser = expectFlow(frame, { eth_type: 0x0800 });
-    expectCounters(parser, { ipv4LenError: 1 });
-  });
-
-  it("rejects an IHL longer than the frame", () => {
-    const frame = hex(`
-      ${MACS} 0800
+      0050 0050 00000000 00000000 5002 0000 0000 0000`,
+    ],
+    [
+      "an IHL longer than the frame",
+      `${MACS} 0800
       4f 00 0018 0000 0000 40 11 0000   # IHL 15 (60 bytes) but only 24 bytes follow
-      0a000001 0a000002 00350035
-    `);
-    const parser = expectFlow(frame, { eth_type: 0x0800 });
-    expectCounters(parser, { ipv4LenError: 1 });
-  });
-
-  it("rejects a total length beyond the frame", () => {
-    const frame = hex(`
-      ${MACS} 0800
+      0a000001 0a000002 00350035`,
+    ],
+    [
+      "a total length beyond the frame",
+      `${MACS} 0800
       45 00 0064 0000 0000 40 11 0000   # total length 100, but 28 bytes are there
       0a000001 0a000002
-      0035 0035 0008 0000
-    `);
-    const parser = expectFlow(frame, { eth_type: 0x0800 });
-    expectCounters(parser, { ipv4LenError: 1 });
-  });
-
-  it("rejects a total length shorter than the header", () => {
-    const frame = hex(`
-      ${MACS} 0800
+      0035 0035 0008 0000`,
+    ],
+    [
+      "a total length shorter than the header",
+      `${MACS} 0800
       46 00 0014 0000 0000 40 11 0000   # IHL 6 (24 bytes) but total length 20
       0a000001 0a000002 00000000
-      0035 0035 0008 0000
-    `);
-    const parser = expectFlow(frame, { eth_type: 0x0800 });
+      0035 0035 0008 0000`,
+    ],
+  ])("rejects %s", (_, text) => {
+    const parser = expectFlow(hex(text), { eth_type: 0x0800 });
     expectCounters(parser, { ipv4LenError: 1 });
   });
 
@@ -250,32 +242,24 @@ describe("IPv4", () => {
     expectCounters(parser, { l4Truncated: 1 });
   });
 
-  it("reads no ports from TCP with a data offset of 4", () => {
-    const frame = hex(`
-      ${MACS} 0800
+  // A TCP header that is not all there: tp_src, tp_dst and tcp_flags stay 0.
+  it.each([
+    [
+      "with a data offset of 4",
+      `${MACS} 0800
       45 00 0028 0000 0000 40 06 0000   # total 40: 20 + 20 bytes of TCP
       0a000001 0a000002
-      1f90 0050 00000001 00000000 4002 ffff 0000 0000   # data offset 4 (16 bytes): invalid
-    `);
-    const parser = expectFlow(frame, {
-      eth_type: 0x0800,
-      ip_src: 0x0a000001,
-      ip_dst: 0x0a000002,
-      nw_ttl: 64,
-      nw_proto: 6,
-      // tp_src, tp_dst and tcp_flags stay 0.
-    });
-    expectCounters(parser, { l4Truncated: 1 });
-  });
-
-  it("reads no ports from TCP whose options run past the packet", () => {
-    const frame = hex(`
-      ${MACS} 0800
+      1f90 0050 00000001 00000000 4002 ffff 0000 0000   # data offset 4 (16 bytes): invalid`,
+    ],
+    [
+      "whose options run past the packet",
+      `${MACS} 0800
       45 00 0028 0000 0000 40 06 0000
       0a000001 0a000002
-      1f90 0050 00000001 00000000 6002 ffff 0000 0000   # data offset 6 (24 bytes), 20 present
-    `);
-    const parser = expectFlow(frame, {
+      1f90 0050 00000001 00000000 6002 ffff 0000 0000   # data offset 6 (24 bytes), 20 present`,
+    ],
+  ])("reads no ports from TCP %s", (_, text) => {
+    const parser = expectFlow(hex(text), {
       eth_type: 0x0800,
       ip_src: 0x0a000001,
       ip_dst: 0x0a000002,
@@ -416,28 +400,26 @@ describe("IPv6", () => {
     expectCounters(parser, {});
   });
 
-  it("keeps the addresses but not the label or nw fields when an extension header is cut", () => {
-    const frame = hex(`
-      ${MACS} 86dd
+  // OVS has pushed ipv6_src/ipv6_dst before walking the extension headers
+  // and pushes ipv6_label and the nw word only after: a failed walk leaves
+  // them 0.
+  it.each([
+    [
+      "keeps the addresses but not the label or nw fields when an extension header is cut",
+      `${MACS} 86dd
       6ab12345 0008 00 40               # TC 0xab, label 0x12345; payload 8; hop-by-hop
       ${SRC} ${DST}
-      06 01 0000 00000000               # hop-by-hop of (1+1)*8 = 16 bytes, 8 present
-    `);
-    // OVS has pushed ipv6_src/ipv6_dst before walking the extension headers
-    // and pushes ipv6_label and the nw word only after: a failed walk leaves
-    // them 0.
-    const parser = expectFlow(frame, { eth_type: 0x86dd, ipv6_src: SRC_N, ipv6_dst: DST_N });
-    expectCounters(parser, { ipv6ExtHdrError: 1 });
-  });
-
-  it("needs 8 bytes before reading an extension header's length", () => {
-    const frame = hex(`
-      ${MACS} 86dd
+      06 01 0000 00000000               # hop-by-hop of (1+1)*8 = 16 bytes, 8 present`,
+    ],
+    [
+      "needs 8 bytes before reading an extension header's length",
+      `${MACS} 86dd
       60000001 0004 3c 40               # payload 4; dstopts
       ${SRC} ${DST}
-      06 00 0000                        # 4 of the 8 bytes
-    `);
-    const parser = expectFlow(frame, { eth_type: 0x86dd, ipv6_src: SRC_N, ipv6_dst: DST_N });
+      06 00 0000                        # 4 of the 8 bytes`,
+    ],
+  ])("%s", (_, text) => {
+    const parser = expectFlow(hex(text), { eth_type: 0x86dd, ipv6_src: SRC_N, ipv6_dst: DST_N });
     expectCounters(parser, { ipv6ExtHdrError: 1 });
   });
 

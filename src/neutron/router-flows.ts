@@ -34,25 +34,11 @@
  * external port only (no hairpin through the router).
  */
 import type { RouterInput } from "./router-model.js";
-import { ipv4Hex, macHex } from "./addr.js";
+import { arpResponderActions } from "./arp-responder.js";
 import { FlowSet } from "./flow-text.js";
 
 export const ROUTER_TABLE = { CLASSIFY: 0, PREROUTING: 10, ROUTING: 20, NEIGHBOURS: 30, POSTROUTING: 40 } as const;
 export const METADATA_IP = "169.254.169.254";
-
-/** br-tun's ARP responder (ovs_neutron_agent's install_arp_responder): the request turned into the reply, out where it came in. */
-export function arpResponderActions(mac: string, ip: string): string {
-  return [
-    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
-    `mod_dl_src:${mac}`,
-    "load:0x2->NXM_OF_ARP_OP[]",
-    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]",
-    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[]",
-    `load:${macHex(mac)}->NXM_NX_ARP_SHA[]`,
-    `load:${ipv4Hex(ip)}->NXM_OF_ARP_SPA[]`,
-    "IN_PORT",
-  ].join(",");
-}
 
 /** Compiles the router to flow lines for its bridge. */
 export function compileRouter(r: RouterInput): string[] {

@@ -29,6 +29,7 @@
  * built); IPv4 ARP responder only. Control plane only.
  */
 import { NeutronInputError } from "./errors.js";
+import { arpResponderActions } from "./arp-responder.js";
 
 export const TUN_TABLE = { PATCH_LV_TO_TUN: 2, GRE_TUN_TO_LV: 3, VXLAN_TUN_TO_LV: 4, LEARN_FROM_TUN: 10, UCAST_TO_TUN: 20, ARP_RESPONDER: 21, FLOOD_TO_TUN: 22 } as const;
 
@@ -124,22 +125,6 @@ export function parseTunInput(raw: unknown): TunInput {
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
-const ipHex = (s: string): string => hex(s.split(".").reduce((a, o) => a * 256 + Number(o), 0));
-
-/** ARP_RESPONDER_ACTIONS of Neutron's agent: the request turned into the reply, sent back where it came from. */
-export function arpResponderActions(mac: string, ipText: string): string {
-  return [
-    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
-    `mod_dl_src:${mac}`,
-    "load:0x2->NXM_OF_ARP_OP[]",
-    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]",
-    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[]",
-    `load:0x${mac.replace(/:/g, "")}->NXM_NX_ARP_SHA[]`,
-    `load:${ipHex(ipText)}->NXM_OF_ARP_SPA[]`,
-    "IN_PORT",
-  ].join(",");
-}
-
 /** br-tun's flows for the description, in ovs-ofctl add-flows syntax, one per line. */
 export function compileTunFlows(input: TunInput): string[] {
   const T = TUN_TABLE;

@@ -3,32 +3,23 @@
  * (--target) and after `flowplane replay` (--from DIR), through the CLI.
  * The expected lines are written by hand in OVS's dpctl/dump-conntrack text.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../../src/daemon/protocol.js";
 import { writeCapture } from "../../src/io/pcap.js";
 import { eth, ipv4, tcp, udp } from "../../src/packet/build.js";
+import { cli, killDaemon, startDaemon, type RunningDaemon } from "./run-daemon.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
 const TMP = mkdtempSync(join(tmpdir(), "fp-ct-control-"));
 const SOCK = join(TMP, "c.sock");
-
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const UDP_7 = "udp,orig=(src=10.0.0.1,dst=10.0.0.2,sport=5000,dport=53),reply=(src=10.0.0.2,dst=10.0.0.1,sport=53,dport=5000),zone=7";
 const TCP_0 = "tcp,orig=(src=10.0.0.1,dst=10.0.0.2,sport=40000,dport=80),reply=(src=10.0.0.2,dst=10.0.0.1,sport=80,dport=40000),protoinfo=(state=SYN_SENT)";
 
 describe("conntrack dumps through the CLI", () => {
-  let daemon: ChildProcess;
-  let exited: Promise<number | null>;
+  let daemon: RunningDaemon | undefined;
 
   beforeAll(async () => {
     const a = { src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" };
@@ -44,19 +35,7 @@ describe("conntrack dumps through the CLI", () => {
     ];
     writeFileSync(join(TMP, "t.json"), JSON.stringify({ bridges: [{ name: "br0", flows: "flows.txt" }], ports }));
     writeFileSync(join(TMP, "r.json"), JSON.stringify({ bridges: [{ name: "br0", flows: "flows.txt" }], ports: ports.map(({ name, bridge, ofport }) => ({ name, bridge, ofport })) }));
-    daemon = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", join(TMP, "t.json"), "--control", SOCK], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    exited = new Promise((resolve) => daemon.on("exit", (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      const t = setTimeout(() => reject(new Error("flowplane run did not start")), 15_000);
-      daemon.stdout!.on("data", (d) => {
-        out += d;
-        if (out.includes("control ")) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
+    daemon = await startDaemon(["--topology", join(TMP, "t.json"), "--control", SOCK]);
     for (let i = 0; i < 100; i++) {
       const s = (await request(SOCK, { cmd: "stats" })) as { packets: number };
       if (s.packets >= 2) break;
@@ -65,10 +44,7 @@ describe("conntrack dumps through the CLI", () => {
   });
 
   afterAll(async () => {
-    if (daemon.exitCode === null) {
-      daemon.kill("SIGKILL");
-      await exited;
-    }
+    await killDaemon(daemon);
     rmSync(TMP, { recursive: true, force: true });
   });
 

@@ -3,30 +3,21 @@
  * protocol end to end, client commands, metrics and the exit on SIGTERM.
  * Needs no root: the socket lives in a temporary directory.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCapture } from "../../src/io/pcap.js";
 import { request } from "../../src/daemon/protocol.js";
+import { ROOT, cli, killDaemon, startDaemon, type RunningDaemon } from "./run-daemon.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
 const TMP = mkdtempSync(join(tmpdir(), "fp-daemon-test-"));
 const SOCK = join(TMP, "c.sock");
 const OUT = join(TMP, "out.pcap");
 const METRICS_PORT = 20000 + (process.pid % 20000);
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 describe("flowplane run with capture ports", () => {
-  let daemon: ChildProcess;
-  let exited: Promise<number | null>;
+  let daemon: RunningDaemon;
 
   beforeAll(async () => {
     writeFileSync(join(TMP, "flows.txt"), "in_port=1,actions=output:2\n");
@@ -40,29 +31,11 @@ describe("flowplane run with capture ports", () => {
         ],
       }),
     );
-    daemon = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", join(TMP, "t.json"), "--control", SOCK, "--metrics-port", String(METRICS_PORT), "--max-idle", "600000"], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    exited = new Promise((resolve) => daemon.on("exit", (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      const t = setTimeout(() => reject(new Error("flowplane run did not start")), 15_000);
-      daemon.stdout!.on("data", (d) => {
-        out += d;
-        if (out.includes("control ")) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
+    daemon = await startDaemon(["--topology", join(TMP, "t.json"), "--control", SOCK, "--metrics-port", String(METRICS_PORT), "--max-idle", "600000"]);
   });
 
   afterAll(async () => {
-    if (daemon.exitCode === null) {
-      daemon.kill("SIGKILL");
-      await exited;
-    }
+    await killDaemon(daemon);
     rmSync(TMP, { recursive: true, force: true });
   });
 
@@ -126,8 +99,8 @@ describe("flowplane run with capture ports", () => {
   });
 
   it("flushes the capture, removes its socket and exits 0 on SIGTERM", async () => {
-    daemon.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
     expect(existsSync(SOCK)).toBe(false);
     const out = readCapture(OUT);
     expect(out.count).toBe(readCapture(join(ROOT, "pcaps/icmp-echo.pcap")).count);

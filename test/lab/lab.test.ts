@@ -11,13 +11,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { CLI, IN_CI, ROOT, SINK, SOURCE, cli, missingPrerequisites, namespacesOf, nodeIn, ping, stdoutOf, transfer, waitText } from "./helpers.js";
 
-const IN_CI = process.env.CI === "true";
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = join(ROOT, "src/cli/main.ts");
-const CLI = [process.execPath, "--import", "tsx", MAIN];
 /** Short: lab names are at most 8 characters. */
 const ID = `t${process.pid % 100000}`;
 const NS1 = `fplab-${ID}-vm1`;
@@ -26,34 +22,12 @@ const TMP = mkdtempSync(join(tmpdir(), "fplab-test-"));
 // Readable by nobody, for the permission test.
 chmodSync(TMP, 0o755);
 
-function missing(): string {
-  if (process.platform !== "linux") return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return "not running as root";
-  if (!existsSync("/dev/net/tun")) return "/dev/net/tun is missing";
-  if (spawnSync("ip", ["-V"]).status !== 0) return "iproute2's `ip` command is missing";
-  if (!existsSync(join(ROOT, "native/flowplane.node"))) return "the native addon is not built (npm run build:native)";
-  return "";
-}
-
-const MISSING = missing();
+const MISSING = missingPrerequisites();
 if (MISSING !== "" && !IN_CI) console.warn(`flowplane: skipping the lab tests: ${MISSING}`);
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env }, timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function linkExists(name: string, netns = ""): boolean {
   const args = netns === "" ? ["link", "show", "dev", name] : ["-n", netns, "link", "show", "dev", name];
   return spawnSync("ip", args, { stdio: "ignore" }).status === 0;
-}
-
-function netnsList(): string[] {
-  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.includes(ID));
-}
-
-function ping(ns: string, to: string): boolean {
-  return spawnSync("ip", ["netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", to], { stdio: "ignore" }).status === 0;
 }
 
 function labUp(flows?: string): void {
@@ -72,57 +46,6 @@ function labDown(): void {
 }
 
 const FORWARD = "in_port=1,actions=output:2\nin_port=2,actions=output:1\n";
-
-/** A node program run inside a namespace; resolves with its stdout when it exits. */
-function nodeIn(ns: string, source: string, args: string[] = []): { child: ChildProcess; done: Promise<string>; output: () => string } {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", source, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  const done = new Promise<string>((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`)))));
-  // Servers are killed at the end of a test: that rejection is expected and nobody awaits it.
-  done.catch(() => {});
-  return { child, done, output: () => out };
-}
-
-/** A TCP server that reports "listening" then, per connection, the sha256 and size of what it received. */
-const SINK = `
-const net = require("node:net"), crypto = require("node:crypto");
-const [host, ...ports] = process.argv.slice(1);
-let up = 0;
-for (const port of ports) net.createServer((s) => {
-  const h = crypto.createHash("sha256"); let n = 0;
-  s.on("data", (d) => { h.update(d); n += d.length; });
-  s.on("end", () => { console.log(JSON.stringify({ port: Number(port), sha256: h.digest("hex"), size: n })); s.end(); });
-}).listen(Number(port), host, () => { if (++up === ports.length) console.log("listening"); });
-`;
-
-/** Connects and sends argv[3] bytes of random data (0: just connect); prints its sha256 or "timeout"/"error". */
-const SOURCE = `
-const net = require("node:net"), crypto = require("node:crypto");
-const [host, port, size] = process.argv.slice(1);
-const data = crypto.randomBytes(Number(size));
-const s = net.connect({ host, port: Number(port) });
-const t = setTimeout(() => { console.log("timeout"); process.exit(0); }, 3000);
-s.on("connect", () => { s.end(data); });
-s.on("error", (e) => { console.log("error " + e.code); process.exit(0); });
-s.on("close", () => { clearTimeout(t); console.log(crypto.createHash("sha256").update(data).digest("hex")); });
-`;
-
-async function waitLine(child: ChildProcess, text: string, timeoutMs = 5000): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    let seen = "";
-    const t = setTimeout(() => reject(new Error(`no "${text}" within ${timeoutMs} ms`)), timeoutMs);
-    child.stdout!.on("data", (d) => {
-      seen += d;
-      if (seen.includes(text)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-}
 
 afterAll(() => {
   rmSync(TMP, { recursive: true, force: true });
@@ -161,24 +84,13 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
   });
 
   it("carries a 10 MB TCP transfer intact", async () => {
-    const procs: ChildProcess[] = [];
     try {
       labUp();
-      const sink = nodeIn(NS2, SINK, ["10.0.0.4", "5001"]);
-      procs.push(sink.child);
-      await waitLine(sink.child, "listening");
       const size = 10 * 1024 * 1024;
-      const source = nodeIn(NS1, SOURCE, ["10.0.0.4", "5001", String(size)]);
-      procs.push(source.child);
-      const sent = (await source.done).trim();
-      expect(sent).toMatch(/^[0-9a-f]{64}$/);
-      const deadline = Date.now() + 5000;
-      while (!sink.output().includes("sha256") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const got = JSON.parse(sink.output().trim().split("\n").at(-1)!) as { sha256: string; size: number };
+      const { sent, got } = await transfer(NS2, "10.0.0.4", NS1, "10.0.0.4", 5001, size);
       expect(got.size).toBe(size);
       expect(got.sha256).toBe(sent);
     } finally {
-      for (const p of procs) p.kill("SIGKILL");
       labDown();
     }
   });
@@ -189,10 +101,10 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
       labUp(`priority=100,tcp,tp_dst=23,actions=drop\npriority=10,${FORWARD.trim().split("\n").join("\npriority=10,")}\n`);
       const sink = nodeIn(NS2, SINK, ["10.0.0.4", "22", "23"]);
       procs.push(sink.child);
-      await waitLine(sink.child, "listening");
+      await waitText(sink.output, "listening", 5000);
       const [ok, blocked] = await Promise.all(
         ["22", "23"].map((port) => {
-          const c = nodeIn(NS1, SOURCE, ["10.0.0.4", port, "1000"]);
+          const c = nodeIn(NS1, SOURCE, ["10.0.0.4", port, "1000", "3000"]);
           procs.push(c.child);
           return c.done.then((s) => s.trim());
         }),
@@ -225,15 +137,14 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
     const procs: ChildProcess[] = [];
     try {
       labUp(`${SG}\n`);
-      // One listener at a time: waitLine only sees output printed after it starts waiting.
       const sink2 = nodeIn(NS2, SINK, ["10.0.0.4", "22", "23"]);
       procs.push(sink2.child);
-      await waitLine(sink2.child, "listening");
+      await waitText(sink2.output, "listening", 5000);
       const sink1 = nodeIn(NS1, SINK, ["10.0.0.8", "22"]);
       procs.push(sink1.child);
-      await waitLine(sink1.child, "listening");
+      await waitText(sink1.output, "listening", 5000);
       const run = (ns: string, host: string, port: string): Promise<string> => {
-        const c = nodeIn(ns, SOURCE, [host, port, "100000"]);
+        const c = nodeIn(ns, SOURCE, [host, port, "100000", "3000"]);
         procs.push(c.child);
         return c.done.then((out) => out.trim());
       };
@@ -273,7 +184,7 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
         const child = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", topo, "--control", sock], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
         let err = "";
         child.stderr!.on("data", (d) => (err += d));
-        await waitLine(child, "control ", 10_000);
+        await waitText(stdoutOf(child), "control ", 10_000);
         expect(linkExists(dev1)).toBe(true);
         expect(existsSync(sock)).toBe(true);
         // A tap moved into a namespace must vanish from it too.
@@ -290,7 +201,7 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run between namespaces", ()
     } finally {
       spawnSync("ip", ["netns", "del", ns]);
     }
-    expect(netnsList()).toEqual([]);
+    expect(namespacesOf(ID)).toEqual([]);
   });
 });
 
@@ -319,7 +230,7 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run refuses bad input in on
     const t = topo([{ name: "p1", bridge: "br0", ofport: 1, type: "tap", options: { device: dev } }]);
     const first = spawn(CLI[0], [...CLI.slice(1), "run", "--topology", t, "--control", join(TMP, "busy1.sock")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     try {
-      await waitLine(first, "control ", 10_000);
+      await waitText(stdoutOf(first), "control ", 10_000);
       oneLine(cli(["run", "--topology", t, "--control", join(TMP, "busy2.sock")]), /tap "fpt\d+busy": the name is in use/);
     } finally {
       const exited = new Promise((resolve) => first.on("exit", resolve));
@@ -342,7 +253,7 @@ describe.skipIf(MISSING !== "" && !IN_CI)("flowplane run refuses bad input in on
 
   it("says the native addon is missing", () => {
     const t = topo([{ name: "p1", bridge: "br0", ofport: 1, type: "tap", options: { device: `fp${ID}na` } }]);
-    const r = cli(["run", "--topology", t, "--control", join(TMP, "na.sock")], { FLOWPLANE_NATIVE_ADDON: join(TMP, "nowhere.node") });
+    const r = cli(["run", "--topology", t, "--control", join(TMP, "na.sock")], { env: { FLOWPLANE_NATIVE_ADDON: join(TMP, "nowhere.node") } });
     oneLine(r, /native addon is missing/);
   });
 

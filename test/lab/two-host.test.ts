@@ -16,16 +16,13 @@
  * where a missing prerequisite fails. Everything is named after this process
  * (lab t<pid>) and removed in afterAll and finally blocks.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IN_CI, cli as runCli, has, missingPrerequisites, namespacesOf, ping, transfer, waitText, type CliResult } from "./helpers.js";
 
-const IN_CI = process.env.CI === "true";
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
 const ID = `h${process.pid % 100000}`;
 const NS = {
   host1: `fplab-${ID}-host1`,
@@ -62,77 +59,11 @@ const FLOATING_IP = "172.24.4.20";
 const VNI = 0x42;
 const TMP = mkdtempSync(join(tmpdir(), "fplab-2h-"));
 
-const has = (cmd: string, arg: string): boolean => spawnSync(cmd, [arg], { stdio: "ignore" }).status === 0;
-
-function missing(): string {
-  if (process.platform !== "linux") return `not Linux (${process.platform})`;
-  if (process.getuid?.() !== 0) return "not running as root";
-  if (!existsSync("/dev/net/tun")) return "/dev/net/tun is missing";
-  if (!has("ip", "-V")) return "iproute2's `ip` command is missing";
-  if (!has("tcpdump", "--version")) return "tcpdump is missing";
-  if (!has("tshark", "--version")) return "tshark is missing";
-  if (!existsSync(join(ROOT, "native/flowplane.node"))) return "the native addon is not built (npm run build:native)";
-  return "";
-}
-
-const MISSING = missing();
+const MISSING = missingPrerequisites(["tcpdump", "tshark"]);
 if (MISSING !== "" && !IN_CI) console.warn(`flowplane: skipping the two-host lab tests: ${MISSING}`);
 
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ping(ns: string, to: string): boolean {
-  return spawnSync("ip", ["netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", to], { stdio: "ignore" }).status === 0;
-}
-
-function namespacesLeft(): string[] {
-  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.includes(`-${ID}-`));
-}
-
-/** A node program run inside a namespace; resolves with its stdout when it exits. */
-function nodeIn(ns: string, source: string, args: string[] = []): { child: ChildProcess; done: Promise<string>; output: () => string } {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", source, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  const done = new Promise<string>((resolve, reject) => child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`)))));
-  done.catch(() => {});
-  return { child, done, output: () => out };
-}
-
-/** Per connection, the sha256 and size of what it received and the peer's address and port; "listening" once bound. */
-const SINK = `
-const net = require("node:net"), crypto = require("node:crypto");
-const [host, port] = process.argv.slice(1);
-net.createServer((s) => {
-  const h = crypto.createHash("sha256"); let n = 0;
-  s.on("data", (d) => { h.update(d); n += d.length; });
-  s.on("end", () => { console.log(JSON.stringify({ sha256: h.digest("hex"), size: n, from: s.remoteAddress, port: s.remotePort })); s.end(); });
-}).listen(Number(port), host, () => console.log("listening"));
-`;
-
-/** Sends argv[3] random bytes; prints their sha256, or "timeout"/"error CODE". */
-const SOURCE = `
-const net = require("node:net"), crypto = require("node:crypto");
-const [host, port, size] = process.argv.slice(1);
-const data = crypto.randomBytes(Number(size));
-const s = net.connect({ host, port: Number(port) });
-const t = setTimeout(() => { console.log("timeout"); process.exit(0); }, 10000);
-s.on("connect", () => { s.end(data); });
-s.on("error", (e) => { console.log("error " + e.code); process.exit(0); });
-s.on("close", () => { clearTimeout(t); console.log(crypto.createHash("sha256").update(data).digest("hex")); });
-`;
-
-async function waitText(read: () => string, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!read().includes(text)) {
-    if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms; saw: ${read()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The two-host lab starts three flowplane processes: its commands get longer than the default. */
+const cli = (args: string[]): CliResult => runCli(args, { timeoutMs: 60_000 });
 
 /**
  * Runs tcpdump -w on interfaces of namespaces around `traffic`; returns the
@@ -200,7 +131,7 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
   });
 
   it("runs one flowplane per host namespace, and the instances only in their own namespaces", () => {
-    expect(namespacesLeft().sort()).toEqual(Object.values(NS).sort());
+    expect(namespacesOf(ID).sort()).toEqual(Object.values(NS).sort());
     const addr = (ns: string): string => spawnSync("ip", ["-n", ns, "-4", "-o", "addr"], { encoding: "utf8" }).stdout;
     expect(addr(NS.vm1)).toContain(`${VM1.ip}/24`);
     expect(addr(NS.vm2)).toContain(`${VM2.ip}/24`);
@@ -226,23 +157,10 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
   });
 
   it("carries a 4 MB TCP transfer across the tunnel intact", async () => {
-    const procs: ChildProcess[] = [];
-    try {
-      const sink = nodeIn(NS.vm2, SINK, [VM2.ip, "5001"]);
-      procs.push(sink.child);
-      await waitText(sink.output, "listening", 5000);
-      const size = 4 * 1024 * 1024;
-      const source = nodeIn(NS.vm1, SOURCE, [VM2.ip, "5001", String(size)]);
-      procs.push(source.child);
-      const sent = (await source.done).trim();
-      expect(sent).toMatch(/^[0-9a-f]{64}$/);
-      await waitText(sink.output, "sha256", 5000);
-      const got = JSON.parse(sink.output().trim().split("\n").at(-1)!) as { sha256: string; size: number };
-      expect(got.size).toBe(size);
-      expect(got.sha256).toBe(sent);
-    } finally {
-      for (const p of procs) p.kill("SIGKILL");
-    }
+    const size = 4 * 1024 * 1024;
+    const { sent, got } = await transfer(NS.vm2, VM2.ip, NS.vm1, VM2.ip, 5001, size);
+    expect(got.size).toBe(size);
+    expect(got.sha256).toBe(sent);
   }, 30_000);
 
   it("puts VXLAN with VNI 0x42 on the underlay, carrying the instances' frames, as tshark decodes it", async () => {
@@ -351,32 +269,6 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     expect(atExt.join("\n")).not.toContain(VM1.ip);
   }, 30_000);
 
-  /** What the sink saw of one connection. */
-  interface Received {
-    sha256: string;
-    size: number;
-    from: string;
-    port: number;
-  }
-
-  /** Sends `size` random bytes from namespace `from` to `to`:`port`, where `sinkNs` listens on `bind`; returns what the sink saw. */
-  async function transfer(sinkNs: string, bind: string, from: string, to: string, port: number, size: number): Promise<{ sent: string; got: Received }> {
-    const procs: ChildProcess[] = [];
-    try {
-      const sink = nodeIn(sinkNs, SINK, [bind, String(port)]);
-      procs.push(sink.child);
-      await waitText(sink.output, "listening", 5000);
-      const source = nodeIn(from, SOURCE, [to, String(port), String(size)]);
-      procs.push(source.child);
-      const sent = (await source.done).trim();
-      expect(sent).toMatch(/^[0-9a-f]{64}$/);
-      await waitText(sink.output, "sha256", 5000);
-      return { sent, got: JSON.parse(sink.output().trim().split("\n").at(-1)!) as Received };
-    } finally {
-      for (const p of procs) p.kill("SIGKILL");
-    }
-  }
-
   it("SNATs an instance's TCP connection out: the public gateway sees it from router1's qg- address 172.24.4.3, bytes intact", async () => {
     // vm3 (private2, host 2) has no floating IP: its connection crosses the tunnel to br-router's sg- port and leaves by qg-.
     const size = 256 * 1024;
@@ -415,14 +307,14 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     expect(out.got.from).toBe(QG.ip);
     expect(out.got.sha256).toBe(out.sent);
     const snat = new RegExp(
-      `^tcp,orig=\\(src=${VM3.ip},dst=${PUBLIC_GW.ip},sport=\\d+,dport=5006\\),reply=\\(src=${PUBLIC_GW.ip},dst=${QG.ip},sport=5006,dport=${out.got.port}\\),zone=${ROUTER_ZONE},`.replaceAll(".", "\\."),
+      `^tcp,orig=\\(src=${VM3.ip},dst=${PUBLIC_GW.ip},sport=\\d+,dport=5006\\),reply=\\(src=${PUBLIC_GW.ip},dst=${QG.ip},sport=5006,dport=${out.got.fromPort}\\),zone=${ROUTER_ZONE},`.replaceAll(".", "\\."),
     );
     const afterOut = dump();
     expect(afterOut.filter((l) => snat.test(l)), afterOut.join("\n")).toHaveLength(1);
     // DNAT: ext dials the floating IP from a port vm1 sees unchanged; flowplane's entry turns 172.24.4.20 into 10.0.0.8.
     const inbound = await transfer(NS.vm1, VM1.ip, NS.ext, FLOATING_IP, 5007, size);
     expect(inbound.got.sha256).toBe(inbound.sent);
-    const dnat = `tcp,orig=(src=${PUBLIC_GW.ip},dst=${FLOATING_IP},sport=${inbound.got.port},dport=5007),reply=(src=${VM1.ip},dst=${PUBLIC_GW.ip},sport=5007,dport=${inbound.got.port}),zone=${ROUTER_ZONE},`;
+    const dnat = `tcp,orig=(src=${PUBLIC_GW.ip},dst=${FLOATING_IP},sport=${inbound.got.fromPort},dport=5007),reply=(src=${VM1.ip},dst=${PUBLIC_GW.ip},sport=5007,dport=${inbound.got.fromPort}),zone=${ROUTER_ZONE},`;
     const afterIn = dump();
     expect(afterIn.filter((l) => l.startsWith(dnat)), afterIn.join("\n")).toHaveLength(1);
     // No kernel on the way NATs: kernel NAT needs the namespace's conntrack, and none of the lab's has tracked anything.
@@ -438,7 +330,7 @@ describe.skipIf(MISSING !== "" && !IN_CI)("two-host lab over VXLAN", () => {
     const r = cli(["lab", "down", "--name", ID]);
     expect(r.status).toBe(0);
     expect(r.stdout.match(/stopped flowplane run \(pid \d+\)/g)).toHaveLength(3);
-    expect(namespacesLeft()).toEqual([]);
+    expect(namespacesOf(ID)).toEqual([]);
     expect(spawnSync("ip", ["link", "show", "dev", UNDERLAY.host1], { stdio: "ignore" }).status).not.toBe(0);
     expect(existsSync(`/run/flowplane/lab-${ID}`)).toBe(false);
   });

@@ -7,17 +7,14 @@
  * instance with the gateway MAC put back, and the gateway's ARP and MAC
  * never enter the tunnels.
  */
-import { describe, it, expect, afterAll, beforeAll } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
-import { OvsSandbox } from "../ovs/harness.js";
+import { describe, it, expect } from "vitest";
 import { haveOvs } from "../ovs/check.js";
-import { parseCapture } from "../../src/io/pcap.js";
 import { eth, ipv4, udp, vxlan, arp, icmpEcho } from "../../src/packet/build.js";
-import { buildSwitch, validateTopology, type TopologySpec } from "../../src/ofproto/topology.js";
-import { newTable, openflowLoader } from "../../src/ofproto/load.js";
 import { parseFlow } from "../../src/ofctl/index.js";
 import { compileDvrIntFlows, compileDvrTunFlows, DvrInputError, type DvrInput } from "../../src/neutron/dvr.js";
-import { runFlowplane, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC } from "../tunnel/fixture.js";
+import { runFlowplane, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC, REMOTE_A_HOST, type PortFrame } from "../tunnel/fixture.js";
+import { tunnelSandbox, ovsReceiveInOrder } from "../tunnel/ovs-side.js";
+import { buildBrTunSwitch, setupOvsBrTun, type BrTunHost } from "../tunnel/br-tun-fixture.js";
 
 // Reference 003's node3: private2 (0x5) on local VLAN 1, private (0x42) on VLAN 2.
 const GW1_MAC = "fa:16:3e:9c:cf:de";
@@ -99,42 +96,26 @@ describe("neutron DVR compiler", () => {
 
 // One compute host: vm3 (private2, VLAN 1), vm2 (private, VLAN 2), the router's qr ports.
 const dvr = input();
-const FLOWS: Record<string, string> = {
-  "br-int.flows": compileDvrIntFlows(dvr).join("\n") + "\n",
-  "br-tun.flows": compileDvrTunFlows(dvr).join("\n") + "\n",
-  "br-phy.flows": "priority=0 actions=NORMAL\n",
-};
 const INT_PORTS = [
   { name: "vm3", ofport: 3, tag: 1 },
   { name: "vm2", ofport: 5, tag: 2 },
   { name: "qra", ofport: 6, tag: 2 },
   { name: "qrb", ofport: 7, tag: 1 },
 ];
-const topology: TopologySpec = {
-  bridges: [
-    { name: "br-int", protocols: "OpenFlow13", flows: "br-int.flows" },
-    { name: "br-tun", protocols: "OpenFlow13", flows: "br-tun.flows" },
-    { name: "br-phy", protocols: "OpenFlow13", flows: "br-phy.flows" },
-  ],
-  ports: [
-    ...INT_PORTS.map((p) => ({ ...p, bridge: "br-int" })),
-    { name: "patch-tun", bridge: "br-int", ofport: 10, type: "patch", peer: "patch-int" },
-    { name: "patch-int", bridge: "br-tun", ofport: 1, type: "patch", peer: "patch-tun" },
-    { name: "vxlan-a", bridge: "br-tun", ofport: 2, type: "vxlan", options: { remote_ip: REMOTE_A, key: "flow" } },
-    { name: "p0", bridge: "br-phy", ofport: 1 },
-  ],
-  underlay: {
-    addresses: [{ bridge: "br-phy", ip: `${LOCAL_IP}/24`, mac: LOCAL_MAC }],
-    routes: [{ prefix: "1.1.2.0/24", bridge: "br-phy" }],
-    neighbours: [{ bridge: "br-phy", ip: REMOTE_A, mac: REMOTE_A_MAC }],
-  },
+const host: BrTunHost = {
+  intPorts: INT_PORTS,
+  patchTunOfport: 10,
+  tunnels: [{ name: "vxlan-a", ofport: 2, type: "vxlan", options: { remote_ip: REMOTE_A, key: "flow" } }],
+  remotes: [REMOTE_A_HOST],
+  intFlows: compileDvrIntFlows(dvr).join("\n") + "\n",
+  tunFlows: compileDvrTunFlows(dvr).join("\n") + "\n",
 };
 
 const ping = (src: string, dst: string, ipSrc: string, ipDst: string, ttl = 64): Uint8Array => eth({ src, dst }, ipv4({ src: ipSrc, dst: ipDst, ttl }, icmpEcho({ id: 7, seq: 1 })));
 const fromA = (vni: number, inner: Uint8Array): Uint8Array =>
   eth({ src: REMOTE_A_MAC, dst: LOCAL_MAC }, ipv4({ src: REMOTE_A, dst: LOCAL_IP, df: true }, udp({ src: 40000, dst: 4789 }, vxlan({ vni }, inner))));
 
-const inputs: { port: string; frame: Uint8Array }[] = [
+const inputs: PortFrame[] = [
   // The router's qr ports speak first, so br-int learns where the gateway MACs live.
   { port: "qrb", frame: eth({ src: GW2_MAC, dst: "ff:ff:ff:ff:ff:ff" }, arp({ op: "request", sha: GW2_MAC, spa: "10.1.0.1", tpa: "10.1.0.1" })) },
   { port: "qra", frame: eth({ src: GW1_MAC, dst: "ff:ff:ff:ff:ff:ff" }, arp({ op: "request", sha: GW1_MAC, spa: "10.0.0.1", tpa: "10.0.0.1" })) },
@@ -152,51 +133,14 @@ const inputs: { port: string; frame: Uint8Array }[] = [
   { port: "p0", frame: fromA(0x5, ping(REMOTE_DVR, "fa:16:3e:00:00:99", "10.0.0.8", "10.1.0.99", 63)) },
 ];
 
-function framesOf(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const buf = readFileSync(path);
-  const cap = parseCapture(buf, path);
-  const out: string[] = [];
-  for (let i = 0; i < cap.count; i++) out.push(buf.subarray(cap.offsets[i], cap.offsets[i] + cap.lengths[i]).toString("hex"));
-  return out;
-}
-
 describe.skipIf(!haveOvs)("Neutron DVR on a compute host vs. Open vSwitch", () => {
-  let ovs: OvsSandbox;
-  beforeAll(async () => {
-    ovs = await OvsSandbox.start({ dummyLevel: "system" });
-    await ovs.addBridge("br-phy", { ports: [{ name: "p0", ofport: 1 }], columns: { "other_config:hwaddr": `"${LOCAL_MAC}"` } });
-    await ovs.addBridge("br-int", { ports: [...INT_PORTS, { name: "patch-tun", ofport: 10, type: "patch", options: { peer: "patch-int" } }] });
-    await ovs.addBridge("br-tun", {
-      ports: [
-        { name: "patch-int", ofport: 1, type: "patch", options: { peer: "patch-tun" } },
-        { name: "vxlan-a", ofport: 2, type: "vxlan", options: { remote_ip: REMOTE_A, key: "flow" } },
-      ],
-    });
-    await ovs.appctl(["netdev-dummy/ip4addr", "br-phy", `${LOCAL_IP}/24`]);
-    await ovs.appctl(["ovs/route/add", `${REMOTE_A}/24`, "br-phy"]);
-    await ovs.appctl(["tnl/arp/set", "br-phy", REMOTE_A, REMOTE_A_MAC]);
-    for (const b of ["br-int", "br-tun", "br-phy"]) await ovs.replaceFlows(b, FLOWS[`${b}.flows`]);
-  }, 60_000);
-  afterAll(async () => {
-    await ovs?.stop();
-  });
+  const sandbox = tunnelSandbox((ovs) => setupOvsBrTun(ovs, host));
 
   it("rewrites and restores MACs as OVS does, byte for byte", async () => {
+    const ovs = sandbox();
     const ports = ["p0", ...INT_PORTS.map((p) => p.name)];
-    for (const i of inputs) {
-      const before = ports.map((p) => framesOf(ovs.readTxPcap(p)).length).join(",");
-      await ovs.receive(i.port, Buffer.from(i.frame).toString("hex"));
-      for (let n = 0; n < 20; n++) {
-        await new Promise((r) => setTimeout(r, 50));
-        if (ports.map((p) => framesOf(ovs.readTxPcap(p)).length).join(",") !== before) break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const theirs = Object.fromEntries(ports.map((p) => [p, framesOf(ovs.readTxPcap(p))]));
-    const file = "/virtual/topology.json";
-    const sw = buildSwitch(validateTopology(JSON.parse(JSON.stringify(topology)), file), file, newTable, openflowLoader, (p) => FLOWS[p.split("/").pop()!]);
-    const ours = runFlowplane(sw, inputs);
+    const theirs = await ovsReceiveInOrder(ovs, inputs, ports);
+    const ours = runFlowplane(buildBrTunSwitch(host), inputs);
     // Hand-checked: vm3 got the routed ping with the gateway MAC as source.
     const routed = Buffer.from(ping(GW2_MAC, VM3, "10.0.0.8", "10.1.0.10", 63)).toString("hex");
     expect(theirs.vm3).toContain(routed);

@@ -12,16 +12,14 @@
  * so the batch fast path, the tunnel's pop queue and ct's recirculation
  * meet in one batch.
  */
-import { describe, it, expect, afterAll, beforeAll } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
-import { OvsSandbox } from "./harness.js";
+import { describe, it, expect } from "vitest";
 import { haveOvs } from "./check.js";
-import { parseCapture } from "../../src/io/pcap.js";
 import { Datapath } from "../../src/datapath/dpif.js";
 import { addLearnedFlow } from "../../src/ofproto/load.js";
 import type { Switch } from "../../src/ofproto/bridge.js";
 import { eth, ipv4, udp, tcp, vxlan } from "../../src/packet/build.js";
 import { buildTunnelSwitch, setupOvsTunnels, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC, type TunnelSetup } from "../tunnel/fixture.js";
+import { tunnelSandbox, ovsReceiveAll } from "../tunnel/ovs-side.js";
 
 const VM_MAC = "fa:16:3e:00:00:01";
 const PEER_MAC = "fa:16:3e:00:00:02";
@@ -61,27 +59,6 @@ const phases = [
   [fromVm(tcp({ src: 5555, dst: 80, seq: 101, ack: 901, flags: "A" }), 2), fromVm(udp({ src: 1001, dst: 53 }), 1)],
 ];
 
-function framesOf(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const buf = readFileSync(path);
-  const cap = parseCapture(buf, path);
-  const out: string[] = [];
-  for (let i = 0; i < cap.count; i++) out.push(buf.subarray(cap.offsets[i], cap.offsets[i] + cap.lengths[i]).toString("hex"));
-  return out;
-}
-
-async function ovsRun(ovs: OvsSandbox, ports: string[]): Promise<Record<string, string[]>> {
-  for (const phase of phases) for (const i of phase) await ovs.receive(i.port, Buffer.from(i.frame).toString("hex"));
-  let last = "";
-  for (let n = 0; n < 50; n++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const sizes = ports.map((p) => framesOf(ovs.readTxPcap(p)).length).join(",");
-    if (sizes === last && n > 2) break;
-    last = sizes;
-  }
-  return Object.fromEntries(ports.map((p) => [p, framesOf(ovs.readTxPcap(p))]));
-}
-
 /** Each phase as one batch through a fresh datapath; tx per port, hex. */
 function runBatches(sw: Switch, noCache: boolean): Record<string, string[]> {
   const dp = new Datapath(sw, { onLearn: addLearnedFlow, noCache });
@@ -101,17 +78,11 @@ function runBatches(sw: Switch, noCache: boolean): Record<string, string[]> {
 }
 
 describe.skipIf(!haveOvs)("tunnels with connection tracking vs. Open vSwitch", () => {
-  let ovs: OvsSandbox;
-  beforeAll(async () => {
-    ovs = await OvsSandbox.start({ dummyLevel: "system" });
-    await setupOvsTunnels(ovs, setup);
-  }, 60_000);
-  afterAll(async () => {
-    await ovs?.stop();
-  });
+  const sandbox = tunnelSandbox((ovs) => setupOvsTunnels(ovs, setup));
 
   it("SNATs and encapsulates the VM's connections, decapsulates and un-NATs the replies, drops the unsolicited", async () => {
-    const theirs = await ovsRun(ovs, ["p0", "vm1"]);
+    const ovs = sandbox();
+    const theirs = await ovsReceiveAll(ovs, phases.flat(), ["p0", "vm1"]);
     // OVS: every VM packet leaves encapsulated; the three replies arrive, the unsolicited packet does not.
     expect(theirs.p0).toHaveLength(5);
     expect(theirs.vm1).toHaveLength(3);

@@ -10,11 +10,8 @@
  * injected on p0 reach vm1 as the same inner frames, with tun_id/tun_src
  * matched in br-int's flows.
  */
-import { describe, it, expect, afterAll, beforeAll } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
-import { OvsSandbox } from "./harness.js";
+import { describe, it, expect } from "vitest";
 import { haveOvs } from "./check.js";
-import { parseCapture } from "../../src/io/pcap.js";
 import { Parser, HDR_WORDS } from "../../src/packet/parse.js";
 import { xlate } from "../../src/xlate/xlate.js";
 import { formatOdpActions } from "../../src/datapath/actions.js";
@@ -22,6 +19,7 @@ import * as L from "../../src/flow/layout.js";
 import type { Switch } from "../../src/ofproto/bridge.js";
 import { eth, ipv4, ipv6, udp, tcp, arp, icmpEcho, vxlan, gre } from "../../src/packet/build.js";
 import { buildTunnelSwitch, runFlowplane, setupOvsTunnels, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC, REMOTE_B, type TunnelSetup } from "../tunnel/fixture.js";
+import { tunnelSandbox, ovsReceiveAll } from "../tunnel/ovs-side.js";
 
 const VM_MAC = "fa:16:3e:00:00:01";
 const PEER_MAC = "fa:16:3e:00:00:02";
@@ -93,28 +91,6 @@ const decapInputs = [
   outer(udp({ src: 50007, dst: 4789 }, vxlan({ vni: 123 }, payload(11, 0x01))), REMOTE_A, undefined, 0x02),
 ].map((frame) => ({ port: "p0", frame }));
 
-function framesOf(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const buf = readFileSync(path);
-  const cap = parseCapture(buf, path);
-  const out: string[] = [];
-  for (let i = 0; i < cap.count; i++) out.push(buf.subarray(cap.offsets[i], cap.offsets[i] + cap.lengths[i]).toString("hex"));
-  return out;
-}
-
-async function ovsRun(ovs: OvsSandbox, inputs: { port: string; frame: Uint8Array }[], ports: string[]): Promise<Record<string, string[]>> {
-  const before = Object.fromEntries(ports.map((p) => [p, framesOf(ovs.readTxPcap(p)).length]));
-  for (const i of inputs) await ovs.receive(i.port, Buffer.from(i.frame).toString("hex"));
-  let last = "";
-  for (let n = 0; n < 50; n++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const sizes = ports.map((p) => framesOf(ovs.readTxPcap(p)).length).join(",");
-    if (sizes === last && n > 2) break;
-    last = sizes;
-  }
-  return Object.fromEntries(ports.map((p) => [p, framesOf(ovs.readTxPcap(p)).slice(before[p])]));
-}
-
 /** Our datapath actions for one frame, ports by name (as `ofproto/trace --names` prints them). */
 function ourActions(sw: Switch, port: string, frame: Uint8Array): string {
   const key = new Uint32Array(L.KEY_WORDS);
@@ -124,17 +100,11 @@ function ourActions(sw: Switch, port: string, frame: Uint8Array): string {
 }
 
 describe.skipIf(!haveOvs)("tunnels vs. Open vSwitch: VXLAN and GRE encapsulation and decapsulation", () => {
-  let ovs: OvsSandbox;
-  beforeAll(async () => {
-    ovs = await OvsSandbox.start({ dummyLevel: "system" });
-    await setupOvsTunnels(ovs, setup);
-  }, 60_000);
-  afterAll(async () => {
-    await ovs?.stop();
-  });
+  const sandbox = tunnelSandbox((ovs) => setupOvsTunnels(ovs, setup));
 
   it("sends the same outer frames out of the underlay port", async () => {
-    const theirs = await ovsRun(ovs, encapInputs, ["p0", "vm1"]);
+    const ovs = sandbox();
+    const theirs = await ovsReceiveAll(ovs, encapInputs, ["p0", "vm1"]);
     const ours = runFlowplane(buildTunnelSwitch(setup), encapInputs);
     expect(theirs.p0.length).toBeGreaterThan(encapInputs.length);
     expect(ours.p0 ?? []).toEqual(theirs.p0);
@@ -142,7 +112,8 @@ describe.skipIf(!haveOvs)("tunnels vs. Open vSwitch: VXLAN and GRE encapsulation
   }, 60_000);
 
   it("delivers the same inner frames from outer frames received on the underlay port", async () => {
-    const theirs = await ovsRun(ovs, decapInputs, ["p0", "vm1"]);
+    const ovs = sandbox();
+    const theirs = await ovsReceiveAll(ovs, decapInputs, ["p0", "vm1"]);
     const ours = runFlowplane(buildTunnelSwitch(setup), decapInputs);
     expect(theirs.vm1.length).toBe(7);
     expect(ours.vm1 ?? []).toEqual(theirs.vm1);
@@ -150,6 +121,7 @@ describe.skipIf(!haveOvs)("tunnels vs. Open vSwitch: VXLAN and GRE encapsulation
   }, 60_000);
 
   it("prints the same datapath actions (tnl_push headers, tnl_pop) in traces", async () => {
+    const ovs = sandbox();
     const sw = buildTunnelSwitch(setup);
     const pairs: [string, string][] = [];
     for (const inp of [...encapInputs, ...decapInputs]) {

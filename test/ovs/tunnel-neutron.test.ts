@@ -8,16 +8,13 @@
  * unicast), outer frames arriving on p0 must reach the same VM ports, and
  * ARP requests for known addresses are answered locally.
  */
-import { describe, it, expect, afterAll, beforeAll } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
-import { OvsSandbox } from "./harness.js";
+import { describe, it, expect } from "vitest";
 import { haveOvs } from "./check.js";
-import { parseCapture } from "../../src/io/pcap.js";
 import { eth, ipv4, udp, vxlan, gre, arp, icmpEcho } from "../../src/packet/build.js";
-import { buildSwitch, validateTopology, type TopologySpec } from "../../src/ofproto/topology.js";
-import { newTable, openflowLoader } from "../../src/ofproto/load.js";
 import { compileTunFlows, parseTunInput } from "../../src/neutron/tun-flows.js";
-import { runFlowplane, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC, REMOTE_B, REMOTE_B_MAC } from "../tunnel/fixture.js";
+import { runFlowplane, LOCAL_IP, LOCAL_MAC, REMOTE_A, REMOTE_A_MAC, REMOTE_A_HOST, REMOTE_B, REMOTE_B_MAC, REMOTE_B_HOST, type PortFrame } from "../tunnel/fixture.js";
+import { tunnelSandbox, ovsReceiveInOrder } from "../tunnel/ovs-side.js";
+import { buildBrTunSwitch, setupOvsBrTun, type BrTunHost } from "../tunnel/br-tun-fixture.js";
 
 const VM1 = "fa:16:3e:00:00:01"; // net 0x42 (VXLAN), local VLAN 1
 const VM2 = "fa:16:3e:00:00:02"; // net 0x77 (GRE), local VLAN 2
@@ -48,38 +45,27 @@ const tunFlows = compileTunFlows(
 
 const TUNNEL_OPTIONS = (remote: string): Record<string, string> => ({ remote_ip: remote, key: "flow" });
 
-const topology: TopologySpec = {
-  bridges: [
-    { name: "br-int", protocols: "OpenFlow13", flows: "br-int.flows" },
-    { name: "br-tun", protocols: "OpenFlow13", flows: "br-tun.flows" },
-    { name: "br-phy", protocols: "OpenFlow13", flows: "br-phy.flows" },
+const host: BrTunHost = {
+  intPorts: [
+    { name: "vm1", ofport: 1, tag: 1 },
+    { name: "vm2", ofport: 2, tag: 2 },
   ],
-  ports: [
-    { name: "vm1", bridge: "br-int", ofport: 1, tag: 1 },
-    { name: "vm2", bridge: "br-int", ofport: 2, tag: 2 },
-    { name: "patch-tun", bridge: "br-int", ofport: 3, type: "patch", peer: "patch-int" },
-    { name: "patch-int", bridge: "br-tun", ofport: 1, type: "patch", peer: "patch-tun" },
-    { name: "vxlan-a", bridge: "br-tun", ofport: 2, type: "vxlan", options: TUNNEL_OPTIONS(REMOTE_A) },
-    { name: "vxlan-b", bridge: "br-tun", ofport: 3, type: "vxlan", options: TUNNEL_OPTIONS(REMOTE_B) },
-    { name: "gre-a", bridge: "br-tun", ofport: 4, type: "gre", options: TUNNEL_OPTIONS(REMOTE_A) },
-    { name: "p0", bridge: "br-phy", ofport: 1 },
+  patchTunOfport: 3,
+  tunnels: [
+    { name: "vxlan-a", ofport: 2, type: "vxlan", options: TUNNEL_OPTIONS(REMOTE_A) },
+    { name: "vxlan-b", ofport: 3, type: "vxlan", options: TUNNEL_OPTIONS(REMOTE_B) },
+    { name: "gre-a", ofport: 4, type: "gre", options: TUNNEL_OPTIONS(REMOTE_A) },
   ],
-  underlay: {
-    addresses: [{ bridge: "br-phy", ip: `${LOCAL_IP}/24`, mac: LOCAL_MAC }],
-    routes: [{ prefix: "1.1.2.0/24", bridge: "br-phy" }],
-    neighbours: [
-      { bridge: "br-phy", ip: REMOTE_A, mac: REMOTE_A_MAC },
-      { bridge: "br-phy", ip: REMOTE_B, mac: REMOTE_B_MAC },
-    ],
-  },
+  remotes: [REMOTE_A_HOST, REMOTE_B_HOST],
+  intFlows: "priority=0 actions=NORMAL\n",
+  tunFlows,
 };
-const FLOWS: Record<string, string> = { "br-int.flows": "priority=0 actions=NORMAL\n", "br-tun.flows": tunFlows, "br-phy.flows": "priority=0 actions=NORMAL\n" };
 
 const udpFrame = (src: string, dst: string, ipSrc: string, ipDst: string, sport: number): Uint8Array => eth({ src, dst }, ipv4({ src: ipSrc, dst: ipDst }, udp({ src: sport, dst: 7 })));
 const outerFrom = (remote: string, remoteMac: string, l4: Parameters<typeof ipv4>[1], proto?: number): Uint8Array =>
   eth({ src: remoteMac, dst: LOCAL_MAC }, ipv4({ src: remote, dst: LOCAL_IP, df: true, proto }, l4));
 
-const inputs: { port: string; frame: Uint8Array }[] = [
+const inputs: PortFrame[] = [
   // Broadcast ARP for an address the responder knows: answered on br-tun, back to vm1.
   { port: "vm1", frame: eth({ src: VM1, dst: "ff:ff:ff:ff:ff:ff" }, arp({ op: "request", sha: VM1, spa: "10.0.0.1", tpa: "10.0.0.8" })) },
   // Broadcast ARP for an unknown address: flooded to the network's tunnels (l2pop: A and B).
@@ -99,61 +85,15 @@ const inputs: { port: string; frame: Uint8Array }[] = [
   { port: "p0", frame: outerFrom(REMOTE_A, REMOTE_A_MAC, udp({ src: 40001, dst: 4789 }, vxlan({ vni: 0x99 }, udpFrame(REMOTE_VM, VM1, "10.0.0.8", "10.0.0.1", 9)))) },
 ];
 
-function framesOf(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const buf = readFileSync(path);
-  const cap = parseCapture(buf, path);
-  const out: string[] = [];
-  for (let i = 0; i < cap.count; i++) out.push(buf.subarray(cap.offsets[i], cap.offsets[i] + cap.lengths[i]).toString("hex"));
-  return out;
-}
-
 describe.skipIf(!haveOvs)("Neutron br-tun on native tunnels vs. Open vSwitch", () => {
-  let ovs: OvsSandbox;
-  beforeAll(async () => {
-    ovs = await OvsSandbox.start({ dummyLevel: "system" });
-    await ovs.addBridge("br-phy", { ports: [{ name: "p0", ofport: 1 }], columns: { "other_config:hwaddr": `"${LOCAL_MAC}"` } });
-    await ovs.addBridge("br-int", {
-      ports: [
-        { name: "vm1", ofport: 1, tag: 1 },
-        { name: "vm2", ofport: 2, tag: 2 },
-        { name: "patch-tun", ofport: 3, type: "patch", options: { peer: "patch-int" } },
-      ],
-    });
-    await ovs.addBridge("br-tun", {
-      ports: [
-        { name: "patch-int", ofport: 1, type: "patch", options: { peer: "patch-tun" } },
-        { name: "vxlan-a", ofport: 2, type: "vxlan", options: TUNNEL_OPTIONS(REMOTE_A) },
-        { name: "vxlan-b", ofport: 3, type: "vxlan", options: TUNNEL_OPTIONS(REMOTE_B) },
-        { name: "gre-a", ofport: 4, type: "gre", options: TUNNEL_OPTIONS(REMOTE_A) },
-      ],
-    });
-    await ovs.appctl(["netdev-dummy/ip4addr", "br-phy", `${LOCAL_IP}/24`]);
-    await ovs.appctl(["ovs/route/add", `${REMOTE_A}/24`, "br-phy"]);
-    await ovs.appctl(["tnl/arp/set", "br-phy", REMOTE_A, REMOTE_A_MAC]);
-    await ovs.appctl(["tnl/arp/set", "br-phy", REMOTE_B, REMOTE_B_MAC]);
-    for (const b of ["br-int", "br-tun", "br-phy"]) await ovs.replaceFlows(b, FLOWS[`${b}.flows`]);
-  }, 60_000);
-  afterAll(async () => {
-    await ovs?.stop();
-  });
+  const sandbox = tunnelSandbox((ovs) => setupOvsBrTun(ovs, host));
 
   it("carries VM traffic over the tunnels and back as OVS does, byte for byte", async () => {
+    const ovs = sandbox();
     const ports = ["p0", "vm1", "vm2"];
     // One frame at a time: learn() and MAC learning must see the frames in order on both sides.
-    for (const i of inputs) {
-      const before = ports.map((p) => framesOf(ovs.readTxPcap(p)).length).join(",");
-      await ovs.receive(i.port, Buffer.from(i.frame).toString("hex"));
-      for (let n = 0; n < 20; n++) {
-        await new Promise((r) => setTimeout(r, 50));
-        if (ports.map((p) => framesOf(ovs.readTxPcap(p)).length).join(",") !== before) break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const theirs = Object.fromEntries(ports.map((p) => [p, framesOf(ovs.readTxPcap(p))]));
-    const file = "/virtual/topology.json";
-    const sw = buildSwitch(validateTopology(JSON.parse(JSON.stringify(topology)), file), file, newTable, openflowLoader, (p) => FLOWS[p.split("/").pop()!]);
-    const ours = runFlowplane(sw, inputs);
+    const theirs = await ovsReceiveInOrder(ovs, inputs, ports);
+    const ours = runFlowplane(buildBrTunSwitch(host), inputs);
     // Sanity: the scenario exercises tunnels both ways and the ARP responder.
     expect(theirs.p0.length).toBeGreaterThanOrEqual(6);
     expect(theirs.vm1.length).toBeGreaterThanOrEqual(2);

@@ -3,6 +3,7 @@
  * header rewrites, and NORMAL with access and trunk ports.
  */
 import type { Scenario } from "../scenario.js";
+import { portsOn } from "./ports.js";
 import { M } from "../check.js";
 import { eth, ipv4, tcp, udp, arp, icmpEcho } from "../../../src/packet/build.js";
 
@@ -20,11 +21,7 @@ export const rewrite: Scenario = {
       ].join("\n"),
     },
   ],
-  ports: [
-    { name: "p1", bridge: "br0", ofport: 1 },
-    { name: "p2", bridge: "br0", ofport: 2 },
-    { name: "p3", bridge: "br0", ofport: 3 },
-  ],
+  ports: portsOn("br0", ["p1", "p2", "p3"]),
   inputs: [
     { port: "p1", frame: eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, tcp({ src: 1234, dst: 80, flags: "S" }))) },
     { port: "p1", frame: eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1000, dst: 53 }, new Uint8Array(20)))) },

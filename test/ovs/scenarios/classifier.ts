@@ -3,6 +3,7 @@
  * nw_dst tries), staged lookup (an L4 stage consulted or not) and misses.
  */
 import type { Scenario } from "../scenario.js";
+import { portsOn } from "./ports.js";
 import { M } from "../check.js";
 import { eth, ipv4, tcp, udp } from "../../../src/packet/build.js";
 
@@ -22,11 +23,7 @@ export const classifierMasks: Scenario = {
       ].join("\n"),
     },
   ],
-  ports: [
-    { name: "p1", bridge: "br0", ofport: 1 },
-    { name: "p2", bridge: "br0", ofport: 2 },
-    { name: "p3", bridge: "br0", ofport: 3 },
-  ],
+  ports: portsOn("br0", ["p1", "p2", "p3"]),
   inputs: [
     { port: "p1", frame: pkt("10.0.0.7", 22) },
     { port: "p1", frame: pkt("192.168.1.5", 80) },

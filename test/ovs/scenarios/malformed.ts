@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Scenario } from "../scenario.js";
+import { portsOn } from "./ports.js";
 import { M } from "../check.js";
 import { parseCapture } from "../../../src/io/pcap.js";
 import { eth, ipv4, ipv6, tcp, udp, sctp, arp, icmpEcho, icmp6Echo, ndpNs, ndpNa, truncate, ipv4Fragments, type VlanTag } from "../../../src/packet/build.js";
@@ -37,12 +38,7 @@ priority=50,vlan_tci=0x1000/0x1000 actions=mod_vlan_vid:20,output:2
 priority=1 actions=output:4
 `;
 
-const ports: Scenario["ports"] = [
-  { name: "p1", bridge: "br0", ofport: 1 },
-  { name: "p2", bridge: "br0", ofport: 2 },
-  { name: "p3", bridge: "br0", ofport: 3 },
-  { name: "p4", bridge: "br0", ofport: 4 },
-];
+const ports: Scenario["ports"] = portsOn("br0", ["p1", "p2", "p3", "p4"]);
 
 function malformedPcapFrames(): Uint8Array[] {
   const buf = readFileSync(new URL("../../../pcaps/malformed.pcap", import.meta.url));

@@ -8,6 +8,7 @@
  * tun_id on their traffic as the VXLAN port would.
  */
 import type { Scenario } from "../scenario.js";
+import { portsOn } from "./ports.js";
 import { M, BCAST } from "../check.js";
 import { eth, ipv4, ipv6, udp, tcp, arp, icmpEcho, icmp6Echo, ndpNa, ndpNs, dhcp, ipv6MulticastMac, solicitedNode } from "../../../src/packet/build.js";
 
@@ -121,11 +122,7 @@ const TUN_LOCAL_MAC = "fa:16:3e:96:e2:a4";
 export const brTun: Scenario = {
   name: "br-tun",
   bridges: [{ name: "br-tun", flows: BR_TUN_FLOWS }],
-  ports: [
-    { name: "patch-int", bridge: "br-tun", ofport: 1 },
-    { name: "vxlan-c0a8010c", bridge: "br-tun", ofport: 2 },
-    { name: "vxlan-c0a8010d", bridge: "br-tun", ofport: 3 },
-  ],
+  ports: portsOn("br-tun", ["patch-int", "vxlan-c0a8010c", "vxlan-c0a8010d"]),
   inputs: [
     // Local VM asks for 10.0.0.8: table 21's ARP responder answers on the input port.
     { port: "patch-int", frame: eth({ src: TUN_LOCAL_MAC, dst: BCAST, vlans: [{ vid: 1 }] }, arp({ op: "request", sha: TUN_LOCAL_MAC, spa: "10.0.0.4", tpa: "10.0.0.8" })) },
@@ -181,12 +178,7 @@ table=60,priority=3 actions=NORMAL
 export const dvr: Scenario = {
   name: "dvr",
   bridges: [{ name: "br-vlan", flows: DVR_FLOWS }],
-  ports: [
-    { name: "phy-br-vlan", bridge: "br-vlan", ofport: 1 },
-    { name: "eth1", bridge: "br-vlan", ofport: 2 },
-    { name: "eth2", bridge: "br-vlan", ofport: 3 },
-    { name: "qvo23c5", bridge: "br-vlan", ofport: 4 },
-  ],
+  ports: portsOn("br-vlan", ["phy-br-vlan", "eth1", "eth2", "qvo23c5"]),
   inputs: [
     // Routed east-west from net 2's router port: source becomes the host's DVR MAC, VLAN 2 -> 148, NORMAL.
     { port: "phy-br-vlan", frame: eth({ src: QR2, dst: M(0x50), vlans: [{ vid: 2 }] }, ipv4({ src: "10.0.0.8", dst: "10.1.0.10", ttl: 63 }, icmpEcho({ id: 1, seq: 1 }))) },

@@ -5,6 +5,7 @@
  * moves, reserved MACs) and MTU enforcement on transmit.
  */
 import type { Scenario } from "../scenario.js";
+import { portsOn } from "./ports.js";
 import { M, BCAST } from "../check.js";
 import { eth, ipv4, ipv6, udp, tcp, arp, icmpEcho, type VlanTag } from "../../../src/packet/build.js";
 
@@ -103,11 +104,7 @@ const unicast = (src: number, dst: number): Uint8Array => eth({ src: M(src), dst
 export const macMoveBack: Scenario = {
   name: "mac-move-back",
   bridges: [{ name: "br0" }],
-  ports: [
-    { name: "p1", bridge: "br0", ofport: 1 },
-    { name: "p2", bridge: "br0", ofport: 2 },
-    { name: "p3", bridge: "br0", ofport: 3 },
-  ],
+  ports: portsOn("br0", ["p1", "p2", "p3"]),
   inputs: [
     { port: "p1", frame: unicast(1, 2) },
     { port: "p2", frame: unicast(1, 2) },
