@@ -47,7 +47,7 @@ import { EXEC_DONE, type ConntrackEngine, type CtRequest, type ReleasedPacket } 
 import { Conntrack } from "../conntrack/conntrack.js";
 import type { RecircHost } from "./recirculate.js";
 import { RECIRC_DEPTH_MAX } from "../limits.js";
-import { REGION_META } from "../packet/parse.js";
+import { REGION_META, REGION_TUNNEL } from "../packet/parse.js";
 
 /** singleOutOf values that are not a port: the result drops the packet, or needs the executor. */
 const OUT_DROP = -1;
@@ -284,7 +284,7 @@ export class Datapath implements RecircHost {
     const savedMeta = this.tunnelMeta;
     this.setTunnelPops(depth + 1 < this.tunnelQueues.length ? this.tunnelQueues[depth + 1] : null);
     this.tunnelMeta = q;
-    this.processBatch(q.buf, q.offsets, q.lengths, q.inPorts, q.count, nowMs, emit);
+    this.processBatch(q.frames, q.offsets, q.lengths, q.inPorts, q.count, nowMs, emit);
     this.tunnelMeta = savedMeta;
     this.setTunnelPops(q);
     q.reset();
@@ -687,7 +687,10 @@ export class Datapath implements RecircHost {
         stats.runts++;
         return;
       }
+      let tunnel = 0;
       for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = meta[w];
+      for (let w = L.W_TUN_ID; w <= L.W_TUN_TP; w++) tunnel |= meta[w];
+      if (tunnel !== 0) hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL;
     }
     keys[rb + L.W_RECIRC_ID] = id;
     const regions = hdrs[hb + HDR_REGIONS] | REGION_META;

@@ -15,7 +15,7 @@
 import * as L from "../flow/layout.js";
 import { DP_WORDS } from "../flow/layout.js";
 import { assert } from "../errors.js";
-import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META } from "../packet/parse.js";
+import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META, REGION_TUNNEL } from "../packet/parse.js";
 
 /**
  * Words every key may have non-zero (in_port, L2, IPv4 addresses, the nw
@@ -30,17 +30,23 @@ const REGION_WORDS: [number, number[]][] = [
   [REGION_IPV6, range(L.W_IPV6_SRC, 9)],
   [REGION_ARP_ND, range(L.W_ARP_SHA, 8)],
   [REGION_MPLS, range(L.W_MPLS0, 3)],
-  [REGION_META, range(L.W_RECIRC_ID, L.W_TUN_TP - L.W_RECIRC_ID + 1)],
+  [REGION_META, range(L.W_RECIRC_ID, L.W_CT_TP - L.W_RECIRC_ID + 1)],
+  [REGION_TUNNEL, range(L.W_TUN_ID, L.W_TUN_TP - L.W_TUN_ID + 1)],
 ];
-/** The first and last REGION_META words (recirc_id through the tunnel: layout.ts). */
+/** The first and last REGION_META words (recirc_id through conntrack: layout.ts). */
 const META_FIRST = L.W_RECIRC_ID;
-const META_LAST = L.W_TUN_TP;
+const META_LAST = L.W_CT_TP;
+/** The first and last REGION_TUNNEL words. */
+const TUNNEL_FIRST = L.W_TUN_ID;
+const TUNNEL_LAST = L.W_TUN_TP;
+/** Combinations of region bits. */
+const REGION_COMBINATIONS = 32;
 /** Words to compare for each combination of region bits. */
-export const COMPARE_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
+export const COMPARE_WORDS: Int32Array[] = Array.from({ length: REGION_COMBINATIONS }, (_, regions) =>
   Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)].sort((a, b) => a - b)),
 );
 /** The words beyond ALWAYS for each combination of region bits (sameKey compares ALWAYS written out). */
-const REGION_EXTRA_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
+const REGION_EXTRA_WORDS: Int32Array[] = Array.from({ length: REGION_COMBINATIONS }, (_, regions) =>
   Int32Array.from(REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)),
 );
 
@@ -130,12 +136,19 @@ export class Emc {
     if (regions === 0) return true;
     const full = this.keys;
     const f = slot * DP_WORDS;
+    // The metadata words are contiguous: plain loops, no index array (every
+    // recirculated pass has the first region, every decapsulated packet the
+    // second; keeping them apart spares a recirculation after ct the 14
+    // tunnel words and a decapsulated packet the 21 conntrack words).
     if ((regions & REGION_META) !== 0) {
-      // The metadata words are contiguous: a plain loop, no index array (every recirculated pass has them).
       for (let w = META_FIRST; w <= META_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
       regions &= ~REGION_META;
-      if (regions === 0) return true;
     }
+    if ((regions & REGION_TUNNEL) !== 0) {
+      for (let w = TUNNEL_FIRST; w <= TUNNEL_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
+      regions &= ~REGION_TUNNEL;
+    }
+    if (regions === 0) return true;
     const words = REGION_EXTRA_WORDS[regions];
     for (let i = 0; i < words.length; i++) {
       const w = words[i];

@@ -27,7 +27,7 @@
 import * as L from "../flow/layout.js";
 import type { OdpAction } from "./actions.js";
 import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
-import { HDR_L3, HDR_L4, HDR_NONE, HDR_WORDS, type Parser } from "../packet/parse.js";
+import { HDR_L3, HDR_L4, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_META, REGION_TUNNEL, type Parser } from "../packet/parse.js";
 import type { RecircHost } from "./recirculate.js";
 import { EXEC_HELD, type ReleasedPacket } from "../conntrack/api.js";
 import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
@@ -75,15 +75,17 @@ export class Executor {
    * Re-reads the headers of the frame at b[start, start + len) into ctKey,
    * keeping its metadata words (in_port through the tunnel: recirc_id,
    * skb_priority, pkt_mark, ct_*), as OVS's packet metadata survives header
-   * rewrites.
+   * rewrites. `metaRegions` are the metadata region bits of the key as it
+   * was (the parser sets none of them).
    */
-  private reparse(b: Uint8Array, start: number, len: number): void {
+  private reparse(b: Uint8Array, start: number, len: number, metaRegions: number): void {
     const k = this.ctKeys;
     const c = this.ctBase;
     const meta = this.metaSave;
     for (let w = 0; w < META_WORDS; w++) meta[w] = k[c + w];
     this.parser!.parseFrame(b, start, len, k[c + L.W_IN_PORT], k, c, this.ctHdrs, 0);
     for (let w = 0; w < META_WORDS; w++) k[c + w] = meta[w];
+    this.ctHdrs[HDR_REGIONS] |= metaRegions;
   }
   private readonly metaSave = new Uint32Array(META_WORDS);
 
@@ -351,7 +353,7 @@ export class Executor {
             own = true;
           }
           if (stale) {
-            this.reparse(b, start, len);
+            this.reparse(b, start, len, hdrs[hb + HDR_REGIONS] & (REGION_META | REGION_TUNNEL));
             l3 = this.ctHdrs[HDR_L3];
             l4 = this.ctHdrs[HDR_L4];
             kh = this.ctHdrs;
