@@ -90,6 +90,10 @@ interface FlowResult {
   outputs: Int32Array | null;
   /** A lone tnl_push to ports or a lone tnl_pop, compiled (tunnel.ts), or null. */
   tunnelFast: TunnelFastPath | null;
+  /** For actions that are exactly `ct(...),recirc(id)` (what ct(table=N) translates to): the ct request, else null. */
+  ctRecircReq: CtRequest | null;
+  /** The recirc id of those actions (0 otherwise). */
+  ctRecircId: number;
   rules: { bridge: Bridge; table: number; rule: OfRule }[];
   usesMacs: boolean;
   macRefs: MacRef[];
@@ -379,6 +383,11 @@ export class Datapath implements RecircHost {
       this.stats.outputs += info.tunnelFast.run(buf, off, len, keys, kb, hdrs, hb, this.executor.tunnelPops, emit);
       return;
     }
+    // Fragments take the general path (conntrack may hold them, and their L4 offset needs fixing up).
+    if (info.ctRecircReq !== null && ((keys[kb + L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_ANY) === 0) {
+      this.executor.runCtRecirc(info.ctRecircReq, info.ctRecircId, info.actions, buf, off, len, keys, kb, hdrs, hb, emit);
+      return;
+    }
     this.executor.run(buf, off, len, keys, kb, hdrs, hb, info.actions, emit);
   }
 
@@ -487,6 +496,8 @@ export class Datapath implements RecircHost {
         actions: out.actions,
         outputs: outputsOnly ? Int32Array.from(out.actions.map((a) => (a.t === "output" ? a.port : -1))) : null,
         tunnelFast: TunnelFastPath.compile(out.actions),
+        ctRecircReq: ctRecircOf(out.actions),
+        ctRecircId: ctRecircOf(out.actions) !== null ? (out.actions[1] as { id: number }).id : 0,
         rules: out.rules,
         usesMacs: out.usesMacs,
         macRefs: out.macRefs,
@@ -692,6 +703,29 @@ export class Datapath implements RecircHost {
       for (let w = L.W_TUN_ID; w <= L.W_TUN_TP; w++) tunnel |= meta[w];
       if (tunnel !== 0) hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL;
     }
+    this.recirculatePass(id, frame, off, len, keys, rb, hdrs, hb, d, rxHash);
+  }
+
+  /**
+   * RecircHost: the executor's ct + recirc on a key it may run in: the pass
+   * after ct needs nothing the key does not have, so it takes no copy.
+   */
+  recirculateKey(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, depth: number, rxHash: number): void {
+    if (depth >= RECIRC_DEPTH_MAX) {
+      this.stats.recircDropped++;
+      return;
+    }
+    this.stats.recirculations++;
+    this.recirculatePass(id, frame, off, len, key, kb, hdrs, hb, depth + 1, rxHash);
+  }
+
+  /**
+   * The pass of depth d over the packet whose key (metadata and headers,
+   * recirc_id aside) is keys[rb..] and header offsets hdrs[hb..]: recirc_id
+   * = id, the caches or an upcall, then its actions on depth d's executor.
+   */
+  private recirculatePass(id: number, frame: Uint8Array, off: number, len: number, keys: Uint32Array, rb: number, hdrs: Uint16Array, hb: number, d: number, rxHash: number): void {
+    const stats = this.stats;
     keys[rb + L.W_RECIRC_ID] = id;
     const regions = hdrs[hb + HDR_REGIONS] | REGION_META;
     hdrs[hb + HDR_REGIONS] = regions;
@@ -747,6 +781,13 @@ export class Datapath implements RecircHost {
 }
 
 function noEmit(): void {}
+
+/** The ct request of actions that are exactly `ct(...),recirc(id)`, else null. */
+function ctRecircOf(actions: readonly OdpAction[]): CtRequest | null {
+  if (actions.length !== 2) return null;
+  const a = actions[0];
+  return a.t === "ct" && actions[1].t === "recirc" ? a.req : null;
+}
 
 /** Whether translation output `out` has only output actions and is the same as `res` (an output-only result) in every part of its intern key. */
 function sameOutputOnlyResult(res: FlowResult, out: ReturnType<typeof xlate>): boolean {

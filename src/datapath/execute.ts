@@ -28,8 +28,8 @@ import * as L from "../flow/layout.js";
 import type { OdpAction } from "./actions.js";
 import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
 import { HDR_L3, HDR_L4, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_META, REGION_TUNNEL, type Parser } from "../packet/parse.js";
-import type { RecircHost } from "./recirculate.js";
-import { EXEC_HELD, type ReleasedPacket } from "../conntrack/api.js";
+import { RX_HASH_FROM_KEY, type RecircHost } from "./recirculate.js";
+import { EXEC_HELD, type CtRequest, type ReleasedPacket } from "../conntrack/api.js";
 import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
 import { pushTunnelHeader } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
@@ -109,7 +109,36 @@ export class Executor {
 
   /** The receive hash of the packet whose (unmodified) key is key[kb..]: OVS's RSS hash, kept across recirculation. */
   private receiveHash(key: Uint32Array, kb: number): number {
-    return this.depth === 0 ? hash5Tuple(key, kb) : this.rxHash;
+    return this.depth === 0 || this.rxHash === RX_HASH_FROM_KEY ? hash5Tuple(key, kb) : this.rxHash;
+  }
+
+  /**
+   * The actions `ct(req),recirc(id)` (what every ct(table=N) translates to)
+   * on a packet that is not a fragment, whose key[kb..] is the parser's
+   * output for the frame and is not read after this call (a batch's key):
+   * conntrack writes its metadata into that key and the recirculated pass
+   * runs in it, so neither a key copy nor the general action loop is paid.
+   * Without NAT the key keeps the received headers, so the pass computes
+   * the receive hash only if it needs it.
+   */
+  runCtRecirc(req: CtRequest, id: number, actions: readonly OdpAction[], buf: Uint8Array, offset: number, length: number, key: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, emit: EmitFn): void {
+    const host = this.host;
+    if (host === null) return;
+    let b = buf;
+    let start = offset;
+    let rxHash = this.depth === 0 ? RX_HASH_FROM_KEY : this.rxHash;
+    if (req.nat !== null) {
+      // NAT rewrites the key's headers (and the frame: never the input's bytes).
+      rxHash = this.receiveHash(key, kb);
+      if (!this.copyIn(buf, offset, length)) return;
+      b = this.scratch;
+      start = HEADROOM;
+    }
+    const held = host.runConntrack(b, start, length, hdrs[hb + HDR_L3], hdrs[hb + HDR_L4], key, kb, req) === EXEC_HELD;
+    const released = host.takeReleased();
+    if (released !== null) this.continueReleased(released, actions, 1, emit);
+    if (held) return;
+    host.recirculateKey(id, b, start, length, key, kb, hdrs, hb, this.depth, rxHash);
   }
 
   /**
