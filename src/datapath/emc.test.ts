@@ -1,18 +1,20 @@
 /**
  * The exact-match cache compares a key's metadata by region: recirc_id and
  * conntrack words (REGION_META) apart from the tunnel words
- * (REGION_TUNNEL). A key hits only the entry of the same words and the same
+ * (REGION_TUNNEL), the ct_ipv6 words only for IPv6 keys (REGION_IPV6 too,
+ * which any key with them declares). A key hits only the entry of the same words and the same
  * region bits; a difference in any word of a declared region misses.
  */
 import { describe, it, expect } from "vitest";
 import { Emc } from "./emc.js";
 import { emcHash } from "./hash.js";
-import { Parser, HDR_WORDS, HDR_REGIONS, REGION_META, REGION_TUNNEL } from "../packet/parse.js";
-import { eth, ipv4, udp } from "../packet/build.js";
+import { Parser, HDR_WORDS, HDR_REGIONS, REGION_IPV6, REGION_META, REGION_TUNNEL } from "../packet/parse.js";
+import { eth, ipv4, ipv6, udp } from "../packet/build.js";
 import * as L from "../flow/layout.js";
 
-function parsedKey(): { key: Uint32Array; regions: number } {
-  const f = eth({ src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1000, dst: 53 })));
+function parsedKey(v6 = false): { key: Uint32Array; regions: number } {
+  const l3 = v6 ? ipv6({ src: "fd00::1", dst: "fd00::2" }, udp({ src: 1000, dst: 53 })) : ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1000, dst: 53 }));
+  const f = eth({ src: "fa:16:3e:00:00:01", dst: "fa:16:3e:00:00:02" }, l3);
   const key = new Uint32Array(L.KEY_WORDS);
   const hdrs = new Uint16Array(HDR_WORDS);
   new Parser().parseFrame(f, 0, f.length, 3, key, 0, hdrs, 0);
@@ -39,13 +41,30 @@ describe("the exact-match cache's metadata regions", () => {
     const r = regions | REGION_META;
     const emc = inserted(key, r);
     expect(found(emc, key, r)).toBe(true);
-    for (const w of [L.W_RECIRC_ID, L.W_SKB_PRIORITY, L.W_PKT_MARK, L.W_CT, L.W_CT_MARK, L.W_CT_LABEL + 3, L.W_CT_IPV6_DST + 2, L.W_CT_TP]) {
+    for (const w of [L.W_RECIRC_ID, L.W_SKB_PRIORITY, L.W_PKT_MARK, L.W_CT, L.W_CT_MARK, L.W_CT_LABEL + 3, L.W_CT_NW_DST, L.W_CT_TP]) {
       const other = key.slice();
       other[w] ^= 0x100;
       expect(found(emc, other, r)).toBe(false);
     }
     // The same words without the region bit are another key.
     expect(found(emc, key, regions)).toBe(false);
+  });
+
+  it("compares an IPv6 key's ct_ipv6 words", () => {
+    const { key, regions } = parsedKey(true);
+    expect(regions & REGION_IPV6).toBe(REGION_IPV6);
+    key[L.W_RECIRC_ID] = 1;
+    key[L.W_CT] = (1 << 16) | (17 << 8) | 0x22;
+    key[L.W_CT_IPV6_SRC + 3] = 1;
+    key[L.W_CT_IPV6_DST + 3] = 2;
+    const r = regions | REGION_META;
+    const emc = inserted(key, r);
+    expect(found(emc, key, r)).toBe(true);
+    for (let w = L.W_CT_IPV6_SRC; w < L.W_CT_IPV6_DST + 4; w++) {
+      const other = key.slice();
+      other[w] ^= 0x100;
+      expect(found(emc, other, r), `word ${w}`).toBe(false);
+    }
   });
 
   it("finds a decapsulated key by its tunnel words, and misses on any of them changed", () => {

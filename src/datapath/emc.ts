@@ -30,12 +30,19 @@ const REGION_WORDS: [number, number[]][] = [
   [REGION_IPV6, range(L.W_IPV6_SRC, 9)],
   [REGION_ARP_ND, range(L.W_ARP_SHA, 8)],
   [REGION_MPLS, range(L.W_MPLS0, 3)],
-  [REGION_META, range(L.W_RECIRC_ID, L.W_CT_TP - L.W_RECIRC_ID + 1)],
+  [REGION_META, [...range(L.W_RECIRC_ID, L.W_CT_NW_DST - L.W_RECIRC_ID + 1), L.W_CT_TP]],
+  // ct_ipv6_src/dst: only an IPv6 packet's conntrack sets them, so they are
+  // compared when the key has both regions (a key whose ct_ipv6 words are
+  // non-zero declares REGION_IPV6: dpif.ts recirculate sees to it).
+  [REGION_META | REGION_IPV6, range(L.W_CT_IPV6_SRC, 8)],
   [REGION_TUNNEL, range(L.W_TUN_ID, L.W_TUN_TP - L.W_TUN_ID + 1)],
 ];
-/** The first and last REGION_META words (recirc_id through conntrack: layout.ts). */
+/** The first and last REGION_META words compared for every key with the region (recirc_id through ct_nw_dst: layout.ts), then ct_tp. */
 const META_FIRST = L.W_RECIRC_ID;
-const META_LAST = L.W_CT_TP;
+const META_LAST = L.W_CT_NW_DST;
+/** The ct_ipv6 words, compared for keys with REGION_IPV6 too. */
+const CT_IPV6_FIRST = L.W_CT_IPV6_SRC;
+const CT_IPV6_LAST = L.W_CT_IPV6_DST + 3;
 /** The first and last REGION_TUNNEL words. */
 const TUNNEL_FIRST = L.W_TUN_ID;
 const TUNNEL_LAST = L.W_TUN_TP;
@@ -43,11 +50,11 @@ const TUNNEL_LAST = L.W_TUN_TP;
 const REGION_COMBINATIONS = 32;
 /** Words to compare for each combination of region bits. */
 export const COMPARE_WORDS: Int32Array[] = Array.from({ length: REGION_COMBINATIONS }, (_, regions) =>
-  Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)].sort((a, b) => a - b)),
+  Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bits]) => (regions & bits) === bits).flatMap(([, w]) => w)].sort((a, b) => a - b)),
 );
 /** The words beyond ALWAYS for each combination of region bits (sameKey compares ALWAYS written out). */
 const REGION_EXTRA_WORDS: Int32Array[] = Array.from({ length: REGION_COMBINATIONS }, (_, regions) =>
-  Int32Array.from(REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)),
+  Int32Array.from(REGION_WORDS.filter(([bits]) => (regions & bits) === bits).flatMap(([, w]) => w)),
 );
 
 /** OVS's EM_FLOW_HASH_ENTRIES. */
@@ -139,9 +146,12 @@ export class Emc {
     // The metadata words are contiguous: plain loops, no index array (every
     // recirculated pass has the first region, every decapsulated packet the
     // second; keeping them apart spares a recirculation after ct the 14
-    // tunnel words and a decapsulated packet the 21 conntrack words).
+    // tunnel words, a decapsulated packet the 21 conntrack words, and an
+    // IPv4 packet the 8 ct_ipv6 words).
     if ((regions & REGION_META) !== 0) {
       for (let w = META_FIRST; w <= META_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
+      if (full[f + L.W_CT_TP] !== keys[b + L.W_CT_TP]) return false;
+      if ((regions & REGION_IPV6) !== 0) for (let w = CT_IPV6_FIRST; w <= CT_IPV6_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
       regions &= ~REGION_META;
     }
     if ((regions & REGION_TUNNEL) !== 0) {
