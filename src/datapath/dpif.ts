@@ -47,7 +47,7 @@ import { EXEC_DONE, type ConntrackEngine, type CtRequest, type ReleasedPacket } 
 import { Conntrack } from "../conntrack/conntrack.js";
 import type { RecircHost } from "./recirculate.js";
 import { RECIRC_DEPTH_MAX } from "../limits.js";
-import { REGION_IPV6, REGION_META, REGION_TUNNEL } from "../packet/parse.js";
+import { REGION_IPV6, REGION_META, REGION_TUNNEL, REGION_TUNNEL_IPV6 } from "../packet/parse.js";
 
 /** singleOutOf values that are not a port: the result drops the packet, or needs the executor. */
 const OUT_DROP = -1;
@@ -700,11 +700,14 @@ export class Datapath implements RecircHost {
       }
       // The metadata's regions (emc.ts): the parse declared the headers' only.
       let tunnel = 0;
+      let tunnelIpv6 = 0;
       let ctIpv6 = 0;
       for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = meta[w];
       for (let w = L.W_TUN_ID; w <= L.W_TUN_TP; w++) tunnel |= meta[w];
+      for (let w = L.W_TUN_IPV6_SRC; w < L.W_TUN_FLAGS; w++) tunnelIpv6 |= meta[w];
       for (let w = L.W_CT_IPV6_SRC; w < L.W_CT_TP; w++) ctIpv6 |= meta[w];
       if (tunnel !== 0) hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL;
+      if (tunnelIpv6 !== 0) hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL_IPV6;
       if (ctIpv6 !== 0) hdrs[hb + HDR_REGIONS] |= REGION_IPV6;
     }
     this.recirculatePass(id, frame, off, len, keys, rb, hdrs, hb, d, rxHash);

@@ -15,7 +15,7 @@
 import * as L from "../flow/layout.js";
 import { DP_WORDS } from "../flow/layout.js";
 import { assert } from "../errors.js";
-import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META, REGION_TUNNEL } from "../packet/parse.js";
+import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META, REGION_TUNNEL, REGION_TUNNEL_IPV6 } from "../packet/parse.js";
 
 /**
  * Words every key may have non-zero (in_port, L2, IPv4 addresses, the nw
@@ -35,7 +35,8 @@ const REGION_WORDS: [number, number[]][] = [
   // compared when the key has both regions (a key whose ct_ipv6 words are
   // non-zero declares REGION_IPV6: dpif.ts recirculate sees to it).
   [REGION_META | REGION_IPV6, range(L.W_CT_IPV6_SRC, 8)],
-  [REGION_TUNNEL, range(L.W_TUN_ID, L.W_TUN_TP - L.W_TUN_ID + 1)],
+  [REGION_TUNNEL, [...range(L.W_TUN_ID, L.W_TUN_DST - L.W_TUN_ID + 1), L.W_TUN_FLAGS, L.W_TUN_TP]],
+  [REGION_TUNNEL_IPV6, range(L.W_TUN_IPV6_SRC, 8)],
 ];
 /** The first and last REGION_META words compared for every key with the region (recirc_id through ct_nw_dst: layout.ts), then ct_tp. */
 const META_FIRST = L.W_RECIRC_ID;
@@ -43,11 +44,11 @@ const META_LAST = L.W_CT_NW_DST;
 /** The ct_ipv6 words, compared for keys with REGION_IPV6 too. */
 const CT_IPV6_FIRST = L.W_CT_IPV6_SRC;
 const CT_IPV6_LAST = L.W_CT_IPV6_DST + 3;
-/** The first and last REGION_TUNNEL words. */
+/** The first and last REGION_TUNNEL words before the IPv6 addresses (tun_id, tun_src, tun_dst), then tun_flags and tun_tp. */
 const TUNNEL_FIRST = L.W_TUN_ID;
-const TUNNEL_LAST = L.W_TUN_TP;
+const TUNNEL_LAST = L.W_TUN_DST;
 /** Combinations of region bits. */
-const REGION_COMBINATIONS = 32;
+const REGION_COMBINATIONS = 64;
 /** Words to compare for each combination of region bits. */
 export const COMPARE_WORDS: Int32Array[] = Array.from({ length: REGION_COMBINATIONS }, (_, regions) =>
   Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bits]) => (regions & bits) === bits).flatMap(([, w]) => w)].sort((a, b) => a - b)),
@@ -146,8 +147,9 @@ export class Emc {
     // The metadata words are contiguous: plain loops, no index array (every
     // recirculated pass has the first region, every decapsulated packet the
     // second; keeping them apart spares a recirculation after ct the 14
-    // tunnel words, a decapsulated packet the 21 conntrack words, and an
-    // IPv4 packet the 8 ct_ipv6 words).
+    // tunnel words, a decapsulated packet the 21 conntrack words, an IPv4
+    // packet the 8 ct_ipv6 words, and a packet of an IPv4 tunnel the 8
+    // tun_ipv6 words, which REGION_TUNNEL_IPV6 compares through REGION_EXTRA_WORDS).
     if ((regions & REGION_META) !== 0) {
       for (let w = META_FIRST; w <= META_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
       if (full[f + L.W_CT_TP] !== keys[b + L.W_CT_TP]) return false;
@@ -156,6 +158,7 @@ export class Emc {
     }
     if ((regions & REGION_TUNNEL) !== 0) {
       for (let w = TUNNEL_FIRST; w <= TUNNEL_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
+      if (full[f + L.W_TUN_FLAGS] !== keys[b + L.W_TUN_FLAGS] || full[f + L.W_TUN_TP] !== keys[b + L.W_TUN_TP]) return false;
       regions &= ~REGION_TUNNEL;
     }
     if (regions === 0) return true;

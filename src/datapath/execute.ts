@@ -27,7 +27,7 @@
 import * as L from "../flow/layout.js";
 import type { OdpAction } from "./actions.js";
 import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
-import { HDR_L3, HDR_L4, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_META, REGION_TUNNEL, type Parser } from "../packet/parse.js";
+import { HDR_L3, HDR_L4, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_META, REGION_TUNNEL, REGION_TUNNEL_IPV6, type Parser } from "../packet/parse.js";
 import { RX_HASH_FROM_KEY, type RecircHost } from "./recirculate.js";
 import { EXEC_HELD, type CtRequest, type ReleasedPacket } from "../conntrack/api.js";
 import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
@@ -382,7 +382,7 @@ export class Executor {
             own = true;
           }
           if (stale) {
-            this.reparse(b, start, len, hdrs[hb + HDR_REGIONS] & (REGION_META | REGION_TUNNEL));
+            this.reparse(b, start, len, hdrs[hb + HDR_REGIONS] & (REGION_META | REGION_TUNNEL | REGION_TUNNEL_IPV6));
             l3 = this.ctHdrs[HDR_L3];
             l4 = this.ctHdrs[HDR_L4];
             kh = this.ctHdrs;
