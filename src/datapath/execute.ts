@@ -296,6 +296,20 @@ export class Executor {
           break;
         }
         case "set": {
+          if (a.attr === "skb_mark" || a.attr === "skb_priority") {
+            // Packet metadata, no bytes: it lives in the key ct and recirc see, and a
+            // recirculated pass matches it (dp_netdev_recirculate keeps the metadata).
+            if (!own) {
+              this.takeKey(key, kb);
+              k = this.ctKeys;
+              kk = this.ctBase;
+              own = true;
+            }
+            const w = a.attr === "skb_mark" ? L.W_PKT_MARK : L.W_SKB_PRIORITY;
+            const m = a.masked ? a.mask[w] : 0xffffffff;
+            k[kk + w] = ((k[kk + w] & ~m) | (a.value[w] & m)) >>> 0;
+            break;
+          }
           if (!copied) {
             if (!this.copyIn(buf, offset, length)) return;
             b = this.scratch;
@@ -361,7 +375,7 @@ export class Executor {
               setNd(b, start + l4, l4Size, v, m);
               break;
             default:
-              break; // skb_priority, skb_mark: metadata, no bytes
+              break;
           }
           break;
         }
