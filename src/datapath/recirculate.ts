@@ -16,7 +16,11 @@
  *
  * Invariants:
  * - Each depth has its own executor, key and header slots, so a pass never
- *   overwrites the frame or key of the pass that recirculated it.
+ *   overwrites the frame or key of the pass that recirculated it, with one
+ *   exception that cannot be seen: a received packet whose actions are
+ *   exactly ct(...),recirc(id) (every ct(table=N)) is tracked in its batch
+ *   key and its next pass runs in that key (recirculateKey), as nothing reads
+ *   it afterwards; this spares a key copy per tracked packet.
  * - Nothing is allocated for a packet that hits the caches.
  *
  * Limits: RECIRC_DEPTH_MAX passes (OVS's MAX_RECIRC_DEPTH); a deeper recirc
