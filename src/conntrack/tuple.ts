@@ -26,7 +26,7 @@
  * no allocation.
  */
 import { read16, read32 } from "../packet/bytes.js";
-import { csumAdd, csumFold, pseudoSum4, pseudoSum6 } from "../packet/checksum.js";
+import { csumFold, pseudoSum6 } from "../packet/checksum.js";
 import * as L from "../flow/layout.js";
 
 export const TUPLE_WORDS = 11;
@@ -97,22 +97,44 @@ export function tuplesEqual(a: Uint32Array, aa: number, b: Uint32Array, ba: numb
  * aim packets at one index chain. Nothing observable depends on it. */
 const HASH_BASIS = crypto.getRandomValues(new Uint32Array(1))[0];
 
-/** 32-bit hash of a tuple (murmur3-style mixing of its words). */
+/**
+ * 32-bit hash of a tuple: one rotate-xor-multiply step per word (FxHash's,
+ * three operations against murmur3's seven; every tracked packet hashes its
+ * tuple), then murmur3's avalanche, which the weak steps need.
+ */
 export function hashTuple(t: Uint32Array, at: number): number {
   let h = HASH_BASIS;
-  for (let i = 0; i < TUPLE_WORDS; i++) {
-    let k = Math.imul(t[at + i], 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  for (let i = 0; i < TUPLE_WORDS; i++) h = Math.imul(((h << 5) | (h >>> 27)) ^ t[at + i], 0x9e3779b9);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * csumAdd (packet/checksum.ts) four bytes per step: the checksums of every
+ * packet conntrack sees are checked with it.
+ */
+function sumBytes(b: Uint8Array, at: number, size: number, sum: number): number {
+  const end = at + size;
+  let i = at;
+  for (; i + 4 <= end; i += 4) sum += ((b[i] << 8) | b[i + 1]) + ((b[i + 2] << 8) | b[i + 3]);
+  if (i + 2 <= end) {
+    sum += (b[i] << 8) | b[i + 1];
+    i += 2;
+  }
+  if (i < end) sum += b[i] << 8;
+  return sum;
+}
+
+/** The unfolded sum of a 20-byte IPv4 header, unrolled. */
+function sum20(b: Uint8Array, p: number): number {
+  return (
+    ((b[p] << 8) | b[p + 1]) + ((b[p + 2] << 8) | b[p + 3]) + ((b[p + 4] << 8) | b[p + 5]) + ((b[p + 6] << 8) | b[p + 7]) + ((b[p + 8] << 8) | b[p + 9]) +
+    ((b[p + 10] << 8) | b[p + 11]) + ((b[p + 12] << 8) | b[p + 13]) + ((b[p + 14] << 8) | b[p + 15]) + ((b[p + 16] << 8) | b[p + 17]) + ((b[p + 18] << 8) | b[p + 19])
+  );
 }
 
 /**
@@ -156,7 +178,7 @@ export class TupleExtractor {
     const ihl = (b[l3] & 0x0f) * 4;
     if (ihl < 20 || size < ihl) return -1;
     if (read16(b, l3 + 6) & 0x3fff) return -1; // A fragment.
-    if (checksum && csumFold(csumAdd(b, l3, ihl, 0)) !== 0xffff) return -1;
+    if (checksum && csumFold(ihl === 20 ? sum20(b, l3) : sumBytes(b, l3, ihl, 0)) !== 0xffff) return -1;
     const proto = b[l3 + 9];
     t[at + T_META] = ((zone << 16) | (proto << 8) | 4) >>> 0;
     t[at + T_SRC] = read32(b, l3 + 12);
@@ -209,10 +231,11 @@ export class TupleExtractor {
 
   /** Upper-layer checksum over b[l4, l4 + size) is valid (checksum_valid). */
   private l4ChecksumValid(b: Uint8Array, l3: number, l4: number, size: number, dlType: number, proto: number): boolean {
+    // The IPv4 pseudo-header (RFC 768): both addresses' 16-bit words, the protocol, the length.
     const pseudo = dlType === L.ETH_TYPE_IP
-      ? pseudoSum4(b, l3 + 12, l3 + 16, proto, size)
+      ? ((b[l3 + 12] << 8) | b[l3 + 13]) + ((b[l3 + 14] << 8) | b[l3 + 15]) + ((b[l3 + 16] << 8) | b[l3 + 17]) + ((b[l3 + 18] << 8) | b[l3 + 19]) + proto + size
       : pseudoSum6(b, l3 + 8, l3 + 24, proto, size);
-    return csumFold(csumAdd(b, l4, size, pseudo)) === 0xffff;
+    return csumFold(sumBytes(b, l4, size, pseudo)) === 0xffff;
   }
 
   /**
@@ -243,7 +266,7 @@ export class TupleExtractor {
       return this.ports(b, l4, t, at);
     }
     if (dlType === L.ETH_TYPE_IP && proto === L.IPPROTO_ICMP) {
-      if (outer && csumFold(csumAdd(b, l4, size, 0)) !== 0xffff) return false;
+      if (outer && csumFold(sumBytes(b, l4, size, 0)) !== 0xffff) return false;
       if (size < (minSize !== 0 ? minSize : 8)) return false;
       return this.icmp4(b, l4, size, t, at, outer);
     }

@@ -46,7 +46,7 @@ import { EXEC_DONE, type ConntrackEngine, type CtRequest, type ReleasedPacket } 
 import { Conntrack } from "../conntrack/conntrack.js";
 import type { RecircHost } from "./recirculate.js";
 import { RECIRC_DEPTH_MAX } from "../limits.js";
-import { REGION_META } from "../packet/parse.js";
+import { REGION_IPV6, REGION_META, REGION_TUNNEL, REGION_TUNNEL_IPV6 } from "../packet/parse.js";
 
 /** singleOutOf values that are not a port: the result drops the packet, or needs the executor. */
 const OUT_DROP = -1;
@@ -91,6 +91,10 @@ interface FlowResult {
   outputs: Int32Array | null;
   /** A lone tnl_push to ports or a lone tnl_pop, compiled (tunnel.ts), or null. */
   tunnelFast: TunnelFastPath | null;
+  /** For actions that are exactly `ct(...),recirc(id)` (what ct(table=N) translates to): the ct request, else null. */
+  ctRecircReq: CtRequest | null;
+  /** The recirc id of those actions (0 otherwise). */
+  ctRecircId: number;
   /** Recirculation ids the actions name; the result holds one reference on each while interned. */
   recircs: number[];
   /** Megaflows referring to it; dropped from the intern table at zero. */
@@ -309,7 +313,7 @@ export class Datapath implements RecircHost {
     const savedMeta = this.tunnelMeta;
     this.setTunnelPops(depth + 1 < this.tunnelQueues.length ? this.tunnelQueues[depth + 1] : null);
     this.tunnelMeta = q;
-    this.processBatch(q.buf, q.offsets, q.lengths, q.inPorts, q.count, nowMs, emit);
+    this.processBatch(q.frames, q.offsets, q.lengths, q.inPorts, q.count, nowMs, emit);
     this.tunnelMeta = savedMeta;
     this.setTunnelPops(q);
     q.reset();
@@ -402,6 +406,11 @@ export class Datapath implements RecircHost {
     }
     if (info.tunnelFast !== null) {
       this.stats.outputs += info.tunnelFast.run(buf, off, len, keys, kb, hdrs, hb, this.executor.tunnelPops, emit);
+      return;
+    }
+    // Fragments take the general path (conntrack may hold them, and their L4 offset needs fixing up).
+    if (info.ctRecircReq !== null && ((keys[kb + L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_ANY) === 0) {
+      this.executor.runCtRecirc(info.ctRecircReq, info.ctRecircId, info.actions, buf, off, len, keys, kb, hdrs, hb, emit);
       return;
     }
     this.executor.run(buf, off, len, keys, kb, hdrs, hb, info.actions, emit);
@@ -517,6 +526,8 @@ export class Datapath implements RecircHost {
         actions: out.actions,
         outputs: outputsOnly ? Int32Array.from(out.actions.map((a) => (a.t === "output" ? a.port : -1))) : null,
         tunnelFast: TunnelFastPath.compile(out.actions),
+        ctRecircReq: ctRecircOf(out.actions),
+        ctRecircId: ctRecircOf(out.actions) !== null ? (out.actions[1] as { id: number }).id : 0,
         recircs: out.recircs.slice(),
         refs: 0,
         internKey: key,
@@ -738,8 +749,41 @@ export class Datapath implements RecircHost {
         stats.runts++;
         return;
       }
+      // The metadata's regions (emc.ts): the parse declared the headers' only.
+      let tunnel = 0;
+      let tunnelIpv6 = 0;
+      let ctIpv6 = 0;
       for (let w = L.W_DP_HASH; w <= L.W_TUN_TP; w++) keys[rb + w] = meta[w];
+      for (let w = L.W_TUN_ID; w <= L.W_TUN_TP; w++) tunnel |= meta[w];
+      for (let w = L.W_TUN_IPV6_SRC; w < L.W_TUN_FLAGS; w++) tunnelIpv6 |= meta[w];
+      for (let w = L.W_CT_IPV6_SRC; w < L.W_CT_TP; w++) ctIpv6 |= meta[w];
+      if (tunnel !== 0) hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL;
+      if (tunnelIpv6 !== 0) hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL_IPV6;
+      if (ctIpv6 !== 0) hdrs[hb + HDR_REGIONS] |= REGION_IPV6;
     }
+    this.recirculatePass(id, frame, off, len, keys, rb, hdrs, hb, d, rxHash);
+  }
+
+  /**
+   * RecircHost: the executor's ct + recirc on a key it may run in: the pass
+   * after ct needs nothing the key does not have, so it takes no copy.
+   */
+  recirculateKey(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, depth: number, rxHash: number): void {
+    if (depth >= RECIRC_DEPTH_MAX) {
+      this.stats.recircDropped++;
+      return;
+    }
+    this.stats.recirculations++;
+    this.recirculatePass(id, frame, off, len, key, kb, hdrs, hb, depth + 1, rxHash);
+  }
+
+  /**
+   * The pass of depth d over the packet whose key (metadata and headers,
+   * recirc_id aside) is keys[rb..] and header offsets hdrs[hb..]: recirc_id
+   * = id, the caches or an upcall, then its actions on depth d's executor.
+   */
+  private recirculatePass(id: number, frame: Uint8Array, off: number, len: number, keys: Uint32Array, rb: number, hdrs: Uint16Array, hb: number, d: number, rxHash: number): void {
+    const stats = this.stats;
     keys[rb + L.W_RECIRC_ID] = id;
     const regions = hdrs[hb + HDR_REGIONS] | REGION_META;
     hdrs[hb + HDR_REGIONS] = regions;
@@ -772,6 +816,13 @@ export class Datapath implements RecircHost {
     this.packetsOf[flow]++;
     this.bytesOf[flow] += len;
     this.usedMsOf[flow] = this.nowMs;
+    // One output (the common end of a ct(table=N) pipeline) needs no result object, as in processBatch.
+    const port = this.singleOutOf[flow];
+    if (port >= 0) {
+      stats.outputs++;
+      this.emit(port, frame, off, len);
+      return;
+    }
     const info = this.resultOf(flow)!;
     const outs = info.outputs;
     if (outs !== null) {
@@ -795,6 +846,13 @@ export class Datapath implements RecircHost {
 }
 
 function noEmit(): void {}
+
+/** The ct request of actions that are exactly `ct(...),recirc(id)`, else null. */
+function ctRecircOf(actions: readonly OdpAction[]): CtRequest | null {
+  if (actions.length !== 2) return null;
+  const a = actions[0];
+  return a.t === "ct" && actions[1].t === "recirc" ? a.req : null;
+}
 
 /** Whether translation output `out` has only output actions and they are `res`'s (an output-only result). */
 function sameOutputOnlyResult(res: FlowResult, out: XlateOutput): boolean {

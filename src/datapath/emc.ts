@@ -15,7 +15,7 @@
 import * as L from "../flow/layout.js";
 import { DP_WORDS } from "../flow/layout.js";
 import { assert } from "../errors.js";
-import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META } from "../packet/parse.js";
+import { REGION_IPV6, REGION_ARP_ND, REGION_MPLS, REGION_META, REGION_TUNNEL, REGION_TUNNEL_IPV6 } from "../packet/parse.js";
 
 /**
  * Words every key may have non-zero (in_port, L2, IPv4 addresses, the nw
@@ -30,18 +30,32 @@ const REGION_WORDS: [number, number[]][] = [
   [REGION_IPV6, range(L.W_IPV6_SRC, 9)],
   [REGION_ARP_ND, range(L.W_ARP_SHA, 8)],
   [REGION_MPLS, range(L.W_MPLS0, 3)],
-  [REGION_META, range(L.W_RECIRC_ID, L.W_TUN_TP - L.W_RECIRC_ID + 1)],
+  [REGION_META, [...range(L.W_RECIRC_ID, L.W_CT_NW_DST - L.W_RECIRC_ID + 1), L.W_CT_TP]],
+  // ct_ipv6_src/dst: only an IPv6 packet's conntrack sets them, so they are
+  // compared when the key has both regions (a key whose ct_ipv6 words are
+  // non-zero declares REGION_IPV6: dpif.ts recirculate sees to it).
+  [REGION_META | REGION_IPV6, range(L.W_CT_IPV6_SRC, 8)],
+  [REGION_TUNNEL, [...range(L.W_TUN_ID, L.W_TUN_DST - L.W_TUN_ID + 1), L.W_TUN_FLAGS, L.W_TUN_TP]],
+  [REGION_TUNNEL_IPV6, range(L.W_TUN_IPV6_SRC, 8)],
 ];
-/** The first and last REGION_META words (recirc_id through the tunnel: layout.ts). */
+/** The first and last REGION_META words compared for every key with the region (recirc_id through ct_nw_dst: layout.ts), then ct_tp. */
 const META_FIRST = L.W_RECIRC_ID;
-const META_LAST = L.W_TUN_TP;
+const META_LAST = L.W_CT_NW_DST;
+/** The ct_ipv6 words, compared for keys with REGION_IPV6 too. */
+const CT_IPV6_FIRST = L.W_CT_IPV6_SRC;
+const CT_IPV6_LAST = L.W_CT_IPV6_DST + 3;
+/** The first and last REGION_TUNNEL words before the IPv6 addresses (tun_id, tun_src, tun_dst), then tun_flags and tun_tp. */
+const TUNNEL_FIRST = L.W_TUN_ID;
+const TUNNEL_LAST = L.W_TUN_DST;
+/** Combinations of region bits. */
+const REGION_COMBINATIONS = 64;
 /** Words to compare for each combination of region bits. */
-export const COMPARE_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
-  Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)].sort((a, b) => a - b)),
+export const COMPARE_WORDS: Int32Array[] = Array.from({ length: REGION_COMBINATIONS }, (_, regions) =>
+  Int32Array.from([...ALWAYS, ...REGION_WORDS.filter(([bits]) => (regions & bits) === bits).flatMap(([, w]) => w)].sort((a, b) => a - b)),
 );
 /** The words beyond ALWAYS for each combination of region bits (sameKey compares ALWAYS written out). */
-const REGION_EXTRA_WORDS: Int32Array[] = Array.from({ length: 16 }, (_, regions) =>
-  Int32Array.from(REGION_WORDS.filter(([bit]) => regions & bit).flatMap(([, w]) => w)),
+const REGION_EXTRA_WORDS: Int32Array[] = Array.from({ length: REGION_COMBINATIONS }, (_, regions) =>
+  Int32Array.from(REGION_WORDS.filter(([bits]) => (regions & bits) === bits).flatMap(([, w]) => w)),
 );
 
 /** OVS's EM_FLOW_HASH_ENTRIES. */
@@ -130,12 +144,24 @@ export class Emc {
     if (regions === 0) return true;
     const full = this.keys;
     const f = slot * DP_WORDS;
+    // The metadata words are contiguous: plain loops, no index array (every
+    // recirculated pass has the first region, every decapsulated packet the
+    // second; keeping them apart spares a recirculation after ct the 14
+    // tunnel words, a decapsulated packet the 21 conntrack words, an IPv4
+    // packet the 8 ct_ipv6 words, and a packet of an IPv4 tunnel the 8
+    // tun_ipv6 words, which REGION_TUNNEL_IPV6 compares through REGION_EXTRA_WORDS).
     if ((regions & REGION_META) !== 0) {
-      // The metadata words are contiguous: a plain loop, no index array (every recirculated pass has them).
       for (let w = META_FIRST; w <= META_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
+      if (full[f + L.W_CT_TP] !== keys[b + L.W_CT_TP]) return false;
+      if ((regions & REGION_IPV6) !== 0) for (let w = CT_IPV6_FIRST; w <= CT_IPV6_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
       regions &= ~REGION_META;
-      if (regions === 0) return true;
     }
+    if ((regions & REGION_TUNNEL) !== 0) {
+      for (let w = TUNNEL_FIRST; w <= TUNNEL_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
+      if (full[f + L.W_TUN_FLAGS] !== keys[b + L.W_TUN_FLAGS] || full[f + L.W_TUN_TP] !== keys[b + L.W_TUN_TP]) return false;
+      regions &= ~REGION_TUNNEL;
+    }
+    if (regions === 0) return true;
     const words = REGION_EXTRA_WORDS[regions];
     for (let i = 0; i < words.length; i++) {
       const w = words[i];

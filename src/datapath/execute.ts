@@ -27,9 +27,9 @@
 import * as L from "../flow/layout.js";
 import type { OdpAction } from "./actions.js";
 import { csumReplace16, csumUpdate16, csumUpdate32, crc32c } from "../packet/checksum.js";
-import { HDR_L3, HDR_L4, HDR_NONE, HDR_WORDS, type Parser } from "../packet/parse.js";
-import type { RecircHost } from "./recirculate.js";
-import { EXEC_HELD, type ReleasedPacket } from "../conntrack/api.js";
+import { HDR_L3, HDR_L4, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_META, REGION_TUNNEL, REGION_TUNNEL_IPV6, type Parser } from "../packet/parse.js";
+import { RX_HASH_FROM_KEY, type RecircHost } from "./recirculate.js";
+import { EXEC_HELD, type CtRequest, type ReleasedPacket } from "../conntrack/api.js";
 import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
 import { pushTunnelHeader } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
@@ -75,15 +75,17 @@ export class Executor {
    * Re-reads the headers of the frame at b[start, start + len) into ctKey,
    * keeping its metadata words (in_port through the tunnel: recirc_id,
    * skb_priority, pkt_mark, ct_*), as OVS's packet metadata survives header
-   * rewrites.
+   * rewrites. `metaRegions` are the metadata region bits of the key as it
+   * was (the parser sets none of them).
    */
-  private reparse(b: Uint8Array, start: number, len: number): void {
+  private reparse(b: Uint8Array, start: number, len: number, metaRegions: number): void {
     const k = this.ctKeys;
     const c = this.ctBase;
     const meta = this.metaSave;
     for (let w = 0; w < META_WORDS; w++) meta[w] = k[c + w];
     this.parser!.parseFrame(b, start, len, k[c + L.W_IN_PORT], k, c, this.ctHdrs, 0);
     for (let w = 0; w < META_WORDS; w++) k[c + w] = meta[w];
+    this.ctHdrs[HDR_REGIONS] |= metaRegions;
   }
   private readonly metaSave = new Uint32Array(META_WORDS);
 
@@ -107,7 +109,36 @@ export class Executor {
 
   /** The receive hash of the packet whose (unmodified) key is key[kb..]: OVS's RSS hash, kept across recirculation. */
   private receiveHash(key: Uint32Array, kb: number): number {
-    return this.depth === 0 ? hash5Tuple(key, kb) : this.rxHash;
+    return this.depth === 0 || this.rxHash === RX_HASH_FROM_KEY ? hash5Tuple(key, kb) : this.rxHash;
+  }
+
+  /**
+   * The actions `ct(req),recirc(id)` (what every ct(table=N) translates to)
+   * on a packet that is not a fragment, whose key[kb..] is the parser's
+   * output for the frame and is not read after this call (a batch's key):
+   * conntrack writes its metadata into that key and the recirculated pass
+   * runs in it, so neither a key copy nor the general action loop is paid.
+   * Without NAT the key keeps the received headers, so the pass computes
+   * the receive hash only if it needs it.
+   */
+  runCtRecirc(req: CtRequest, id: number, actions: readonly OdpAction[], buf: Uint8Array, offset: number, length: number, key: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, emit: EmitFn): void {
+    const host = this.host;
+    if (host === null) return;
+    let b = buf;
+    let start = offset;
+    let rxHash = this.depth === 0 ? RX_HASH_FROM_KEY : this.rxHash;
+    if (req.nat !== null) {
+      // NAT rewrites the key's headers (and the frame: never the input's bytes).
+      rxHash = this.receiveHash(key, kb);
+      if (!this.copyIn(buf, offset, length)) return;
+      b = this.scratch;
+      start = HEADROOM;
+    }
+    const held = host.runConntrack(b, start, length, hdrs[hb + HDR_L3], hdrs[hb + HDR_L4], key, kb, req) === EXEC_HELD;
+    const released = host.takeReleased();
+    if (released !== null) this.continueReleased(released, actions, 1, emit);
+    if (held) return;
+    host.recirculateKey(id, b, start, length, key, kb, hdrs, hb, this.depth, rxHash);
   }
 
   /**
@@ -160,7 +191,10 @@ export class Executor {
   /**
    * Copies the frame into the scratch buffer at HEADROOM (copy on write:
    * only when an action must change bytes); false when it is too large.
-   * A byte loop for short frames avoids allocating a subarray view per packet.
+   * Short frames are copied four bytes at a time through DataViews (a
+   * subarray view per packet would allocate; a byte loop is several times
+   * slower: every NAT copies); the source's view is made when the source
+   * buffer changes, about once per batch.
    */
   private copyIn(buf: Uint8Array, offset: number, length: number): boolean {
     if (length + HEADROOM > SCRATCH_SIZE) {
@@ -168,10 +202,25 @@ export class Executor {
       return false;
     }
     const dst = this.scratch;
-    if (length <= 256) for (let i = 0; i < length; i++) dst[HEADROOM + i] = buf[offset + i];
-    else dst.set(buf.subarray(offset, offset + length), HEADROOM);
+    if (length > 256) {
+      dst.set(buf.subarray(offset, offset + length), HEADROOM);
+      return true;
+    }
+    if (buf !== this.sourceBuf) {
+      this.sourceBuf = buf;
+      this.sourceView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    const sv = this.sourceView!;
+    const dv = this.scratchView;
+    let i = 0;
+    for (; i + 4 <= length; i += 4) dv.setUint32(HEADROOM + i, sv.getUint32(offset + i));
+    for (; i < length; i++) dst[HEADROOM + i] = buf[offset + i];
     return true;
   }
+  private readonly scratchView = new DataView(this.scratch.buffer);
+  /** The buffer copyIn last copied from, and a DataView over it. */
+  private sourceBuf: Uint8Array | null = null;
+  private sourceView: DataView | null = null;
 
   run(
     buf: Uint8Array,
@@ -265,6 +314,20 @@ export class Executor {
           break;
         }
         case "set": {
+          if (a.attr === "skb_mark" || a.attr === "skb_priority") {
+            // Packet metadata, no bytes: it lives in the key ct and recirc see, and a
+            // recirculated pass matches it (dp_netdev_recirculate keeps the metadata).
+            if (!own) {
+              this.takeKey(key, kb);
+              k = this.ctKeys;
+              kk = this.ctBase;
+              own = true;
+            }
+            const w = a.attr === "skb_mark" ? L.W_PKT_MARK : L.W_SKB_PRIORITY;
+            const m = a.masked ? a.mask[w] : 0xffffffff;
+            k[kk + w] = ((k[kk + w] & ~m) | (a.value[w] & m)) >>> 0;
+            break;
+          }
           if (!copied) {
             if (!this.copyIn(buf, offset, length)) return;
             b = this.scratch;
@@ -330,7 +393,7 @@ export class Executor {
               setNd(b, start + l4, l4Size, v, m);
               break;
             default:
-              break; // skb_priority, skb_mark: metadata, no bytes
+              break;
           }
           break;
         }
@@ -351,7 +414,7 @@ export class Executor {
             own = true;
           }
           if (stale) {
-            this.reparse(b, start, len);
+            this.reparse(b, start, len, hdrs[hb + HDR_REGIONS] & (REGION_META | REGION_TUNNEL | REGION_TUNNEL_IPV6));
             l3 = this.ctHdrs[HDR_L3];
             l4 = this.ctHdrs[HDR_L4];
             kh = this.ctHdrs;

@@ -16,7 +16,11 @@
  *
  * Invariants:
  * - Each depth has its own executor, key and header slots, so a pass never
- *   overwrites the frame or key of the pass that recirculated it.
+ *   overwrites the frame or key of the pass that recirculated it, with one
+ *   exception that cannot be seen: a received packet whose actions are
+ *   exactly ct(...),recirc(id) (every ct(table=N)) is tracked in its batch
+ *   key and its next pass runs in that key (recirculateKey), as nothing reads
+ *   it afterwards; this spares a key copy per tracked packet.
  * - Nothing is allocated for a packet that hits the caches.
  *
  * Limits: RECIRC_DEPTH_MAX passes (OVS's MAX_RECIRC_DEPTH); a deeper recirc
@@ -39,4 +43,18 @@ export interface RecircHost {
    * was received with), kept across recirculation as OVS keeps the RSS hash.
    */
   recirculate(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, hdrs: Uint16Array | null, hb: number, depth: number, rxHash: number): void;
+  /**
+   * recirculate() for a packet whose key[kb..] (its parsed key with the ct
+   * metadata) and hdrs[hb..] describe the frame exactly and belong to no
+   * one after this call: the pass runs in them, without a copy. rxHash may
+   * be RX_HASH_FROM_KEY when the key's headers are still the received ones.
+   */
+  recirculateKey(id: number, frame: Uint8Array, off: number, len: number, key: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, depth: number, rxHash: number): void;
 }
+
+/**
+ * A receive hash still to be computed, from the key of the pass it is
+ * needed in (its header words are the packet's as received): most passes
+ * never need it (only tnl_push takes its UDP source port from it).
+ */
+export const RX_HASH_FROM_KEY = -1;

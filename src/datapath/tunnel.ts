@@ -19,6 +19,8 @@
  * packet's tunnel fields into its freshly parsed key.
  *
  *   buf:    | inner frame 0 | inner frame 1 | ...            (bump allocated)
+ *   or, while every popped frame came through the fast path from one received
+ *   batch, no copy: the inner frames stay where they lie in that batch's buffer.
  *   per i:  offsets, lengths, inPorts, tunId, tunSrc, tunDst, tunFlags, tunTp
  *
  * Limits: BATCH_MAX packets and TUNNEL_POP_BYTES bytes per queue; beyond,
@@ -29,7 +31,7 @@
  */
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
-import { HDR_L3, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_META } from "../packet/parse.js";
+import { HDR_L3, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_TUNNEL } from "../packet/parse.js";
 import { fillTunnelHeader, popTunnelHeader, popped } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
 import { TNL_HEADER_SIZE_MAX } from "../tunnel/header.js";
@@ -59,6 +61,11 @@ export class TunnelPopQueue {
   private readonly tunTp = new Uint32Array(BATCH_MAX);
   count = 0;
   private used = 0;
+  /**
+   * The buffer every queued frame lies in when none was copied (pushInPlace
+   * from one received batch: the common case), else null (frames in buf).
+   */
+  private source: Uint8Array | null = null;
   /** Outer headers OVS would refuse (bad checksum, VXLAN flags, IP options, ...). */
   invalid = 0;
   /** Packets dropped because the queue was full. */
@@ -70,21 +77,51 @@ export class TunnelPopQueue {
    * `udp` says whether the vport is VXLAN (else GRE).
    */
   push(vport: number, udp: boolean, b: Uint8Array, start: number, length: number, l3: number): void {
+    this.pushFrom(vport, udp, b, start, length, l3, false);
+  }
+
+  /**
+   * push() of a frame whose buffer stays unchanged until the queue is
+   * processed (the received batch's): the inner frame is not copied while
+   * every frame queued so far lies in that same buffer.
+   */
+  pushInPlace(vport: number, udp: boolean, b: Uint8Array, start: number, length: number, l3: number): void {
+    this.pushFrom(vport, udp, b, start, length, l3, true);
+  }
+
+  /** The buffer the queued frames lie in (at offsets[i], lengths[i]). */
+  get frames(): Uint8Array {
+    return this.source ?? this.buf;
+  }
+
+  private pushFrom(vport: number, udp: boolean, b: Uint8Array, start: number, length: number, l3: number, stable: boolean): void {
     if (l3 < 0 || !popTunnelHeader(b, start, length, l3, udp)) {
       this.invalid++;
       return;
     }
     const n = popped.length;
-    if (this.count === BATCH_MAX || this.used + n > this.buf.length) {
+    if (this.count === BATCH_MAX) {
       this.full++;
       return;
     }
+    let at = popped.start;
+    if (stable && (this.count === 0 || this.source === b)) {
+      this.source = b;
+    } else {
+      // Frames from two buffers: those left in place move into the queue's own.
+      if (this.source !== null && !this.copySource()) {
+        this.full++;
+        return;
+      }
+      if (this.used + n > this.buf.length) {
+        this.full++;
+        return;
+      }
+      at = this.used;
+      copyBytes(b, popped.start, this.buf, at, n);
+      this.used += n;
+    }
     const i = this.count++;
-    const at = this.used;
-    const src = popped.start;
-    const dst = this.buf;
-    copyBytes(b, src, dst, at, n);
-    this.used += n;
     this.offsets[i] = at;
     this.lengths[i] = n;
     this.inPorts[i] = vport;
@@ -105,13 +142,30 @@ export class TunnelPopQueue {
       keys[kb + L.W_TUN_DST] = this.tunDst[i];
       keys[kb + L.W_TUN_FLAGS] = this.tunFlags[i];
       keys[kb + L.W_TUN_TP] = this.tunTp[i];
-      hdrs[i * HDR_WORDS + HDR_REGIONS] |= REGION_META;
+      // Only the tunnel words: recirc_id, ct_* and the marks stay zero after a pop.
+      hdrs[i * HDR_WORDS + HDR_REGIONS] |= REGION_TUNNEL;
     }
+  }
+
+  /** Copies the frames left in place into the queue's own buffer (false when they do not fit: then nothing moves). */
+  private copySource(): boolean {
+    const src = this.source!;
+    let bytes = 0;
+    for (let i = 0; i < this.count; i++) bytes += this.lengths[i];
+    if (this.used + bytes > this.buf.length) return false;
+    for (let i = 0; i < this.count; i++) {
+      copyBytes(src, this.offsets[i], this.buf, this.used, this.lengths[i]);
+      this.offsets[i] = this.used;
+      this.used += this.lengths[i];
+    }
+    this.source = null;
+    return true;
   }
 
   reset(): void {
     this.count = 0;
     this.used = 0;
+    this.source = null;
   }
 }
 
@@ -149,7 +203,8 @@ export class TunnelFastPath {
     const outs = this.outs;
     if (outs === null) {
       const l3 = hdrs[hb + HDR_L3];
-      if (pops !== null) pops.push(this.popPort, this.udp, buf, off, len, l3 === HDR_NONE ? -1 : off + l3);
+      // buf is the received batch, unchanged until its pops are processed: no copy.
+      if (pops !== null) pops.pushInPlace(this.popPort, this.udp, buf, off, len, l3 === HDR_NONE ? -1 : off + l3);
       return 0;
     }
     if (len > FRAME_SIZE_MAX) return 0;

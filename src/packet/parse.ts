@@ -81,8 +81,12 @@ export const HDR_NONE = 0xffff;
 export const REGION_IPV6 = 1; // words W_IPV6_SRC .. W_IPV6_LABEL
 export const REGION_ARP_ND = 2; // words W_ARP_SHA .. W_ND_TARGET + 3
 export const REGION_MPLS = 4; // words W_MPLS0 .. W_MPLS0 + 2
-/** Metadata beyond in_port (recirculation, conntrack, tunnel): set by the datapath, never by the parser. */
+/** Metadata beyond in_port, recirc_id through ct_tp (W_RECIRC_ID .. W_CT_TP): set by the datapath, never by the parser. */
 export const REGION_META = 8;
+/** Tunnel metadata (W_TUN_ID .. W_TUN_DST, W_TUN_FLAGS, W_TUN_TP): set by the datapath for decapsulated packets, never by the parser. */
+export const REGION_TUNNEL = 16;
+/** The tunnel's IPv6 addresses (W_TUN_IPV6_SRC .. W_TUN_IPV6_DST + 3): set by the datapath, never by the parser. */
+export const REGION_TUNNEL_IPV6 = 32;
 
 /** Result of parsing one frame. */
 export const PARSE_OK = 0;

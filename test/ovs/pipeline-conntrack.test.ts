@@ -162,6 +162,33 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
     expect(r.tx.pb.map((f) => f.length / 2)).toEqual([54, 54, 46, 42]);
   });
 
+  it("pkt_mark set before ct() is matched after each recirculation, whole and masked", async () => {
+    // A pass that lost the mark would send the packet with TOS 8 (or drop it): the outputs show which.
+    const flows = [
+      "table=0,priority=100,tcp,ct_state=-trk,actions=set_field:5->pkt_mark,ct(table=1,zone=1)",
+      "table=0,priority=100,udp,ct_state=-trk,actions=set_field:0x50/0xf0->pkt_mark,ct(table=1,zone=1)",
+      "table=0,priority=0,actions=drop",
+      "table=1,priority=100,tcp,pkt_mark=5,actions=ct(table=2,zone=2)",
+      "table=1,priority=100,udp,pkt_mark=0x50/0xf0,actions=mod_nw_tos:4,output:2",
+      "table=1,priority=90,ip,actions=mod_nw_tos:8,output:2",
+      "table=2,priority=100,tcp,pkt_mark=5,ct_zone=2,actions=output:2",
+      "table=2,priority=90,ip,actions=mod_nw_tos:8,output:2",
+    ].join("\n");
+    const r = await checkScenario({
+      name: "pkt-mark-recirc",
+      bridges: [{ name: "br0", flows }],
+      ports: twoPorts,
+      inputs: [
+        { port: "pa", frame: tcpFrame(A, B, 1000, 80, "S", 1, 0) },
+        { port: "pa", frame: tcpFrame(A, B, 1000, 80, "S", 1, 0) },
+        { port: "pa", frame: eth({ src: A.mac, dst: B.mac }, ipv4({ src: A.ip, dst: B.ip }, udp({ src: 5353, dst: 53 }, new Uint8Array(12)))) },
+        { port: "pa", frame: eth({ src: A.mac, dst: B.mac }, ipv4({ src: A.ip, dst: B.ip }, udp({ src: 5353, dst: 53 }, new Uint8Array(12)))) },
+      ],
+    });
+    // Hand-checked: both SYNs leave unchanged (TOS 0), both datagrams with TOS 4.
+    expect(r.tx.pb.map((f) => Buffer.from(f, "hex")[15])).toEqual([0, 0, 4, 4]);
+  });
+
   it("IPv4 fragments: held until their datagram is whole, then tracked and sent on, in any order", async () => {
     const frags = (from: Host, to: Host, id: number, sport: number, dport: number, size: number): Uint8Array[] =>
       ipv4Fragments({ src: from.ip, dst: to.ip, id }, udp({ src: sport, dst: dport }, new Uint8Array(size).fill(id & 0xff)), 1400).map((l) =>
