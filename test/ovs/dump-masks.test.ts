@@ -7,15 +7,10 @@
  * (odp-util's format_eth/format_ipv6 and match_format).
  */
 import { describe, it, expect } from "vitest";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { haveOvs, M } from "./check.js";
-import { type Scenario, setupOvs, buildScenarioSwitch } from "./scenario.js";
+import { type Scenario, setupOvs, buildScenarioSwitch, ovsMegaflows, flowplaneMegaflows } from "./scenario.js";
 import { OvsSandbox } from "./harness.js";
-import { replay } from "../../src/cli/replay.js";
 import { dumpBridgeFlows } from "../../src/cli/dump-flows.js";
-import { writeCapture, readCapture } from "../../src/io/pcap.js";
 import { eth, ipv4, ipv6, udp } from "../../src/packet/build.js";
 
 const FLOWS = [
@@ -50,40 +45,17 @@ const s: Scenario = {
   ],
 };
 
-const withoutStats = (line: string): string => line.replace(/, packets:\d+, bytes:\d+, used:[^,]+, actions:/, " actions:");
-
-/** flowplane's `replay --megaflows`: per input frame, the megaflows it installed. */
-function replayMegaflows(): string[][] {
-  const dir = mkdtempSync(join(tmpdir(), "fp-masks-"));
-  const sw = buildScenarioSwitch(s, dir);
-  const frames = s.inputs.map((inp, i) => ({ data: inp.frame, tsSec: 1_700_000_000, tsNsec: i * 1000 }));
-  const path = join(dir, "pa.pcap");
-  writeCapture(path, frames);
-  replay(sw, [{ port: sw.portsByName.get("pa")!, capture: readCapture(path) }], { outDir: join(dir, "out"), megaflowsFile: join(dir, "mf.txt") });
-  const blocks = readFileSync(join(dir, "mf.txt"), "utf8").split(/^## packet .*$/m).slice(1);
-  return blocks.map((b) => b.trim().split("\n").filter((l) => l).map(withoutStats).sort());
-}
-
 describe.skipIf(!haveOvs)("partly masked addresses in dumps vs. Open vSwitch", () => {
   it("dpctl/dump-flows prints each frame's megaflow as OVS does", async () => {
     const ovs = await OvsSandbox.start();
-    const theirs: string[][] = [];
+    let theirs: string[][];
     try {
       await setupOvs(s, ovs);
-      for (const inp of s.inputs) {
-        await ovs.revalidatorPurge();
-        await ovs.receive(inp.port, Buffer.from(inp.frame).toString("hex"));
-        let lines: string[] = [];
-        for (let i = 0; i < 40 && lines.length === 0; i++) {
-          await new Promise((r) => setTimeout(r, 25));
-          lines = await ovs.dpctlDumpFlows({ names: true });
-        }
-        theirs.push(lines.map(withoutStats).sort());
-      }
+      theirs = await ovsMegaflows(s, ovs);
     } finally {
       await ovs.stop();
     }
-    expect(replayMegaflows()).toEqual(theirs);
+    expect(flowplaneMegaflows(s)).toEqual(theirs);
   });
 
   it("dump-flows prints the rules' masked addresses as ovs-ofctl does", async () => {

@@ -13,16 +13,13 @@
  * errors, UDP.
  */
 import { describe, it, expect } from "vitest";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkScenario, haveOvs, M } from "./check.js";
-import { type Scenario, setupOvs, injectOvs, runFlowplane, buildScenarioSwitch, replayScenario } from "./scenario.js";
+import { type Scenario, setupOvs, injectOvs, runFlowplane, buildScenarioSwitch, replayScenario, ovsMegaflows, flowplaneMegaflows } from "./scenario.js";
 import { selectConnLines, type ConntrackDump } from "../../src/cli/conntrack.js";
 import { traceKey, traceText, parseCtState } from "../../src/cli/trace.js";
 import { OvsSandbox } from "./harness.js";
-import { replay } from "../../src/cli/replay.js";
-import { writeCapture, readCapture } from "../../src/io/pcap.js";
 import { internetChecksum, pseudoSum4 } from "../../src/packet/checksum.js";
 import { eth, ipv4, ipv4Fragments, tcp, udp, icmpEcho, icmpError, arp } from "../../src/packet/build.js";
 
@@ -446,21 +443,11 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
     let theirs: string[][];
     try {
       await setupOvs(s, ovs);
-      theirs = [];
-      for (const inp of s.inputs) {
-        await ovs.revalidatorPurge();
-        await ovs.receive(inp.port, Buffer.from(inp.frame).toString("hex"));
-        let lines: string[] = [];
-        for (let i = 0; i < 40 && lines.length === 0; i++) {
-          await new Promise((r) => setTimeout(r, 25));
-          lines = await ovs.dpctlDumpFlows({ names: true });
-        }
-        theirs.push(lines.map(withoutStats).sort());
-      }
+      theirs = await ovsMegaflows(s, ovs);
     } finally {
       await ovs.stop();
     }
-    const ours = replayMegaflows(s);
+    const ours = flowplaneMegaflows(s);
     // Every frame has a first pass and a recirculated one, each with ct_state in its key.
     expect(theirs.every((l) => l.length === 2 && l.some((x) => x.includes("recirc_id(0x")))).toBe(true);
     expect(ours).toEqual(theirs);
@@ -512,21 +499,3 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: conntrack", () => {
   });
 });
 
-/** A dump-flows line without its statistics. */
-const withoutStats = (line: string): string => line.replace(/, packets:\d+, bytes:\d+, used:[^,]+, actions:/, " actions:");
-
-/** flowplane's `replay --megaflows` for the scenario: per input, the megaflows it installed. */
-function replayMegaflows(s: Scenario): string[][] {
-  const dir = mkdtempSync(join(tmpdir(), "fp-ctmf-"));
-  const sw = buildScenarioSwitch(s, dir);
-  const frames = s.inputs.map((inp, i) => ({ data: inp.frame, tsSec: 1_700_000_000, tsNsec: i * 1000 }));
-  const ports = [...new Set(s.inputs.map((i) => i.port))];
-  const inputs = ports.map((port) => {
-    const path = join(dir, `${port}.pcap`);
-    writeCapture(path, frames.filter((_, i) => s.inputs[i].port === port));
-    return { port: sw.portsByName.get(port)!, capture: readCapture(path) };
-  });
-  replay(sw, inputs, { outDir: join(dir, "out"), megaflowsFile: join(dir, "mf.txt") });
-  const blocks = readFileSync(join(dir, "mf.txt"), "utf8").split(/^## packet .*$/m).slice(1);
-  return blocks.map((b) => b.trim().split("\n").filter((l) => l).map(withoutStats).sort());
-}

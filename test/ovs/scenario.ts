@@ -111,6 +111,37 @@ function framesOf(buf: Buffer): string[] {
   return out;
 }
 
+/** A dpctl/dump-flows line without its statistics. */
+export const megaflowWithoutStats = (line: string): string => line.replace(/, packets:\d+, bytes:\d+, used:[^,]+, actions:/, " actions:");
+
+/** flowplane's `replay --megaflows` for the scenario: per input frame, the megaflows it installed (no statistics, sorted). */
+export function flowplaneMegaflows(s: Scenario): string[][] {
+  const file = join(mkdtempSync(join(tmpdir(), "fp-mf-")), "mf.txt");
+  replayScenario(s, { megaflowsFile: file });
+  const blocks = readFileSync(file, "utf8").split(/^## packet .*$/m).slice(1);
+  return blocks.map((b) => b.trim().split("\n").filter((l) => l).map(megaflowWithoutStats).sort());
+}
+
+/**
+ * Open vSwitch side of `flowplaneMegaflows`: each input injected after
+ * `revalidator/purge`, then its megaflows (no statistics, sorted) once the
+ * dump shows any. `setupOvs` must have run.
+ */
+export async function ovsMegaflows(s: Scenario, ovs: OvsSandbox): Promise<string[][]> {
+  const theirs: string[][] = [];
+  for (const inp of s.inputs) {
+    await ovs.revalidatorPurge();
+    await ovs.receive(inp.port, Buffer.from(inp.frame).toString("hex"));
+    let lines: string[] = [];
+    for (let i = 0; i < 40 && lines.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      lines = await ovs.dpctlDumpFlows({ names: true });
+    }
+    theirs.push(lines.map(megaflowWithoutStats).sort());
+  }
+  return theirs;
+}
+
 /** Open vSwitch side: bridges, ports, groups, flows. */
 export async function setupOvs(s: Scenario, ovs: OvsSandbox): Promise<void> {
   for (const b of s.bridges) {
