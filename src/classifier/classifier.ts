@@ -92,7 +92,7 @@ function sameMask(a: Uint32Array, b: Uint32Array): boolean {
 }
 
 /** Priority descending, then slot creation ascending: iteration and selection order. */
-const byPriorityThenSeq = <R>(a: ClsEntry<R>, b: ClsEntry<R>): number => b.priority - a.priority || a.seq - b.seq;
+const byPriorityThenSeq = <R extends ClsRule>(a: ClsEntry<R>, b: ClsEntry<R>): number => b.priority - a.priority || a.seq - b.seq;
 
 export class Classifier<R extends ClsRule> {
   private readonly tracker: PrefixTracker;
@@ -203,25 +203,19 @@ export class Classifier<R extends ClsRule> {
       this.subtables.push(st);
       this.lastFound = st;
     }
-    const head = st.addHead(value);
-    const list = head.entries;
-    let i = 0;
-    while (i < list.length && list[i].priority > rule.priority) i++;
-    if (i < list.length && list[i].priority === rule.priority) {
+    const same = st.find(value, rule.priority);
+    if (same !== null) {
       assert(replacing, "insert of a rule identical to one in the classifier");
-      const slot = list[i];
-      const old = slot.rule;
+      const old = same.rule;
       this.entries.delete(old);
-      if (slot.conj !== null) this.conjCount--;
-      slot.conj = null;
-      slot.rule = rule;
-      this.entries.set(rule, slot);
+      if (same.conj !== null) this.conjCount--;
+      same.conj = null;
+      same.rule = rule;
+      this.entries.set(rule, same);
       return old;
     }
-    const entry = new ClsEntry<R>(rule, rule.priority, this.seqNext++, head, st);
-    if (list.length === 0) head.entries = [entry];
-    else list.splice(i, 0, entry);
-    if (i === 0) st.refreshTop(head);
+    const entry = new ClsEntry<R>(rule, rule.priority, this.seqNext++, st);
+    st.link(entry);
     this.entries.set(rule, entry);
     st.ruleCount++;
     if (rule.priority > st.maxPriority) {
@@ -241,11 +235,7 @@ export class Classifier<R extends ClsRule> {
     this.entries.delete(rule);
     if (entry.conj !== null) this.conjCount--;
     const st = entry.subtable;
-    const list = entry.head.entries;
-    const i = list.indexOf(entry);
-    list.splice(i, 1);
-    if (list.length === 0) st.removeHead(entry.head);
-    else if (i === 0) st.refreshTop(entry.head);
+    st.unlink(entry);
     st.ruleCount--;
     if (st.ruleCount === 0) {
       const list = this.byMask.get(st.maskHash)!;
@@ -264,10 +254,8 @@ export class Classifier<R extends ClsRule> {
   findExact(match: Match, priority: number): R | null {
     const st = this.findSubtable(match.mask);
     if (st === null) return null;
-    const head = st.findValue(match.value);
-    if (head === null) return null;
-    for (const e of head.entries) if (e.priority === priority) return e.rule;
-    return null;
+    const e = st.find(match.value, priority);
+    return e === null ? null : e.rule;
   }
 
   /**
@@ -292,17 +280,18 @@ export class Classifier<R extends ClsRule> {
       }
       if (!covers) continue;
       if (same) {
-        const head = st.findValue(match.value);
-        if (head !== null) found.push(...head.entries);
+        for (let e = st.findTop(match.value); e !== null; e = e.next) found.push(e);
         continue;
       }
-      for (const head of st.heads()) {
+      for (let i = 0; i < st.slotsLength; i++) {
+        const top = st.topAt(i);
+        if (top === null) continue;
         let agrees = true;
         for (let j = 0; j < st.words.length && agrees; j++) {
           const w = st.words[j];
-          agrees = ((head.value[j] & match.mask[w]) >>> 0) === match.value[w];
+          agrees = ((st.valueWordAt(i, j) & match.mask[w]) >>> 0) === match.value[w];
         }
-        if (agrees) found.push(...head.entries);
+        if (agrees) for (let e: ClsEntry<R> | null = top; e !== null; e = e.next) found.push(e);
       }
     }
     return found.sort(byPriorityThenSeq).map((e) => e.rule);
@@ -316,12 +305,14 @@ export class Classifier<R extends ClsRule> {
   overlaps(match: Match, priority: number): boolean {
     for (const st of this.subtables) {
       if (st.maxPriority < priority) break;
-      for (const head of st.heads()) {
-        if (!head.entries.some((e) => e.priority === priority)) continue;
+      for (let i = 0; i < st.slotsLength; i++) {
+        let e = st.topAt(i);
+        while (e !== null && e.priority > priority) e = e.next;
+        if (e === null || e.priority !== priority) continue;
         let agree = true;
         for (let j = 0; j < st.words.length && agree; j++) {
           const w = st.words[j];
-          agree = ((head.value[j] ^ match.value[w]) & st.masks[j] & match.mask[w]) === 0;
+          agree = ((st.valueWordAt(i, j) ^ match.value[w]) & st.masks[j] & match.mask[w]) === 0;
         }
         if (agree) return true;
       }
@@ -457,13 +448,11 @@ export class Classifier<R extends ClsRule> {
       for (let i = 0; i < nSoft; i++) {
         const e = soft[i]!;
         if (e.priority !== softPriority) continue;
-        const list = e.head.entries;
-        const next = list.indexOf(e) + 1;
-        if (next === list.length) {
+        const lower = e.next;
+        if (lower === null) {
           soft[i] = null;
           continue;
         }
-        const lower = list[next];
         if (lower.conj !== null) {
           soft[i] = lower;
           continue;
