@@ -20,6 +20,7 @@
 import { Match } from "../flow/match.js";
 import * as L from "../flow/layout.js";
 import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
+import type { Action } from "../openflow/actions.js";
 import { ContentLineCursor, FlowSyntaxError, TextError, withPlace } from "./errors.js";
 import { splitItems, strToU16, strToU64, strToUintDecimal } from "./lex.js";
 import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, type OvsField } from "./mf.js";
@@ -71,19 +72,31 @@ const STAT_KEYS = new Set(["duration", "n_packets", "n_bytes", "idle_age", "hard
 
 /** Parses one flow. Throws FlowSyntaxError naming file, line and column. */
 export function parseFlow(text: string, opts: ParseFlowOptions = {}): FlowSpec {
-  return withPlace(opts.fileName ?? "", opts.lineNumber ?? 1, () => parseFlowText(text, opts));
+  return withPlace(opts.fileName ?? "", opts.lineNumber ?? 1, () => parseFlowText(text, opts, null));
 }
+
+/**
+ * Most distinct action texts parseFlows remembers at once (then it starts
+ * over): a flows file repeats a few action lists (resubmit(,1), output:N,
+ * drop) across thousands of lines.
+ */
+const ACTION_TEXTS_CACHED_MAX = 65_536;
 
 /**
  * Parses a flows file: one flow per line, `#` starts a comment, blank lines
  * are skipped. The first bad line throws and nothing is returned.
+ * Flows whose action text is the same share one (read-only) action list:
+ * actions are never changed in place, and parsing and keeping one list per
+ * line made a third of a large file's load time.
  */
 export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptions = {}): FlowSpec[] {
   const out: FlowSpec[] = [];
   const lines = new ContentLineCursor(fileText);
+  const actionsByText = new Map<string, Action[]>();
   for (let line = lines.next(); line !== null; line = lines.next()) {
     try {
-      out.push(parseFlowText(line, opts));
+      if (actionsByText.size >= ACTION_TEXTS_CACHED_MAX) actionsByText.clear();
+      out.push(parseFlowText(line, opts, actionsByText));
     } catch (e) {
       if (e instanceof TextError) throw new FlowSyntaxError(fileName, lines.number, e.at + 1, e.token, e.message);
       throw e;
@@ -98,7 +111,8 @@ interface FieldUse {
   token: string;
 }
 
-function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
+/** One flow; with actionsByText, an action text met before reuses its list (see parseFlows). */
+function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<string, Action[]> | null): FlowSpec {
   const match = new Match();
   const spec = newFlowSpec(match);
   spec.table = opts.defaultTable ?? 0;
@@ -204,8 +218,7 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
   }
   checkPrereqs(match, uses);
   spec.match = match;
-  spec.actions = parseActionList(actText, eq + 1, { portNames: opts.portNames }, true);
-  checkActions(spec.actions, match, spec.table, opts);
+  spec.actions = actionsFor(actText, eq + 1, match, spec.table, opts, actionsByText);
   if (nPackets >= 0n || nBytes >= 0n || durationSec >= 0) {
     spec.stats = {
       durationSec: Number.isFinite(durationSec) && durationSec >= 0 ? durationSec : 0,
@@ -216,6 +229,31 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
     };
   }
   return spec;
+}
+
+/** The actions of a flow, parsed and checked against its match, from the cache when the text was seen. */
+function actionsFor(
+  actText: string,
+  at: number,
+  match: Match,
+  table: number,
+  opts: ParseFlowOptions,
+  actionsByText: Map<string, Action[]> | null,
+): Action[] {
+  const cached = actionsByText === null ? undefined : actionsByText.get(actText);
+  if (cached !== undefined) {
+    try {
+      checkActions(cached, match, table, opts);
+      return cached;
+    } catch (e) {
+      // Parsed afresh below, so the error points at the action's column in this line.
+      if (!(e instanceof TextError)) throw e;
+    }
+  }
+  const actions = parseActionList(actText, at, { portNames: opts.portNames }, true);
+  checkActions(actions, match, table, opts);
+  if (actionsByText !== null) actionsByText.set(actText, actions);
+  return actions;
 }
 
 function parseCount(s: string): bigint {
