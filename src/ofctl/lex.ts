@@ -155,8 +155,28 @@ function strToLlong(s: string, base: number): bigint | null {
   return r.signed;
 }
 
+/**
+ * A plain decimal number: "0" or a nonzero digit and at most 8 more digits,
+ * nothing else; -1 for any other text. strtoull reads such text as that
+ * number whatever the base (0 or 10), so it is a fast path for the common
+ * case, with no bigint.
+ */
+export function plainDecimal(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 9) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (d === 0 && i === 0 && n > 1)) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 /** OVS str_to_int(s, 0): a C int, or null. */
 export function strToInt(s: string): number | null {
+  const plain = plainDecimal(s);
+  if (plain >= 0) return plain;
   const v = strToLlong(s, 0);
   if (v === null || v < -0x80000000n || v > 0x7fffffffn) return null;
   return Number(v);
@@ -164,6 +184,8 @@ export function strToInt(s: string): number | null {
 
 /** OVS str_to_uint(s, 10): an unsigned int, or null. */
 export function strToUintDecimal(s: string): number | null {
+  const plain = plainDecimal(s);
+  if (plain >= 0) return plain;
   const v = strToLlong(s, 10);
   if (v === null || v < 0n || v > 0xffffffffn) return null;
   return Number(v);
@@ -250,17 +272,53 @@ export function parseIntString(
 
 /** "a.b.c.d" with each part 0..255, or null. */
 export function parseIPv4(s: string): number | null {
+  const v = parseIPv4Range(s, 0, s.length);
+  return v < 0 ? null : v;
+}
+
+/** parseIPv4 of s[from..end), without slicing: the address, or -1. */
+export function parseIPv4Range(s: string, from: number, end: number): number {
   let v = 0;
-  let i = 0;
+  let i = from;
   for (let part = 0; part < 4; part++) {
-    if (part > 0 && s.charCodeAt(i++) !== 46) return null; // '.'
+    if (part > 0 && (i >= end || s.charCodeAt(i++) !== 46)) return -1; // '.'
     let octet = 0;
     const start = i;
-    for (let d = s.charCodeAt(i) - 48; d >= 0 && d <= 9 && i - start < 3; d = s.charCodeAt(++i) - 48) octet = octet * 10 + d;
-    if (i === start || octet > 255) return null;
+    for (let d = s.charCodeAt(i) - 48; i < end && d >= 0 && d <= 9 && i - start < 3; d = s.charCodeAt(++i) - 48) octet = octet * 10 + d;
+    if (i === start || octet > 255) return -1;
     v = v * 256 + octet;
   }
-  return i === s.length ? v >>> 0 : null;
+  return i === end ? v >>> 0 : -1;
+}
+
+/**
+ * s[from..end) as a number of at most 32 bits when it is written plainly:
+ * "0", decimal digits without a leading zero, or "0x" and 1 to 8 hex
+ * digits; -1 for anything else (signs, spaces, octal, longer numbers), which
+ * the general parsers handle. Where it answers, it agrees with
+ * parseIntString and strtoull.
+ */
+export function plainNumberRange(s: string, from: number, end: number): number {
+  const n = end - from;
+  if (n <= 0) return -1;
+  if (n > 2 && s.charCodeAt(from) === 48 && (s.charCodeAt(from + 1) | 0x20) === 120) {
+    if (n > 10) return -1;
+    let v = 0;
+    for (let i = from + 2; i < end; i++) {
+      const d = digitValue(s.charCodeAt(i));
+      if (d >= 16) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+  if (n > 9 || (n > 1 && s.charCodeAt(from) === 48)) return -1;
+  let v = 0;
+  for (let i = from; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 /** "xx:xx:xx:xx:xx:xx" (1-2 hex digits each), as a 48-bit bigint, or null. */

@@ -39,7 +39,7 @@ import {
 import type { SubField } from "../openflow/actions.js";
 import { formatPortName } from "../flow/format.js";
 import { TextError } from "./errors.js";
-import { parseIntString, parseIPv4, parseIPv6, parseMac, strToUintDecimal } from "./lex.js";
+import { parseIntString, parseIPv4, parseIPv4Range, parseIPv6, parseMac, plainNumberRange, strToUintDecimal } from "./lex.js";
 
 /** How OVS writes a field's values (its enum mf_string). */
 export type MfString =
@@ -759,6 +759,81 @@ export function setMatchField(m: Match, f: OvsField, value: bigint, mask: bigint
       if (f.def.bits <= 32) m.setFieldBits(f.def, v, k);
       else m.setField(f.def, value & ones(f.def.bits), mask & ones(f.def.bits));
   }
+}
+
+/**
+ * The fields setMatchField writes in a way of their own (its switch): the
+ * fast path below leaves them to it, apart from the transport ports.
+ */
+const SET_BY_NAME = new Set([
+  "in_port", "in_port_oxm", "actset_output", "dl_vlan", "vlan_vid", "dl_vlan_pcp", "vlan_pcp", "vlan_tci",
+  "nw_tos", "ip_dscp", "nw_ecn", "ip_frag", "arp_op", "icmp_type", "icmpv6_type", "icmp_code", "icmpv6_code",
+  "tcp_src", "udp_src", "sctp_src", "tcp_dst", "udp_dst", "sctp_dst", "tcp_flags", "ct_state", "tun_flags",
+  "ipv6_label", "mpls_label", "mpls_tc", "mpls_bos", "mpls_ttl",
+]);
+const TP_SRC_NAMES = new Set(["tcp_src", "udp_src", "sctp_src"]);
+const TP_DST_NAMES = new Set(["tcp_dst", "udp_dst", "sctp_dst"]);
+
+/**
+ * parseFieldValue then setMatchField, with numbers instead of bigints, for
+ * the texts a large flows file is made of: a plain decimal or hex number
+ * (with an optional plain /mask) for a field of up to 32 bits, an IPv4
+ * address with an optional prefix length or dotted mask, an in_port number
+ * or name. Returns false, having changed nothing, for any other text or
+ * field: the caller then takes the general path, which also reports errors.
+ * Where it returns true, the match is what the general path makes of it.
+ */
+export function setMatchFieldFast(m: Match, f: OvsField, text: string, portNames?: ReadonlyMap<string, number>): boolean {
+  if (f.nBytes > 4 || f.def.bits > 32) return false;
+  const full = f.nBytes === 4 ? 0xffffffff : (1 << (f.nBytes * 8)) - 1;
+  const slash = text.indexOf("/");
+  const valueEnd = slash < 0 ? text.length : slash;
+  let value: number;
+  let mask = full;
+  switch (f.string) {
+    case "decimal":
+    case "hex":
+      value = plainNumberRange(text, 0, valueEnd);
+      if (value < 0 || value > full) return false;
+      if (slash >= 0) {
+        mask = plainNumberRange(text, slash + 1, text.length);
+        if (mask < 0 || mask > full) return false;
+      }
+      break;
+    case "ipv4":
+      value = parseIPv4Range(text, 0, valueEnd);
+      if (value < 0) return false;
+      if (slash >= 0) {
+        const end = text.length;
+        mask = parseIPv4Range(text, slash + 1, end);
+        if (mask < 0) {
+          // A prefix length of one or two digits (never "0x..." here).
+          const bits = end - slash - 1 <= 2 ? plainNumberRange(text, slash + 1, end) : -1;
+          if (bits < 0 || bits > 32) return false;
+          mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+        }
+      }
+      break;
+    case "port": {
+      if (f.name !== "in_port" || slash >= 0) return false;
+      const p = portFromString(text, portNames);
+      if (p === null) return false;
+      value = p & full;
+      break;
+    }
+    default:
+      return false;
+  }
+  if (!f.maskable && mask !== 0 && mask !== full) return false;
+  if (f.name === "in_port") {
+    m.setFieldBits(F_IN_PORT, value, 0xffffffff);
+    return true;
+  }
+  if (TP_SRC_NAMES.has(f.name)) m.setFieldBits(F_TP_SRC, value, mask);
+  else if (TP_DST_NAMES.has(f.name)) m.setFieldBits(F_TP_DST, value, mask);
+  else if (SET_BY_NAME.has(f.name)) return false;
+  else m.setFieldBits(f.def, value, mask);
+  return true;
 }
 
 /** Reads a field back in OVS's encoding (for learn and checks): value and mask. */

@@ -23,7 +23,7 @@ import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
 import type { Action } from "../openflow/actions.js";
 import { ContentLineCursor, FlowSyntaxError, TextError, withPlace } from "./errors.js";
 import { splitItems, strToU16, strToU64, strToUintDecimal } from "./lex.js";
-import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, type OvsField } from "./mf.js";
+import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, setMatchFieldFast, type OvsField } from "./mf.js";
 import { checkActions, ctValid, parseActionList } from "./parse-actions.js";
 
 export interface ParseFlowOptions {
@@ -163,6 +163,10 @@ function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<
     if (name === "no_readonly_table" || name === "allow_hidden_fields") continue;
     const f = ovsFieldByName(name);
     if (f !== undefined) {
+      if (value !== "" && setMatchFieldFast(match, f, value, opts.portNames)) {
+        uses.push({ f, at: kv.keyAt, token: name });
+        continue;
+      }
       const fv = parseFieldValue(f, value === "" ? "0/0" : value, kv.valueAt, opts.portNames);
       if ((f.name === "ipv6_label" || f.name === "mpls_label") && !isValueValid(f, fv.value)) {
         throw new TextError(kv.valueAt, value, `${value}: value out of range for ${f.name} (OFPBMC_BAD_VALUE)`);
