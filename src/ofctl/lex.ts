@@ -321,6 +321,52 @@ export function plainNumberRange(s: string, from: number, end: number): number {
   return v;
 }
 
+/** parseMac of s[from..end), as a number (48 bits are exact in a double), or -1. */
+export function parseMacRange(s: string, from: number, end: number): number {
+  let v = 0;
+  let i = from;
+  for (let part = 0; part < 6; part++) {
+    if (part > 0 && (i >= end || s.charCodeAt(i++) !== 58)) return -1; // ':'
+    let octet = 0;
+    const start = i;
+    for (let d = digitValue(s.charCodeAt(i)); i < end && d < 16 && i - start < 2; d = digitValue(s.charCodeAt(++i))) octet = octet * 16 + d;
+    if (i === start) return -1;
+    v = v * 256 + octet;
+  }
+  return i === end ? v : -1;
+}
+
+/**
+ * plainNumberRange for up to 64 bits, as two 32-bit halves: "0x" and 1 to
+ * 16 hex digits, or a plain decimal of at most 9 digits. Sets wideHi and
+ * wideLo and returns true, or returns false for any other text.
+ */
+export function plainWideRange(s: string, from: number, end: number): boolean {
+  const n = end - from;
+  if (n > 2 && s.charCodeAt(from) === 48 && (s.charCodeAt(from + 1) | 0x20) === 120) {
+    if (n > 18) return false;
+    let hi = 0;
+    let lo = 0;
+    for (let i = from + 2; i < end; i++) {
+      const d = digitValue(s.charCodeAt(i));
+      if (d >= 16) return false;
+      hi = hi * 16 + (lo >>> 28);
+      lo = ((lo << 4) | d) >>> 0;
+    }
+    wide.hi = hi;
+    wide.lo = lo;
+    return true;
+  }
+  const v = plainNumberRange(s, from, end);
+  if (v < 0) return false;
+  wide.hi = 0;
+  wide.lo = v;
+  return true;
+}
+
+/** What plainWideRange read last. */
+export const wide = { hi: 0, lo: 0 };
+
 /** "xx:xx:xx:xx:xx:xx" (1-2 hex digits each), as a 48-bit bigint, or null. */
 export function parseMac(s: string): bigint | null {
   // 48 bits fit a double exactly: one BigInt at the end.

@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { Match } from "../flow/match.js";
 import { KEY_WORDS } from "../flow/layout.js";
+import { fieldWords } from "../flow/fields.js";
 import { mulberry32 } from "../util/prng.js";
 import { OVS_FIELDS, parseFieldValue, setMatchField, setMatchFieldFast, type OvsField } from "./mf.js";
 
@@ -16,6 +17,8 @@ const PORT_NAMES = new Map([
   ["br0", 0xfffe],
   ["tap1", 7],
 ]);
+
+const hex2 = (n: number): string => (n & 0xff).toString(16).padStart(2, "0");
 
 function texts(f: OvsField, rnd: () => number): string[] {
   const bits = Math.min(32, f.nBytes * 8);
@@ -47,6 +50,16 @@ function texts(f: OvsField, rnd: () => number): string[] {
       `10.0.0.1/0x18`,
       `1.2.3`,
       `1.2.3.4.5`,
+      `fa:16:3e:${hex2(rnd())}:${hex2(rnd())}:${hex2(rnd())}`,
+      `${hex2(rnd())}:${hex2(rnd())}:${hex2(rnd())}:${hex2(rnd())}:${hex2(rnd())}:${hex2(rnd())}/ff:ff:ff:00:00:${hex2(rnd())}`,
+      `1:2:3:4:5:6`,
+      `1:2:3:4:5`,
+      `1:2:3:4:5:6:7`,
+      `01:00:00:00:00:00/01:00:00:00:00:00`,
+      `0x${big().toString(16)}${big().toString(16).padStart(8, "0")}`,
+      `0x${big().toString(16)}${big().toString(16).padStart(8, "0")}/0x${big().toString(16)}${big().toString(16).padStart(8, "0")}`,
+      `0x${(big() & 0xffff).toString(16)}${big().toString(16).padStart(8, "0")}`,
+      `0x1${big().toString(16).padStart(8, "0")}${big().toString(16).padStart(8, "0")}`,
     );
   }
   out.push("0", "00", "0x", "0x0", "*", "", "br0", "tap1", "LOCAL", "65535", "65279", "65280", "4294967295", "4294967296", "1 ", " 1", "1/-1");
@@ -56,10 +69,11 @@ function texts(f: OvsField, rnd: () => number): string[] {
 /** A match with every bit of the field's word set to random values first, so a write that spills over shows. */
 function seeded(f: OvsField, rnd: () => number): Match {
   const m = new Match();
-  const w = f.def.word;
-  const mask = rnd() >>> 0;
-  m.mask[w] = mask;
-  m.value[w] = (rnd() & mask) >>> 0;
+  for (let w = f.def.word; w < f.def.word + fieldWords(f.def); w++) {
+    const mask = rnd() >>> 0;
+    m.mask[w] = mask;
+    m.value[w] = (rnd() & mask) >>> 0;
+  }
   return m;
 }
 
@@ -101,6 +115,9 @@ describe("setMatchFieldFast", () => {
       ["tp_dst", "443"],
       ["tcp_dst", "0x1000/0xf000"],
       ["nw_proto", "6"],
+      ["dl_src", "fa:16:3e:00:01:02"],
+      ["metadata", "0x1f"],
+      ["tun_id", "0x123456789abcdef0/0xffffffff00000000"],
     ];
     for (const [name, text] of cases) {
       const f = OVS_FIELDS.find((x) => x.name === name || x.names.includes(name))!;

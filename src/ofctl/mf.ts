@@ -39,7 +39,7 @@ import {
 import type { SubField } from "../openflow/actions.js";
 import { formatPortName } from "../flow/format.js";
 import { TextError } from "./errors.js";
-import { parseIntString, parseIPv4, parseIPv4Range, parseIPv6, parseMac, plainNumberRange, strToUintDecimal } from "./lex.js";
+import { parseIntString, parseIPv4, parseIPv4Range, parseIPv6, parseMac, parseMacRange, plainNumberRange, plainWideRange, strToUintDecimal, wide } from "./lex.js";
 
 /** How OVS writes a field's values (its enum mf_string). */
 export type MfString =
@@ -784,7 +784,7 @@ const TP_DST_NAMES = new Set(["tcp_dst", "udp_dst", "sctp_dst"]);
  * Where it returns true, the match is what the general path makes of it.
  */
 export function setMatchFieldFast(m: Match, f: OvsField, text: string, portNames?: ReadonlyMap<string, number>): boolean {
-  if (f.nBytes > 4 || f.def.bits > 32) return false;
+  if (f.nBytes > 4 || f.def.bits > 32) return setWideFieldFast(m, f, text);
   const full = f.nBytes === 4 ? 0xffffffff : (1 << (f.nBytes * 8)) - 1;
   const slash = text.indexOf("/");
   const valueEnd = slash < 0 ? text.length : slash;
@@ -833,6 +833,57 @@ export function setMatchFieldFast(m: Match, f: OvsField, text: string, portNames
   else if (TP_DST_NAMES.has(f.name)) m.setFieldBits(F_TP_DST, value, mask);
   else if (SET_BY_NAME.has(f.name)) return false;
   else m.setFieldBits(f.def, value, mask);
+  return true;
+}
+
+/**
+ * setMatchFieldFast for fields of 33 to 64 bits (two key words, most
+ * significant first, as Match.setField writes them): an Ethernet address
+ * with an optional /mask, a plain hex or decimal number with an optional
+ * plain /mask.
+ */
+function setWideFieldFast(m: Match, f: OvsField, text: string): boolean {
+  const def = f.def;
+  if (f.nBytes > 8 || def.bits <= 32 || def.bits > 64 || def.shift !== 0 || SET_BY_NAME.has(f.name)) return false;
+  const fullHi = f.nBytes === 8 ? 0xffffffff : 2 ** (f.nBytes * 8 - 32) - 1;
+  const slash = text.indexOf("/");
+  const valueEnd = slash < 0 ? text.length : slash;
+  let hi: number;
+  let lo: number;
+  let maskHi = fullHi;
+  let maskLo = 0xffffffff;
+  if (f.string === "ethernet") {
+    const v = parseMacRange(text, 0, valueEnd);
+    if (v < 0) return false;
+    hi = Math.floor(v / 2 ** 32);
+    lo = v >>> 0;
+    if (slash >= 0) {
+      const k = parseMacRange(text, slash + 1, text.length);
+      if (k < 0) return false;
+      maskHi = Math.floor(k / 2 ** 32);
+      maskLo = k >>> 0;
+    }
+  } else if (f.string === "hex" || f.string === "decimal") {
+    if (!plainWideRange(text, 0, valueEnd) || wide.hi > fullHi) return false;
+    hi = wide.hi;
+    lo = wide.lo;
+    if (slash >= 0) {
+      if (!plainWideRange(text, slash + 1, text.length) || wide.hi > fullHi) return false;
+      maskHi = wide.hi;
+      maskLo = wide.lo;
+    }
+  } else {
+    return false;
+  }
+  const masked = maskHi !== fullHi || maskLo !== 0xffffffff;
+  if (!f.maskable && masked && (maskHi !== 0 || maskLo !== 0)) return false;
+  // The field's own width: what setField keeps of the value and mask.
+  const bitsHi = def.bits === 64 ? 0xffffffff : 2 ** (def.bits - 32) - 1;
+  maskHi = (maskHi & bitsHi) >>> 0;
+  m.mask[def.word] = maskHi;
+  m.mask[def.word + 1] = maskLo;
+  m.value[def.word] = (hi & maskHi) >>> 0;
+  m.value[def.word + 1] = (lo & maskLo) >>> 0;
   return true;
 }
 
