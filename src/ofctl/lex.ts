@@ -29,13 +29,12 @@ const isItemSkip = (c: number): boolean => c === 44 || c === 32 || c === 9 || c 
 const isKeyEnd = (c: number): boolean => c === 58 || c === 61 || c === 40 || isItemSkip(c);
 
 /**
- * Length of a value up to its end (or the end of `s`), skipping balanced
+ * Length of a value up to its end (or `len`, the end of the text), skipping balanced
  * parentheses: a value after ':' or '=' ends at an item separator, one
  * after '(' at ')'.
  */
-function valueLength(s: string, from: number, inParens: boolean): number {
+function valueLength(s: string, from: number, len: number, inParens: boolean): number {
   let n = 0;
-  const len = s.length;
   while (from + n < len) {
     const c = s.charCodeAt(from + n);
     if (inParens ? c === 41 : isItemSkip(c)) break;
@@ -61,30 +60,75 @@ function valueLength(s: string, from: number, inParens: boolean): number {
  */
 export function splitItems(s: string, base = 0): KeyValue[] {
   const out: KeyValue[] = [];
-  const len = s.length;
-  let pos = 0;
-  for (;;) {
+  const items = new ItemCursor(s, base, s.length);
+  while (items.next()) {
+    out.push({ key: items.key, value: items.value, keyAt: items.keyAt, valueAt: items.valueAt, delim: items.delim });
+  }
+  return out;
+}
+
+/**
+ * splitItems one item at a time, over s[0..end), with no object per item:
+ * after next() returns true, the fields describe the item (as KeyValue's do).
+ */
+export class ItemCursor {
+  key: string;
+  value: string;
+  keyAt: number;
+  valueAt: number;
+  delim: string;
+  private readonly s: string;
+  private readonly base: number;
+  private readonly end: number;
+  private pos: number;
+
+  /** Items of s[0..end), s starting at offset `base` of its line. */
+  constructor(s: string, base: number, end: number) {
+    this.key = "";
+    this.value = "";
+    this.keyAt = 0;
+    this.valueAt = 0;
+    this.delim = "";
+    this.s = s;
+    this.base = base;
+    this.end = end;
+    this.pos = 0;
+  }
+
+  next(): boolean {
+    const s = this.s;
+    const len = this.end;
+    let pos = this.pos;
     while (pos < len && isItemSkip(s.charCodeAt(pos))) pos++;
-    if (pos >= len) return out;
+    if (pos >= len) {
+      this.pos = pos;
+      return false;
+    }
     const keyStart = pos;
     let keyEnd = pos;
     while (keyEnd < len && !isKeyEnd(s.charCodeAt(keyEnd))) keyEnd++;
     const delim = keyEnd < len ? s[keyEnd] : "";
-    const key = s.slice(keyStart, keyEnd);
+    this.key = s.slice(keyStart, keyEnd);
+    this.keyAt = this.base + keyStart;
     pos = keyEnd + (delim !== "" ? 1 : 0);
     if (delim !== ":" && delim !== "=" && delim !== "(") {
-      out.push({ key, value: "", keyAt: base + keyStart, valueAt: base + keyEnd, delim: "" });
-      continue;
+      this.value = "";
+      this.valueAt = this.base + keyEnd;
+      this.delim = "";
+      this.pos = pos;
+      return true;
     }
     const valueStart = pos;
-    let vlen = valueLength(s, valueStart, delim === "(");
+    let vlen = valueLength(s, valueStart, len, delim === "(");
     // "key(x)->y": the value runs on to the next comma (OVS's special case for load/move in learn).
     if (delim === "(" && s[valueStart + vlen] === ")" && s[valueStart + vlen + 1] === "-" && s[valueStart + vlen + 2] === ">") {
-      vlen += valueLength(s, valueStart + vlen, false);
+      vlen += valueLength(s, valueStart + vlen, len, false);
     }
-    const value = s.slice(valueStart, valueStart + vlen);
-    pos = valueStart + vlen + (valueStart + vlen < len ? 1 : 0);
-    out.push({ key, value, keyAt: base + keyStart, valueAt: base + valueStart, delim });
+    this.value = s.slice(valueStart, valueStart + vlen);
+    this.valueAt = this.base + valueStart;
+    this.delim = delim;
+    this.pos = valueStart + vlen + (valueStart + vlen < len ? 1 : 0);
+    return true;
   }
 }
 

@@ -19,10 +19,10 @@
  */
 import { Match } from "../flow/match.js";
 import * as L from "../flow/layout.js";
-import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
+import { newFlowSpec, noFlags, type FlowFlags, type FlowSpec } from "../openflow/flow-spec.js";
 import type { Action } from "../openflow/actions.js";
 import { ContentLineCursor, FlowSyntaxError, TextError, withPlace } from "./errors.js";
-import { splitItems, strToU16, strToU64, strToUintDecimal } from "./lex.js";
+import { ItemCursor, strToU16, strToU64, strToUintDecimal } from "./lex.js";
 import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, setMatchFieldFast, type OvsField } from "./mf.js";
 import { checkActions, ctValid, parseActionList } from "./parse-actions.js";
 
@@ -105,32 +105,50 @@ export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptio
   return out;
 }
 
-interface FieldUse {
-  f: OvsField;
-  at: number;
-  token: string;
+/**
+ * The match fields a line named, for checkPrereqs: field, offset and name
+ * as written, in three columns reused line after line (the parser is not
+ * reentrant: it never calls itself).
+ */
+class FieldUses {
+  count = 0;
+  readonly fields: OvsField[] = [];
+  readonly at: number[] = [];
+  readonly tokens: string[] = [];
+  add(f: OvsField, at: number, token: string): void {
+    this.fields[this.count] = f;
+    this.at[this.count] = at;
+    this.tokens[this.count] = token;
+    this.count++;
+  }
 }
+const fieldUses = new FieldUses();
+
+/** The flags of a line with no flag keyword, shared (and frozen: a flag keyword gets the line its own). */
+const NO_FLAGS: FlowFlags = Object.freeze(noFlags());
 
 /** One flow; with actionsByText, an action text met before reuses its list (see parseFlows). */
 function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<string, Action[]> | null): FlowSpec {
   const match = new Match();
   const spec = newFlowSpec(match);
+  spec.flags = NO_FLAGS;
   spec.table = opts.defaultTable ?? 0;
   // OVS finds the actions at the first "action" in the line, then its '='.
   const actIdx = text.indexOf("action");
   if (actIdx < 0) throw new TextError(0, text, "must specify an action");
   const eq = text.indexOf("=", actIdx + 1);
   if (eq < 0) throw new TextError(actIdx, "action", "must specify an action");
-  const matchText = text.slice(0, actIdx);
   const actText = text.slice(eq + 1);
 
-  const uses: FieldUse[] = [];
+  const uses = fieldUses;
+  uses.count = 0;
   let durationSec = -1;
   let nPackets = -1n;
   let nBytes = -1n;
   let idleAge = -1;
   let hardAge = -1;
-  for (const kv of splitItems(matchText, 0)) {
+  const kv = new ItemCursor(text, 0, actIdx);
+  while (kv.next()) {
     const name = kv.key;
     const value = kv.value;
     const proto = PROTOCOLS.get(name);
@@ -141,22 +159,27 @@ function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<
     }
     if (name === "eth") continue;
     if (name === "send_flow_rem") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.sendFlowRem = true;
       continue;
     }
     if (name === "check_overlap") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.checkOverlap = true;
       continue;
     }
     if (name === "reset_counts") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.resetCounts = true;
       continue;
     }
     if (name === "no_packet_counts") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.noPacketCounts = true;
       continue;
     }
     if (name === "no_byte_counts") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.noByteCounts = true;
       continue;
     }
@@ -164,7 +187,7 @@ function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<
     const f = ovsFieldByName(name);
     if (f !== undefined) {
       if (value !== "" && setMatchFieldFast(match, f, value, opts.portNames)) {
-        uses.push({ f, at: kv.keyAt, token: name });
+        uses.add(f, kv.keyAt, name);
         continue;
       }
       const fv = parseFieldValue(f, value === "" ? "0/0" : value, kv.valueAt, opts.portNames);
@@ -172,7 +195,7 @@ function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<
         throw new TextError(kv.valueAt, value, `${value}: value out of range for ${f.name} (OFPBMC_BAD_VALUE)`);
       }
       setMatchField(match, f, fv.value, fv.mask);
-      uses.push({ f, at: kv.keyAt, token: name });
+      uses.add(f, kv.keyAt, name);
       continue;
     }
     if (name.includes("[")) {
@@ -277,7 +300,7 @@ const F_NW_PROTO = field("nw_proto");
  * those of OVS's match normalization (what it would silently drop), plus the
  * conntrack tuple fields, which its switch refuses.
  */
-function checkPrereqs(m: Match, uses: FieldUse[]): void {
+function checkPrereqs(m: Match, uses: FieldUses): void {
   const dl = m.mask[L.W_DL_TYPE] & 0xffff ? m.value[L.W_DL_TYPE] & 0xffff : 0;
   const nwProto = m.mask[L.W_NW] & 0xff ? m.value[L.W_NW] & 0xff : 0;
   const tpSrc = m.value[L.W_TP] >>> 16;
@@ -291,10 +314,11 @@ function checkPrereqs(m: Match, uses: FieldUse[]): void {
   const later = ((m.value[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
   const icmp6 = isIp6 && nwProto === L.IPPROTO_ICMPV6;
   const nd = icmp6 && (tpSrc === 135 || tpSrc === 136);
-  for (const u of uses) {
+  for (let i = 0; i < uses.count; i++) {
+    const f = uses.fields[i];
     let ok = true;
     let needs = "";
-    switch (u.f.name) {
+    switch (f.name) {
       case "ip_src":
       case "ip_dst":
       case "arp_spa":
@@ -378,12 +402,13 @@ function checkPrereqs(m: Match, uses: FieldUse[]): void {
         break;
     }
     // OVS's switch also refuses TCP, UDP and SCTP fields on fragments other than the first.
-    if (ok && later && (u.f.prereq === "tcp" || u.f.prereq === "udp" || u.f.prereq === "sctp")) {
+    if (ok && later && (f.prereq === "tcp" || f.prereq === "udp" || f.prereq === "sctp")) {
       ok = false;
       needs = "a first or unfragmented packet: not with nw_frag=later";
     }
-    if (!ok && fieldIsSet(m, u.f)) {
-      throw new TextError(u.at, u.token, `prerequisites not met for matching ${u.token} (needs ${needs})`);
+    if (!ok && fieldIsSet(m, f)) {
+      const token = uses.tokens[i];
+      throw new TextError(uses.at[i], token, `prerequisites not met for matching ${token} (needs ${needs})`);
     }
   }
 }
