@@ -669,7 +669,7 @@ export class Subtable<R extends Valued> {
       let i = hash & m;
       while (hashes[i] !== 0) i = (i + 1) & m;
       hashes[i] = hash;
-      values.set(oldValue.subarray(o * n, o * n + n), i * n);
+      for (let j = 0; j < n; j++) values[i * n + j] = oldValue[o * n + j];
       this.slotPriority[i] = oldPriority[o];
       this.slotSeq[i] = oldSeq[o];
       this.slotTop[i] = oldTop[o];

@@ -18,6 +18,8 @@
  *   switch rejects them with OFPBMC_BAD_VALUE).
  */
 import { Match } from "../flow/match.js";
+import { KEY_WORDS } from "../flow/layout.js";
+import { SharedMasks } from "./masks.js";
 import * as L from "../flow/layout.js";
 import { newFlowSpec, noFlags, type FlowFlags, type FlowSpec } from "../openflow/flow-spec.js";
 import type { Action } from "../openflow/actions.js";
@@ -87,16 +89,17 @@ const ACTION_TEXTS_CACHED_MAX = 65_536;
  * are skipped. The first bad line throws and nothing is returned.
  * Flows whose action text is the same share one (read-only) action list:
  * actions are never changed in place, and parsing and keeping one list per
- * line made a third of a large file's load time.
+ * line made a third of a large file's load time. Flows with equal masks
+ * share one mask array (SharedMasks): the returned matches are read-only.
  */
 export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptions = {}): FlowSpec[] {
   const out: FlowSpec[] = [];
   const lines = new ContentLineCursor(fileText);
-  const actionsByText = new Map<string, Action[]>();
+  const shared: FileShared = { actionsByText: new Map(), masks: new SharedMasks() };
   for (let line = lines.next(); line !== null; line = lines.next()) {
     try {
-      if (actionsByText.size >= ACTION_TEXTS_CACHED_MAX) actionsByText.clear();
-      out.push(parseFlowText(line, opts, actionsByText));
+      if (shared.actionsByText.size >= ACTION_TEXTS_CACHED_MAX) shared.actionsByText.clear();
+      out.push(parseFlowText(line, opts, shared));
     } catch (e) {
       if (e instanceof TextError) throw new FlowSyntaxError(fileName, lines.number, e.at + 1, e.token, e.message);
       throw e;
@@ -127,9 +130,24 @@ const fieldUses = new FieldUses();
 /** The flags of a line with no flag keyword, shared (and frozen: a flag keyword gets the line its own). */
 const NO_FLAGS: FlowFlags = Object.freeze(noFlags());
 
-/** One flow; with actionsByText, an action text met before reuses its list (see parseFlows). */
-function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<string, Action[]> | null): FlowSpec {
-  const match = new Match();
+/**
+ * The match a line is parsed into, reused line after line; parseFlowText
+ * copies it out at the end (the value into a new Match, the mask shared
+ * when parseFlows gives SharedMasks).
+ */
+const lineMatch = new Match(new Uint32Array(KEY_WORDS), new Uint32Array(KEY_WORDS));
+
+/** What parseFlows shares among its lines (see parseFlows); parseFlow shares nothing. */
+interface FileShared {
+  actionsByText: Map<string, Action[]>;
+  masks: SharedMasks;
+}
+
+/** One flow; with `shared`, parts equal to another line's are shared with it (see parseFlows). */
+function parseFlowText(text: string, opts: ParseFlowOptions, shared: FileShared | null): FlowSpec {
+  const match = lineMatch;
+  match.value.fill(0);
+  match.mask.fill(0);
   const spec = newFlowSpec(match);
   spec.flags = NO_FLAGS;
   spec.table = opts.defaultTable ?? 0;
@@ -244,8 +262,11 @@ function parseFlowText(text: string, opts: ParseFlowOptions, actionsByText: Map<
     }
   }
   checkPrereqs(match, uses);
-  spec.match = match;
-  spec.actions = actionsFor(actText, eq + 1, match, spec.table, opts, actionsByText);
+  const kept = shared === null ? new Match() : new Match(undefined, shared.masks.intern(match.mask));
+  kept.value.set(match.value);
+  if (shared === null) kept.mask.set(match.mask);
+  spec.match = kept;
+  spec.actions = actionsFor(actText, eq + 1, kept, spec.table, opts, shared === null ? null : shared.actionsByText);
   if (nPackets >= 0n || nBytes >= 0n || durationSec >= 0) {
     spec.stats = {
       durationSec: Number.isFinite(durationSec) && durationSec >= 0 ? durationSec : 0,
