@@ -115,6 +115,14 @@ export class Classifier<R extends ClsRule> {
   private cmHi: Int32Array;
   /** The subtable findSubtable found last (null when none or removed since). */
   private lastFound: Subtable<R> | null;
+  /**
+   * Subtables by the identity of mask arrays findSubtable was given: parsed
+   * flows share their mask arrays (ofctl's SharedMasks), so most adds find
+   * their subtable without hashing the mask. An entry whose subtable has
+   * since been removed (no rules), or whose array now holds another mask,
+   * is ignored.
+   */
+  private readonly byMaskObject: WeakMap<Uint32Array, Subtable<R>>;
 
   constructor(opts: ClassifierOptions = {}) {
     const fields = opts.prefixFields ?? defaultPrefixFields();
@@ -135,6 +143,7 @@ export class Classifier<R extends ClsRule> {
     this.cmLo = new Int32Array(16);
     this.cmHi = new Int32Array(16);
     this.lastFound = null;
+    this.byMaskObject = new WeakMap();
   }
 
   /** Rules in the classifier. */
@@ -202,10 +211,11 @@ export class Classifier<R extends ClsRule> {
       else list.push(st);
       this.subtables.push(st);
       this.lastFound = st;
+      this.byMaskObject.set(mask, st);
     }
-    const same = st.find(value, rule.priority);
+    // An insert has no rule to displace (link asserts it), so it skips this probe.
+    const same = replacing ? st.find(value, rule.priority) : null;
     if (same !== null) {
-      assert(replacing, "insert of a rule identical to one in the classifier");
       const old = same.rule;
       this.entries.delete(old);
       if (same.conj !== null) this.conjCount--;
@@ -491,15 +501,22 @@ export class Classifier<R extends ClsRule> {
   }
 
   private findSubtable(mask: Uint32Array): Subtable<R> | null {
+    // Compared all the same: a caller may reuse a mask array for other masks.
+    const known = this.byMaskObject.get(mask);
+    if (known !== undefined && known.ruleCount > 0 && sameMask(known.mask, mask)) return known;
     // An add looks the mask up twice (the same-rule check, then the insert),
     // and flows files group rules of one shape: try the last answer first.
     const last = this.lastFound;
-    if (last !== null && (last.mask === mask || sameMask(last.mask, mask))) return last;
+    if (last !== null && sameMask(last.mask, mask)) {
+      this.byMaskObject.set(mask, last);
+      return last;
+    }
     const list = this.byMask.get(maskHash(mask));
     if (list !== undefined) {
       for (const st of list) {
         if (sameMask(st.mask, mask)) {
           this.lastFound = st;
+          this.byMaskObject.set(mask, st);
           return st;
         }
       }

@@ -471,7 +471,7 @@ export class Subtable<R extends Valued> {
       prev = e;
       e = e.next;
     }
-    assert(e === null || e.priority !== entry.priority, "one entry per value and priority");
+    assert(e === null || e.priority !== entry.priority, "insert of a rule identical to one in the classifier");
     entry.next = e;
     if (prev !== null) {
       prev.next = entry;

@@ -16,9 +16,23 @@ const MASKS_SHARED_MAX = 4096;
 export class SharedMasks {
   private readonly byHash = new Map<number, Uint32Array[]>();
   private count = 0;
+  /** The mask intern returned last: lines of one shape often come together. */
+  private last: Uint32Array | null = null;
 
   /** The shared copy of `mask` (words 0..KEY_WORDS-1), made on first sight. */
   intern(mask: Uint32Array): Uint32Array {
+    const last = this.last;
+    if (last !== null) {
+      let w = 0;
+      while (w < KEY_WORDS && last[w] === mask[w]) w++;
+      if (w === KEY_WORDS) return last;
+    }
+    const found = this.find(mask);
+    this.last = found;
+    return found;
+  }
+
+  private find(mask: Uint32Array): Uint32Array {
     let h = 0;
     for (let w = 0; w < KEY_WORDS; w++) h = (Math.imul(h, 31) + mask[w]) | 0;
     const list = this.byHash.get(h);

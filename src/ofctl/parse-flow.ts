@@ -129,6 +129,8 @@ const fieldUses = new FieldUses();
 
 /** The flags of a line with no flag keyword, shared (and frozen: a flag keyword gets the line its own). */
 const NO_FLAGS: FlowFlags = Object.freeze(noFlags());
+/** A placeholder until the line's actions are parsed (never returned). */
+const NO_ACTIONS: Action[] = [];
 
 /**
  * The match a line is parsed into, reused line after line; parseFlowText
@@ -148,8 +150,7 @@ function parseFlowText(text: string, opts: ParseFlowOptions, shared: FileShared 
   const match = lineMatch;
   match.value.fill(0);
   match.mask.fill(0);
-  const spec = newFlowSpec(match);
-  spec.flags = NO_FLAGS;
+  const spec = newFlowSpec(match, NO_FLAGS, NO_ACTIONS);
   spec.table = opts.defaultTable ?? 0;
   // OVS finds the actions at the first "action" in the line, then its '='.
   const actIdx = text.indexOf("action");
