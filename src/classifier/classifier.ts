@@ -338,8 +338,34 @@ export class Classifier<R extends ClsRule> {
    */
   lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
     if (this.conjCount !== 0) return this.lookupConjunctive(keys, base, wc, wcBase);
-    const entry = this.lookupHard(keys, base, wc, wcBase, false);
-    return entry === null ? null : entry.rule;
+    return this.lookupPlain(keys, base, wc, wcBase);
+  }
+
+  /**
+   * lookupHard when no rule is a clause flow: the winner is tracked as
+   * (subtable, slot), so a hit reads only the slot's priority (and its seq
+   * on a tie); the entry is read once, for the answer.
+   */
+  private lookupPlain(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
+    const subtables = this.subtables;
+    const n = subtables.length;
+    let bestSt: Subtable<R> | null = null;
+    let bestSlot = -1;
+    let bestPriority = -Infinity;
+    if (wc !== null) this.tracker.begin();
+    for (let i = 0; i < n; i++) {
+      const st = subtables[i];
+      if (st.maxPriority < bestPriority) break;
+      const slot = wc === null ? st.lookup(keys, base) : st.lookupWc(keys, base, wc, wcBase);
+      if (slot < 0) continue;
+      const p = st.priorityAt(slot);
+      if (p < bestPriority) continue;
+      if (p === bestPriority && st.seqAt(slot) < bestSt!.seqAt(bestSlot)) continue;
+      bestSt = st;
+      bestSlot = slot;
+      bestPriority = p;
+    }
+    return bestSt === null ? null : bestSt.entryAt(bestSlot).rule;
   }
 
   /**
