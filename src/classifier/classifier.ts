@@ -220,7 +220,7 @@ export class Classifier<R extends ClsRule> {
       this.entries.delete(old);
       if (same.conj !== null) this.conjCount--;
       same.conj = null;
-      same.rule = rule;
+      st.setRule(same, rule);
       this.entries.set(rule, same);
       return old;
     }
@@ -365,7 +365,7 @@ export class Classifier<R extends ClsRule> {
       bestSlot = slot;
       bestPriority = p;
     }
-    return bestSt === null ? null : bestSt.entryAt(bestSlot).rule;
+    return bestSt === null ? null : bestSt.ruleAt(bestSlot);
   }
 
   /**

@@ -266,6 +266,8 @@ export class Subtable<R extends Valued> {
   /** The tie-break, as a double so it never wraps. */
   private slotSeq: Float64Array;
   private slotTop: (ClsEntry<R> | null)[];
+  /** slotTop[i].rule, so a lookup's answer is one load away (setRule keeps it when a rule is replaced). */
+  private slotRule: (R | null)[];
   private slotMask: number;
   /** Distinct masked values (used slots). */
   valueCount: number;
@@ -317,6 +319,7 @@ export class Subtable<R extends Valued> {
     this.slotPriority = new Int32Array(RULE_SLOTS_MIN);
     this.slotSeq = new Float64Array(RULE_SLOTS_MIN);
     this.slotTop = new Array<ClsEntry<R> | null>(RULE_SLOTS_MIN).fill(null);
+    this.slotRule = new Array<R | null>(RULE_SLOTS_MIN).fill(null);
     this.slotMask = RULE_SLOTS_MIN - 1;
     this.valueCount = 0;
     this.ruleCount = 0;
@@ -412,6 +415,18 @@ export class Subtable<R extends Valued> {
     return this.slotTop[slot]!;
   }
 
+  /** The rule of the best entry of a slot a lookup returned. */
+  ruleAt(slot: number): R {
+    return this.slotRule[slot]!;
+  }
+
+  /** Puts `rule` in place of an entry's rule (same match and priority). */
+  setRule(entry: ClsEntry<R>, rule: R): void {
+    entry.rule = rule;
+    const i = this.slotOfValue(this.hashValue(rule.match.value), rule.match.value);
+    if (this.slotTop[i] === entry) this.slotRule[i] = rule;
+  }
+
   /** Slots of the rule table, used or not: topAt(0 .. slotsLength-1) visits every value. */
   get slotsLength(): number {
     return this.slotTop.length;
@@ -478,6 +493,7 @@ export class Subtable<R extends Valued> {
       return false;
     }
     this.slotTop[i] = entry;
+    this.slotRule[i] = entry.rule;
     this.slotPriority[i] = entry.priority;
     this.slotSeq[i] = entry.seq;
     return true;
@@ -503,6 +519,7 @@ export class Subtable<R extends Valued> {
     }
     if (next !== null) {
       this.slotTop[i] = next;
+      this.slotRule[i] = next.rule;
       this.slotPriority[i] = next.priority;
       this.slotSeq[i] = next.seq;
       return true;
@@ -534,11 +551,13 @@ export class Subtable<R extends Valued> {
         this.slotPriority[hole] = this.slotPriority[j];
         this.slotSeq[hole] = this.slotSeq[j];
         this.slotTop[hole] = this.slotTop[j];
+        this.slotRule[hole] = this.slotRule[j];
         hole = j;
       }
     }
     hashes[hole] = 0;
     this.slotTop[hole] = null;
+    this.slotRule[hole] = null;
     this.valueCount--;
     if (this.slotTop.length > RULE_SLOTS_MIN && this.valueCount * 8 < this.slotTop.length) {
       this.resize(this.slotTop.length / 2);
@@ -647,6 +666,7 @@ export class Subtable<R extends Valued> {
     this.slotPriority[i] = top.priority;
     this.slotSeq[i] = top.seq;
     this.slotTop[i] = top;
+    this.slotRule[i] = top.rule;
   }
 
   /** Rehashes into `slots` slots, moving each slot's columns as they are (the entries are not read). */
@@ -656,12 +676,14 @@ export class Subtable<R extends Valued> {
     const oldPriority = this.slotPriority;
     const oldSeq = this.slotSeq;
     const oldTop = this.slotTop;
+    const oldRule = this.slotRule;
     const n = this.words.length;
     const hashes = new Int32Array(slots);
     const values = new Int32Array(slots * n);
     this.slotPriority = new Int32Array(slots);
     this.slotSeq = new Float64Array(slots);
     this.slotTop = new Array<ClsEntry<R> | null>(slots).fill(null);
+    this.slotRule = new Array<R | null>(slots).fill(null);
     const m = slots - 1;
     for (let o = 0; o < oldHash.length; o++) {
       const hash = oldHash[o];
@@ -673,6 +695,7 @@ export class Subtable<R extends Valued> {
       this.slotPriority[i] = oldPriority[o];
       this.slotSeq[i] = oldSeq[o];
       this.slotTop[i] = oldTop[o];
+      this.slotRule[i] = oldRule[o];
     }
     this.slotHash = hashes;
     this.slotValue = values;
