@@ -806,3 +806,33 @@ describe("PrefixTrie", () => {
     expect(prefixLength(new Uint32Array([0xffffffff, 0, 1, 0]), 0, 128)).toBe(0);
   });
 });
+
+describe("rules that share mask arrays", () => {
+  it("finds the right subtable when one mask array serves several rules, and after it is reused for another mask", () => {
+    const cls = new Classifier<Rule>();
+    const shared = match({ ip_dst: [0n, prefix32(24)], eth_type: 0x0800n }).mask;
+    const a = new Rule(new Match(match({ ip_dst: ip("10.0.0.0"), eth_type: 0x0800n }).value, shared), 10, "a");
+    const b = new Rule(new Match(match({ ip_dst: ip("10.0.1.0"), eth_type: 0x0800n }).value, shared), 10, "b");
+    cls.insert(a);
+    cls.insert(b);
+    expect(cls.subtableCount).toBe(1);
+    expect(cls.lookup(key({ ip_dst: ip("10.0.1.7"), eth_type: 0x0800n }), 0, newWc(), 0)).toBe(b);
+    expect(cls.findExact(b.match, 10)).toBe(b);
+    // A rule with its own copy of the /24 mask keeps the /24 subtable alive.
+    const keep = new Rule(match({ ip_dst: [ip("10.9.9.0"), prefix32(24)], eth_type: 0x0800n }), 1, "keep");
+    cls.insert(keep);
+    cls.remove(a);
+    cls.remove(b);
+    // The same array now holds a /16 mask: a rule using it must go to a /16 subtable.
+    shared.set(match({ ip_dst: [0n, prefix32(16)], eth_type: 0x0800n }).mask);
+    const c = new Rule(new Match(match({ ip_dst: ip("10.1.0.0"), eth_type: 0x0800n }).value, shared), 5, "c");
+    cls.insert(c);
+    const d = new Rule(match({ ip_dst: [ip("10.2.0.0"), prefix32(24)], eth_type: 0x0800n }), 5, "d");
+    cls.insert(d);
+    expect(cls.subtableCount).toBe(2);
+    expect(cls.lookup(key({ ip_dst: ip("10.1.200.1"), eth_type: 0x0800n }), 0, newWc(), 0)).toBe(c);
+    expect(cls.lookup(key({ ip_dst: ip("10.9.9.9"), eth_type: 0x0800n }), 0, newWc(), 0)).toBe(keep);
+    expect(cls.lookup(key({ ip_dst: ip("10.2.0.1"), eth_type: 0x0800n }), 0, newWc(), 0)).toBe(d);
+    expect(cls.findExact(d.match, 5)).toBe(d);
+  });
+});

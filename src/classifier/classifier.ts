@@ -92,7 +92,7 @@ function sameMask(a: Uint32Array, b: Uint32Array): boolean {
 }
 
 /** Priority descending, then slot creation ascending: iteration and selection order. */
-const byPriorityThenSeq = <R>(a: ClsEntry<R>, b: ClsEntry<R>): number => b.priority - a.priority || a.seq - b.seq;
+const byPriorityThenSeq = <R extends ClsRule>(a: ClsEntry<R>, b: ClsEntry<R>): number => b.priority - a.priority || a.seq - b.seq;
 
 export class Classifier<R extends ClsRule> {
   private readonly tracker: PrefixTracker;
@@ -115,6 +115,14 @@ export class Classifier<R extends ClsRule> {
   private cmHi: Int32Array;
   /** The subtable findSubtable found last (null when none or removed since). */
   private lastFound: Subtable<R> | null;
+  /**
+   * Subtables by the identity of mask arrays findSubtable was given: parsed
+   * flows share their mask arrays (ofctl's SharedMasks), so most adds find
+   * their subtable without hashing the mask. An entry whose subtable has
+   * since been removed (no rules), or whose array now holds another mask,
+   * is ignored.
+   */
+  private readonly byMaskObject: WeakMap<Uint32Array, Subtable<R>>;
 
   constructor(opts: ClassifierOptions = {}) {
     const fields = opts.prefixFields ?? defaultPrefixFields();
@@ -135,6 +143,7 @@ export class Classifier<R extends ClsRule> {
     this.cmLo = new Int32Array(16);
     this.cmHi = new Int32Array(16);
     this.lastFound = null;
+    this.byMaskObject = new WeakMap();
   }
 
   /** Rules in the classifier. */
@@ -202,26 +211,21 @@ export class Classifier<R extends ClsRule> {
       else list.push(st);
       this.subtables.push(st);
       this.lastFound = st;
+      this.byMaskObject.set(mask, st);
     }
-    const head = st.addHead(value);
-    const list = head.entries;
-    let i = 0;
-    while (i < list.length && list[i].priority > rule.priority) i++;
-    if (i < list.length && list[i].priority === rule.priority) {
-      assert(replacing, "insert of a rule identical to one in the classifier");
-      const slot = list[i];
-      const old = slot.rule;
+    // An insert has no rule to displace (link asserts it), so it skips this probe.
+    const same = replacing ? st.find(value, rule.priority) : null;
+    if (same !== null) {
+      const old = same.rule;
       this.entries.delete(old);
-      if (slot.conj !== null) this.conjCount--;
-      slot.conj = null;
-      slot.rule = rule;
-      this.entries.set(rule, slot);
+      if (same.conj !== null) this.conjCount--;
+      same.conj = null;
+      st.setRule(same, rule);
+      this.entries.set(rule, same);
       return old;
     }
-    const entry = new ClsEntry<R>(rule, rule.priority, this.seqNext++, head, st);
-    if (list.length === 0) head.entries = [entry];
-    else list.splice(i, 0, entry);
-    if (i === 0) st.refreshTop(head);
+    const entry = new ClsEntry<R>(rule, rule.priority, this.seqNext++, st);
+    st.link(entry);
     this.entries.set(rule, entry);
     st.ruleCount++;
     if (rule.priority > st.maxPriority) {
@@ -241,11 +245,7 @@ export class Classifier<R extends ClsRule> {
     this.entries.delete(rule);
     if (entry.conj !== null) this.conjCount--;
     const st = entry.subtable;
-    const list = entry.head.entries;
-    const i = list.indexOf(entry);
-    list.splice(i, 1);
-    if (list.length === 0) st.removeHead(entry.head);
-    else if (i === 0) st.refreshTop(entry.head);
+    st.unlink(entry);
     st.ruleCount--;
     if (st.ruleCount === 0) {
       const list = this.byMask.get(st.maskHash)!;
@@ -264,10 +264,8 @@ export class Classifier<R extends ClsRule> {
   findExact(match: Match, priority: number): R | null {
     const st = this.findSubtable(match.mask);
     if (st === null) return null;
-    const head = st.findValue(match.value);
-    if (head === null) return null;
-    for (const e of head.entries) if (e.priority === priority) return e.rule;
-    return null;
+    const e = st.find(match.value, priority);
+    return e === null ? null : e.rule;
   }
 
   /**
@@ -292,17 +290,18 @@ export class Classifier<R extends ClsRule> {
       }
       if (!covers) continue;
       if (same) {
-        const head = st.findValue(match.value);
-        if (head !== null) found.push(...head.entries);
+        for (let e = st.findTop(match.value); e !== null; e = e.next) found.push(e);
         continue;
       }
-      for (const head of st.heads()) {
+      for (let i = 0; i < st.slotsLength; i++) {
+        const top = st.topAt(i);
+        if (top === null) continue;
         let agrees = true;
         for (let j = 0; j < st.words.length && agrees; j++) {
           const w = st.words[j];
-          agrees = ((head.value[j] & match.mask[w]) >>> 0) === match.value[w];
+          agrees = ((st.valueWordAt(i, j) & match.mask[w]) >>> 0) === match.value[w];
         }
-        if (agrees) found.push(...head.entries);
+        if (agrees) for (let e: ClsEntry<R> | null = top; e !== null; e = e.next) found.push(e);
       }
     }
     return found.sort(byPriorityThenSeq).map((e) => e.rule);
@@ -316,12 +315,14 @@ export class Classifier<R extends ClsRule> {
   overlaps(match: Match, priority: number): boolean {
     for (const st of this.subtables) {
       if (st.maxPriority < priority) break;
-      for (const head of st.heads()) {
-        if (!head.entries.some((e) => e.priority === priority)) continue;
+      for (let i = 0; i < st.slotsLength; i++) {
+        let e = st.topAt(i);
+        while (e !== null && e.priority > priority) e = e.next;
+        if (e === null || e.priority !== priority) continue;
         let agree = true;
         for (let j = 0; j < st.words.length && agree; j++) {
           const w = st.words[j];
-          agree = ((head.value[j] ^ match.value[w]) & st.masks[j] & match.mask[w]) === 0;
+          agree = ((st.valueWordAt(i, j) ^ match.value[w]) & st.masks[j] & match.mask[w]) === 0;
         }
         if (agree) return true;
       }
@@ -337,8 +338,34 @@ export class Classifier<R extends ClsRule> {
    */
   lookup(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
     if (this.conjCount !== 0) return this.lookupConjunctive(keys, base, wc, wcBase);
-    const entry = this.lookupHard(keys, base, wc, wcBase, false);
-    return entry === null ? null : entry.rule;
+    return this.lookupPlain(keys, base, wc, wcBase);
+  }
+
+  /**
+   * lookupHard when no rule is a clause flow: the winner is tracked as
+   * (subtable, slot), so a hit reads only the slot's priority (and its seq
+   * on a tie); the entry is read once, for the answer.
+   */
+  private lookupPlain(keys: Uint32Array, base: number, wc: Uint32Array | null, wcBase: number): R | null {
+    const subtables = this.subtables;
+    const n = subtables.length;
+    let bestSt: Subtable<R> | null = null;
+    let bestSlot = -1;
+    let bestPriority = -Infinity;
+    if (wc !== null) this.tracker.begin();
+    for (let i = 0; i < n; i++) {
+      const st = subtables[i];
+      if (st.maxPriority < bestPriority) break;
+      const slot = wc === null ? st.lookup(keys, base) : st.lookupWc(keys, base, wc, wcBase);
+      if (slot < 0) continue;
+      const p = st.priorityAt(slot);
+      if (p < bestPriority) continue;
+      if (p === bestPriority && st.seqAt(slot) < bestSt!.seqAt(bestSlot)) continue;
+      bestSt = st;
+      bestSlot = slot;
+      bestPriority = p;
+    }
+    return bestSt === null ? null : bestSt.ruleAt(bestSlot);
   }
 
   /**
@@ -457,13 +484,11 @@ export class Classifier<R extends ClsRule> {
       for (let i = 0; i < nSoft; i++) {
         const e = soft[i]!;
         if (e.priority !== softPriority) continue;
-        const list = e.head.entries;
-        const next = list.indexOf(e) + 1;
-        if (next === list.length) {
+        const lower = e.next;
+        if (lower === null) {
           soft[i] = null;
           continue;
         }
-        const lower = list[next];
         if (lower.conj !== null) {
           soft[i] = lower;
           continue;
@@ -502,15 +527,22 @@ export class Classifier<R extends ClsRule> {
   }
 
   private findSubtable(mask: Uint32Array): Subtable<R> | null {
+    // Compared all the same: a caller may reuse a mask array for other masks.
+    const known = this.byMaskObject.get(mask);
+    if (known !== undefined && known.ruleCount > 0 && sameMask(known.mask, mask)) return known;
     // An add looks the mask up twice (the same-rule check, then the insert),
     // and flows files group rules of one shape: try the last answer first.
     const last = this.lastFound;
-    if (last !== null && (last.mask === mask || sameMask(last.mask, mask))) return last;
+    if (last !== null && sameMask(last.mask, mask)) {
+      this.byMaskObject.set(mask, last);
+      return last;
+    }
     const list = this.byMask.get(maskHash(mask));
     if (list !== undefined) {
       for (const st of list) {
         if (sameMask(st.mask, mask)) {
           this.lastFound = st;
+          this.byMaskObject.set(mask, st);
           return st;
         }
       }

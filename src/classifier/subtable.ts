@@ -2,9 +2,10 @@
  * One subtable of the classifier: every rule whose match has one given mask
  * (tuple space search, as in the NSDI 2015 Open vSwitch paper).
  *
- * Invariant: rules with equal masked values share one Head, which lists them
- * by priority, highest first, with no two of equal priority; the subtable
- * holds at most one Head per masked value, so a key matches at most one Head.
+ * Invariant: rules with equal masked values share one slot of the rule
+ * table, which holds the best of them; the rest hang from it by `next`, by
+ * priority, highest first, with no two of equal priority. A key matches at
+ * most one slot.
  *
  * Design:
  * - The mask's nonzero words are listed once, in stage order (metadata, L2,
@@ -75,26 +76,34 @@ export function hashFinish(h: number, n: number): number {
   return h ^ (h >>> 16) || 1;
 }
 
-/** What a classifier keeps per rule: its slot in a Head. */
-export class ClsEntry<R> {
-  /** Replaced in place when an identical rule takes the slot. */
+/**
+ * What a classifier keeps per rule. A rule's masked value is read from its
+ * match: entries hold no copy of it (a 100k-flow table made one object and
+ * one typed array per value, and loading spent a third of its time in GC).
+ */
+export class ClsEntry<R extends { readonly match: { readonly value: Uint32Array } }> {
+  /** Replaced in place when an identical rule takes the entry. */
   rule: R;
   readonly priority: number;
-  /** Insertion order of the slot: ties and iteration order use it. */
+  /** Insertion order of the entry: ties and iteration order use it. */
   readonly seq: number;
-  readonly head: Head<R>;
+  /** The next lower-priority entry with the same masked value, or null. */
+  next: ClsEntry<R> | null;
   readonly subtable: Subtable<R>;
   /** The rule's conjunction clauses when it is a clause flow (its actions are only conjunction(...)), else null. */
   conj: ConjSet | null;
-  constructor(rule: R, priority: number, seq: number, head: Head<R>, subtable: Subtable<R>) {
+  constructor(rule: R, priority: number, seq: number, subtable: Subtable<R>) {
     this.rule = rule;
     this.priority = priority;
     this.seq = seq;
-    this.head = head;
+    this.next = null;
     this.subtable = subtable;
     this.conj = null;
   }
 }
+
+/** What a subtable needs of a rule: the masked value, in full-key layout. */
+type Valued = { readonly match: { readonly value: Uint32Array } };
 
 /** One conjunction(id, k/n) action of a clause flow; clause is k, from 1. */
 export interface Conjunction {
@@ -130,24 +139,6 @@ export class ConjSet {
       if (c.nClauses < min) min = c.nClauses;
     }
     this.minClauses = min;
-  }
-}
-
-/** The rules of one subtable that share one masked value. */
-export class Head<R> {
-  readonly hash: number;
-  /** The masked value, one word per word of the subtable's mask. */
-  readonly value: Int32Array;
-  /**
-   * Highest priority first; never empty while the Head is in the table.
-   * Replaced by a one-element array for the first rule: most Heads hold
-   * one rule, and a grown array would reserve room for 16.
-   */
-  entries: ClsEntry<R>[];
-  constructor(hash: number, value: Int32Array) {
-    this.hash = hash;
-    this.value = value;
-    this.entries = [];
   }
 }
 
@@ -247,7 +238,7 @@ class CountIndex {
 
 const RULE_SLOTS_MIN = 8;
 
-export class Subtable<R> {
+export class Subtable<R extends Valued> {
   /** Creation order: breaks ties between subtables of equal max priority. */
   readonly id: number;
   /** The mask, as a full key (shared by no one else). */
@@ -264,19 +255,22 @@ export class Subtable<R> {
 
   /**
    * Rule table, parallel arrays indexed by slot: the hash (0 = empty), the
-   * masked value (nWords words per slot), the priority and seq of the Head's
-   * best rule, and the Head. A miss reads only hashes; a hit ranks by
-   * priority without touching the Head, which is read only for the lookup's
-   * final answer.
+   * masked value (nWords words per slot), the priority and seq of the
+   * value's best entry, and that entry. A miss reads only hashes; a hit
+   * ranks by priority without touching the entry, which is read only for
+   * the lookup's final answer.
    */
   private slotHash: Int32Array;
   private slotValue: Int32Array;
   private slotPriority: Int32Array;
   /** The tie-break, as a double so it never wraps. */
   private slotSeq: Float64Array;
-  private slotHead: (Head<R> | null)[];
+  private slotTop: (ClsEntry<R> | null)[];
+  /** slotTop[i].rule, so a lookup's answer is one load away (setRule keeps it when a rule is replaced). */
+  private slotRule: (R | null)[];
   private slotMask: number;
-  headCount: number;
+  /** Distinct masked values (used slots). */
+  valueCount: number;
   ruleCount: number;
   /** Highest priority of any rule, and how many rules have it. */
   maxPriority: number;
@@ -324,9 +318,10 @@ export class Subtable<R> {
     this.slotValue = new Int32Array(RULE_SLOTS_MIN * words.length);
     this.slotPriority = new Int32Array(RULE_SLOTS_MIN);
     this.slotSeq = new Float64Array(RULE_SLOTS_MIN);
-    this.slotHead = new Array<Head<R> | null>(RULE_SLOTS_MIN).fill(null);
+    this.slotTop = new Array<ClsEntry<R> | null>(RULE_SLOTS_MIN).fill(null);
+    this.slotRule = new Array<R | null>(RULE_SLOTS_MIN).fill(null);
     this.slotMask = RULE_SLOTS_MIN - 1;
-    this.headCount = 0;
+    this.valueCount = 0;
     this.ruleCount = 0;
     this.maxPriority = -Infinity;
     this.maxCount = 0;
@@ -354,7 +349,7 @@ export class Subtable<R> {
   }
 
   /**
-   * Finds the Head a key matches, recording in wc the bits consulted (OVS's
+   * Finds the slot a key matches, recording in wc the bits consulted (OVS's
    * find_match_wc). Returns its slot (see priorityAt, seqAt, entryAt), or -1.
    */
   lookupWc(keys: Uint32Array, base: number, wc: Uint32Array, wcBase: number): number {
@@ -405,63 +400,136 @@ export class Subtable<R> {
     return this.findKey(hashFinish(h, n), keys, base);
   }
 
-  /** Priority of the best rule of the Head in a slot lookup returned. */
+  /** Priority of the best entry of the slot a lookup returned. */
   priorityAt(slot: number): number {
     return this.slotPriority[slot];
   }
 
-  /** Slot seq of the best rule of the Head in a slot lookup returned. */
+  /** Seq of the best entry of the slot a lookup returned. */
   seqAt(slot: number): number {
     return this.slotSeq[slot];
   }
 
-  /** The best entry of the Head in a slot lookup returned. */
+  /** The best entry of a slot a lookup returned (see topAt for any slot). */
   entryAt(slot: number): ClsEntry<R> {
-    return this.slotHead[slot]!.entries[0];
+    return this.slotTop[slot]!;
   }
 
-  /** Copies a Head's best rule's priority and seq into its slot after its entries changed. */
-  refreshTop(head: Head<R>): void {
-    const i = this.slotOfHead(head);
-    this.slotPriority[i] = head.entries[0].priority;
-    this.slotSeq[i] = head.entries[0].seq;
+  /** The rule of the best entry of a slot a lookup returned. */
+  ruleAt(slot: number): R {
+    return this.slotRule[slot]!;
   }
 
-  /** The Head holding exactly this masked value (match.value words), or null. */
-  findValue(value: Uint32Array): Head<R> | null {
+  /** Puts `rule` in place of an entry's rule (same match and priority). */
+  setRule(entry: ClsEntry<R>, rule: R): void {
+    entry.rule = rule;
+    const i = this.slotOfValue(this.hashValue(rule.match.value), rule.match.value);
+    if (this.slotTop[i] === entry) this.slotRule[i] = rule;
+  }
+
+  /** Slots of the rule table, used or not: topAt(0 .. slotsLength-1) visits every value. */
+  get slotsLength(): number {
+    return this.slotTop.length;
+  }
+
+  /** The best entry of a slot, or null when the slot is empty. */
+  topAt(slot: number): ClsEntry<R> | null {
+    return this.slotTop[slot];
+  }
+
+  /** Word j (of `words`) of a used slot's masked value. */
+  valueWordAt(slot: number, j: number): number {
+    return this.slotValue[slot * this.words.length + j];
+  }
+
+  /** The entry with this masked value (match.value words) and priority, or null. */
+  find(value: Uint32Array, priority: number): ClsEntry<R> | null {
+    const i = this.slotOfValue(this.hashValue(value), value);
+    if (i < 0) return null;
+    let e = this.slotTop[i];
+    while (e !== null && e.priority > priority) e = e.next;
+    return e !== null && e.priority === priority ? e : null;
+  }
+
+  /** The best entry with this masked value (match.value words), or null. */
+  findTop(value: Uint32Array): ClsEntry<R> | null {
+    const i = this.slotOfValue(this.hashValue(value), value);
+    return i < 0 ? null : this.slotTop[i];
+  }
+
+  /**
+   * Adds an entry for its rule's masked value, in priority order among the
+   * entries of that value (a new value takes a new slot). No entry of that
+   * value may have its priority. Returns whether it became the value's best.
+   */
+  link(entry: ClsEntry<R>): boolean {
+    const value = entry.rule.match.value;
     const hash = this.hashValue(value);
     const i = this.slotOfValue(hash, value);
-    return i < 0 ? null : this.slotHead[i];
+    if (i < 0) {
+      for (let s = 0; s + 1 < this.stageCount; s++) this.indices[s].increment(this.stageHashes[s]);
+      for (let t = 0; t < this.tracker.count; t++) {
+        if (this.triePlen[t] !== 0) this.tracker.tries[t].insert(value, this.tracker.fieldWord[t], this.triePlen[t]);
+      }
+      if (this.portsTrie !== null) {
+        this.portsScratch[0] = value[W_TP];
+        this.portsTrie.insert(this.portsScratch, 0, this.portsMaskLength);
+      }
+      if ((this.valueCount + 1) * 2 > this.slotTop.length) this.resize(this.slotTop.length * 2);
+      this.place(hash, value, entry);
+      this.valueCount++;
+      return true;
+    }
+    let prev: ClsEntry<R> | null = null;
+    let e = this.slotTop[i];
+    while (e !== null && e.priority > entry.priority) {
+      prev = e;
+      e = e.next;
+    }
+    assert(e === null || e.priority !== entry.priority, "insert of a rule identical to one in the classifier");
+    entry.next = e;
+    if (prev !== null) {
+      prev.next = entry;
+      return false;
+    }
+    this.slotTop[i] = entry;
+    this.slotRule[i] = entry.rule;
+    this.slotPriority[i] = entry.priority;
+    this.slotSeq[i] = entry.seq;
+    return true;
   }
 
-  /** The Head for a masked value (match.value words), created when new. */
-  addHead(value: Uint32Array): Head<R> {
-    const hash = this.hashValue(value);
-    const i = this.slotOfValue(hash, value);
-    if (i >= 0) return this.slotHead[i]!;
-    const compact = new Int32Array(this.words.length);
-    for (let j = 0; j < compact.length; j++) compact[j] = value[this.words[j]] | 0;
-    const head = new Head<R>(hash, compact);
-    for (let s = 0; s + 1 < this.stageCount; s++) this.indices[s].increment(this.stageHashes[s]);
-    for (let t = 0; t < this.tracker.count; t++) {
-      if (this.triePlen[t] !== 0) this.tracker.tries[t].insert(value, this.tracker.fieldWord[t], this.triePlen[t]);
+  /** Takes an entry out; its value leaves every structure with its last entry. Returns whether it was the value's best. */
+  unlink(entry: ClsEntry<R>): boolean {
+    const value = entry.rule.match.value;
+    const i = this.slotOfValue(this.hashValue(value), value);
+    assert(i >= 0, "unlinked entry's value is in the table");
+    let prev: ClsEntry<R> | null = null;
+    let e = this.slotTop[i];
+    while (e !== entry) {
+      assert(e !== null, "unlinked entry is in its value's list");
+      prev = e;
+      e = e.next;
     }
-    if (this.portsTrie !== null) {
-      this.portsScratch[0] = value[W_TP];
-      this.portsTrie.insert(this.portsScratch, 0, this.portsMaskLength);
+    const next = entry.next;
+    entry.next = null;
+    if (prev !== null) {
+      prev.next = next;
+      return false;
     }
-    if ((this.headCount + 1) * 2 > this.slotHead.length) this.resize(this.slotHead.length * 2);
-    this.place(head);
-    this.headCount++;
-    return head;
+    if (next !== null) {
+      this.slotTop[i] = next;
+      this.slotRule[i] = next.rule;
+      this.slotPriority[i] = next.priority;
+      this.slotSeq[i] = next.seq;
+      return true;
+    }
+    this.removeSlot(i, value);
+    return true;
   }
 
-  /** Removes an empty Head from every structure. */
-  removeHead(head: Head<R>): void {
-    assert(head.entries.length === 0, "only an empty head is removed");
-    const value = new Uint32Array(KEY_WORDS);
-    for (let j = 0; j < this.words.length; j++) value[this.words[j]] = head.value[j];
-    this.hashValue(value);
+  /** Removes a slot whose last entry left, from every structure (stageHashes hold the value's). */
+  private removeSlot(i: number, value: Uint32Array): void {
     for (let s = 0; s + 1 < this.stageCount; s++) this.indices[s].decrement(this.stageHashes[s]);
     for (let t = 0; t < this.tracker.count; t++) {
       if (this.triePlen[t] !== 0) this.tracker.tries[t].remove(value, this.tracker.fieldWord[t], this.triePlen[t]);
@@ -473,7 +541,6 @@ export class Subtable<R> {
     const hashes = this.slotHash;
     const n = this.words.length;
     const m = this.slotMask;
-    const i = this.slotOfHead(head);
     // Backward-shift deletion, as in CountIndex.
     let hole = i;
     for (let j = (i + 1) & m; hashes[j] !== 0; j = (j + 1) & m) {
@@ -483,32 +550,27 @@ export class Subtable<R> {
         this.slotValue.copyWithin(hole * n, j * n, (j + 1) * n);
         this.slotPriority[hole] = this.slotPriority[j];
         this.slotSeq[hole] = this.slotSeq[j];
-        this.slotHead[hole] = this.slotHead[j];
+        this.slotTop[hole] = this.slotTop[j];
+        this.slotRule[hole] = this.slotRule[j];
         hole = j;
       }
     }
     hashes[hole] = 0;
-    this.slotHead[hole] = null;
-    this.headCount--;
-    if (this.slotHead.length > RULE_SLOTS_MIN && this.headCount * 8 < this.slotHead.length) {
-      this.resize(this.slotHead.length / 2);
+    this.slotTop[hole] = null;
+    this.slotRule[hole] = null;
+    this.valueCount--;
+    if (this.slotTop.length > RULE_SLOTS_MIN && this.valueCount * 8 < this.slotTop.length) {
+      this.resize(this.slotTop.length / 2);
     }
   }
 
-  /** Every Head, in table order (callers sort what they return). */
-  heads(): Head<R>[] {
-    const out: Head<R>[] = [];
-    for (const head of this.slotHead) if (head !== null) out.push(head);
-    return out;
-  }
-
-  /** Recomputes maxPriority and maxCount from the Heads (after the last top rule left). */
+  /** Recomputes maxPriority and maxCount from the slots' best entries (after the last top rule left). */
   recomputeMax(): void {
     let max = -Infinity;
     let count = 0;
-    for (const head of this.slotHead) {
-      if (head === null) continue;
-      const p = head.entries[0].priority;
+    for (const top of this.slotTop) {
+      if (top === null) continue;
+      const p = top.priority;
       if (p > max) {
         max = p;
         count = 1;
@@ -548,16 +610,6 @@ export class Subtable<R> {
       while (j < n && values[i * n + j] === (value[words[j]] | 0)) j++;
       if (j === n) return i;
     }
-  }
-
-  private slotOfHead(head: Head<R>): number {
-    const m = this.slotMask;
-    let i = head.hash & m;
-    while (this.slotHead[i] !== head) {
-      assert(this.slotHash[i] !== 0, "head is in the table");
-      i = (i + 1) & m;
-    }
-    return i;
   }
 
   /** The slot whose masked value the key has, or -1. */
@@ -603,31 +655,35 @@ export class Subtable<R> {
     return true;
   }
 
-  private place(head: Head<R>): void {
+  private place(hash: number, value: Uint32Array, top: ClsEntry<R>): void {
     const m = this.slotMask;
-    let i = head.hash & m;
+    const words = this.words;
+    const n = words.length;
+    let i = hash & m;
     while (this.slotHash[i] !== 0) i = (i + 1) & m;
-    this.slotHash[i] = head.hash;
-    this.slotValue.set(head.value, i * this.words.length);
-    // A new Head is placed before its first rule joins it (then refreshTop).
-    this.slotPriority[i] = head.entries.length === 0 ? 0 : head.entries[0].priority;
-    this.slotSeq[i] = head.entries.length === 0 ? 0 : head.entries[0].seq;
-    this.slotHead[i] = head;
+    this.slotHash[i] = hash;
+    for (let j = 0; j < n; j++) this.slotValue[i * n + j] = value[words[j]] | 0;
+    this.slotPriority[i] = top.priority;
+    this.slotSeq[i] = top.seq;
+    this.slotTop[i] = top;
+    this.slotRule[i] = top.rule;
   }
 
-  /** Rehashes into `slots` slots, moving each slot's columns as they are (the Heads are not read). */
+  /** Rehashes into `slots` slots, moving each slot's columns as they are (the entries are not read). */
   private resize(slots: number): void {
     const oldHash = this.slotHash;
     const oldValue = this.slotValue;
     const oldPriority = this.slotPriority;
     const oldSeq = this.slotSeq;
-    const oldHead = this.slotHead;
+    const oldTop = this.slotTop;
+    const oldRule = this.slotRule;
     const n = this.words.length;
     const hashes = new Int32Array(slots);
     const values = new Int32Array(slots * n);
     this.slotPriority = new Int32Array(slots);
     this.slotSeq = new Float64Array(slots);
-    this.slotHead = new Array<Head<R> | null>(slots).fill(null);
+    this.slotTop = new Array<ClsEntry<R> | null>(slots).fill(null);
+    this.slotRule = new Array<R | null>(slots).fill(null);
     const m = slots - 1;
     for (let o = 0; o < oldHash.length; o++) {
       const hash = oldHash[o];
@@ -635,10 +691,11 @@ export class Subtable<R> {
       let i = hash & m;
       while (hashes[i] !== 0) i = (i + 1) & m;
       hashes[i] = hash;
-      values.set(oldValue.subarray(o * n, o * n + n), i * n);
+      for (let j = 0; j < n; j++) values[i * n + j] = oldValue[o * n + j];
       this.slotPriority[i] = oldPriority[o];
       this.slotSeq[i] = oldSeq[o];
-      this.slotHead[i] = oldHead[o];
+      this.slotTop[i] = oldTop[o];
+      this.slotRule[i] = oldRule[o];
     }
     this.slotHash = hashes;
     this.slotValue = values;

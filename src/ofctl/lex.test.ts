@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseIPv6, parseIntString, splitItems, strToU16, strToU32, strToU64 } from "./lex.js";
+import { parseIPv6, parseIntString, plainDecimal, plainNumberRange, splitItems, strToInt, strToU16, strToU32, strToU64, strToUintDecimal } from "./lex.js";
 import { TextError } from "./errors.js";
 
 describe("splitItems", () => {
@@ -25,6 +25,24 @@ describe("numbers as OVS reads them", () => {
     expect(strToU16("0x10", "priority", 0)).toBe(16);
     expect(strToU16("010", "priority", 0)).toBe(8);
     expect(() => strToU16("65536", "priority", 0)).toThrow(new TextError(0, "65536", 'invalid priority "65536"'));
+  });
+
+  it("reads plain decimals (the fast path) as strtoull does, and leaves other forms to it", () => {
+    expect(strToInt("0")).toBe(0);
+    expect(strToInt("123456789")).toBe(123456789);
+    expect(strToInt("2147483647")).toBe(2147483647);
+    expect(strToInt("2147483648")).toBe(null);
+    expect(strToInt("0010")).toBe(8);
+    expect(strToInt("08")).toBe(null);
+    expect(strToInt("+7")).toBe(7);
+    expect(strToInt("-7")).toBe(-7);
+    expect(strToInt("7 ")).toBe(null);
+    expect(strToUintDecimal("0010")).toBe(10);
+    expect(strToUintDecimal("4294967295")).toBe(4294967295);
+    expect(strToUintDecimal("0x10")).toBe(null);
+    expect(plainDecimal("12a")).toBe(-1);
+    expect(plainNumberRange("x0x1fy", 1, 5)).toBe(31);
+    expect(plainNumberRange("0x123456789", 0, 11)).toBe(-1);
   });
 
   it("truncates str_to_u32 like the C code does", () => {

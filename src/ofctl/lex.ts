@@ -29,13 +29,12 @@ const isItemSkip = (c: number): boolean => c === 44 || c === 32 || c === 9 || c 
 const isKeyEnd = (c: number): boolean => c === 58 || c === 61 || c === 40 || isItemSkip(c);
 
 /**
- * Length of a value up to its end (or the end of `s`), skipping balanced
+ * Length of a value up to its end (or `len`, the end of the text), skipping balanced
  * parentheses: a value after ':' or '=' ends at an item separator, one
  * after '(' at ')'.
  */
-function valueLength(s: string, from: number, inParens: boolean): number {
+function valueLength(s: string, from: number, len: number, inParens: boolean): number {
   let n = 0;
-  const len = s.length;
   while (from + n < len) {
     const c = s.charCodeAt(from + n);
     if (inParens ? c === 41 : isItemSkip(c)) break;
@@ -61,30 +60,75 @@ function valueLength(s: string, from: number, inParens: boolean): number {
  */
 export function splitItems(s: string, base = 0): KeyValue[] {
   const out: KeyValue[] = [];
-  const len = s.length;
-  let pos = 0;
-  for (;;) {
+  const items = new ItemCursor(s, base, s.length);
+  while (items.next()) {
+    out.push({ key: items.key, value: items.value, keyAt: items.keyAt, valueAt: items.valueAt, delim: items.delim });
+  }
+  return out;
+}
+
+/**
+ * splitItems one item at a time, over s[0..end), with no object per item:
+ * after next() returns true, the fields describe the item (as KeyValue's do).
+ */
+export class ItemCursor {
+  key: string;
+  value: string;
+  keyAt: number;
+  valueAt: number;
+  delim: string;
+  private readonly s: string;
+  private readonly base: number;
+  private readonly end: number;
+  private pos: number;
+
+  /** Items of s[0..end), s starting at offset `base` of its line. */
+  constructor(s: string, base: number, end: number) {
+    this.key = "";
+    this.value = "";
+    this.keyAt = 0;
+    this.valueAt = 0;
+    this.delim = "";
+    this.s = s;
+    this.base = base;
+    this.end = end;
+    this.pos = 0;
+  }
+
+  next(): boolean {
+    const s = this.s;
+    const len = this.end;
+    let pos = this.pos;
     while (pos < len && isItemSkip(s.charCodeAt(pos))) pos++;
-    if (pos >= len) return out;
+    if (pos >= len) {
+      this.pos = pos;
+      return false;
+    }
     const keyStart = pos;
     let keyEnd = pos;
     while (keyEnd < len && !isKeyEnd(s.charCodeAt(keyEnd))) keyEnd++;
     const delim = keyEnd < len ? s[keyEnd] : "";
-    const key = s.slice(keyStart, keyEnd);
+    this.key = s.slice(keyStart, keyEnd);
+    this.keyAt = this.base + keyStart;
     pos = keyEnd + (delim !== "" ? 1 : 0);
     if (delim !== ":" && delim !== "=" && delim !== "(") {
-      out.push({ key, value: "", keyAt: base + keyStart, valueAt: base + keyEnd, delim: "" });
-      continue;
+      this.value = "";
+      this.valueAt = this.base + keyEnd;
+      this.delim = "";
+      this.pos = pos;
+      return true;
     }
     const valueStart = pos;
-    let vlen = valueLength(s, valueStart, delim === "(");
+    let vlen = valueLength(s, valueStart, len, delim === "(");
     // "key(x)->y": the value runs on to the next comma (OVS's special case for load/move in learn).
     if (delim === "(" && s[valueStart + vlen] === ")" && s[valueStart + vlen + 1] === "-" && s[valueStart + vlen + 2] === ">") {
-      vlen += valueLength(s, valueStart + vlen, false);
+      vlen += valueLength(s, valueStart + vlen, len, false);
     }
-    const value = s.slice(valueStart, valueStart + vlen);
-    pos = valueStart + vlen + (valueStart + vlen < len ? 1 : 0);
-    out.push({ key, value, keyAt: base + keyStart, valueAt: base + valueStart, delim });
+    this.value = s.slice(valueStart, valueStart + vlen);
+    this.valueAt = this.base + valueStart;
+    this.delim = delim;
+    this.pos = valueStart + vlen + (valueStart + vlen < len ? 1 : 0);
+    return true;
   }
 }
 
@@ -155,8 +199,28 @@ function strToLlong(s: string, base: number): bigint | null {
   return r.signed;
 }
 
+/**
+ * A plain decimal number: "0" or a nonzero digit and at most 8 more digits,
+ * nothing else; -1 for any other text. strtoull reads such text as that
+ * number whatever the base (0 or 10), so it is a fast path for the common
+ * case, with no bigint.
+ */
+export function plainDecimal(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 9) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (d === 0 && i === 0 && n > 1)) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 /** OVS str_to_int(s, 0): a C int, or null. */
 export function strToInt(s: string): number | null {
+  const plain = plainDecimal(s);
+  if (plain >= 0) return plain;
   const v = strToLlong(s, 0);
   if (v === null || v < -0x80000000n || v > 0x7fffffffn) return null;
   return Number(v);
@@ -164,6 +228,8 @@ export function strToInt(s: string): number | null {
 
 /** OVS str_to_uint(s, 10): an unsigned int, or null. */
 export function strToUintDecimal(s: string): number | null {
+  const plain = plainDecimal(s);
+  if (plain >= 0) return plain;
   const v = strToLlong(s, 10);
   if (v === null || v < 0n || v > 0xffffffffn) return null;
   return Number(v);
@@ -250,18 +316,100 @@ export function parseIntString(
 
 /** "a.b.c.d" with each part 0..255, or null. */
 export function parseIPv4(s: string): number | null {
+  const v = parseIPv4Range(s, 0, s.length);
+  return v < 0 ? null : v;
+}
+
+/** parseIPv4 of s[from..end), without slicing: the address, or -1. */
+export function parseIPv4Range(s: string, from: number, end: number): number {
   let v = 0;
-  let i = 0;
+  let i = from;
   for (let part = 0; part < 4; part++) {
-    if (part > 0 && s.charCodeAt(i++) !== 46) return null; // '.'
+    if (part > 0 && (i >= end || s.charCodeAt(i++) !== 46)) return -1; // '.'
     let octet = 0;
     const start = i;
-    for (let d = s.charCodeAt(i) - 48; d >= 0 && d <= 9 && i - start < 3; d = s.charCodeAt(++i) - 48) octet = octet * 10 + d;
-    if (i === start || octet > 255) return null;
+    for (let d = s.charCodeAt(i) - 48; i < end && d >= 0 && d <= 9 && i - start < 3; d = s.charCodeAt(++i) - 48) octet = octet * 10 + d;
+    if (i === start || octet > 255) return -1;
     v = v * 256 + octet;
   }
-  return i === s.length ? v >>> 0 : null;
+  return i === end ? v >>> 0 : -1;
 }
+
+/**
+ * s[from..end) as a number of at most 32 bits when it is written plainly:
+ * "0", decimal digits without a leading zero, or "0x" and 1 to 8 hex
+ * digits; -1 for anything else (signs, spaces, octal, longer numbers), which
+ * the general parsers handle. Where it answers, it agrees with
+ * parseIntString and strtoull.
+ */
+export function plainNumberRange(s: string, from: number, end: number): number {
+  const n = end - from;
+  if (n <= 0) return -1;
+  if (n > 2 && s.charCodeAt(from) === 48 && (s.charCodeAt(from + 1) | 0x20) === 120) {
+    if (n > 10) return -1;
+    let v = 0;
+    for (let i = from + 2; i < end; i++) {
+      const d = digitValue(s.charCodeAt(i));
+      if (d >= 16) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+  if (n > 9 || (n > 1 && s.charCodeAt(from) === 48)) return -1;
+  let v = 0;
+  for (let i = from; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** parseMac of s[from..end), as a number (48 bits are exact in a double), or -1. */
+export function parseMacRange(s: string, from: number, end: number): number {
+  let v = 0;
+  let i = from;
+  for (let part = 0; part < 6; part++) {
+    if (part > 0 && (i >= end || s.charCodeAt(i++) !== 58)) return -1; // ':'
+    let octet = 0;
+    const start = i;
+    for (let d = digitValue(s.charCodeAt(i)); i < end && d < 16 && i - start < 2; d = digitValue(s.charCodeAt(++i))) octet = octet * 16 + d;
+    if (i === start) return -1;
+    v = v * 256 + octet;
+  }
+  return i === end ? v : -1;
+}
+
+/**
+ * plainNumberRange for up to 64 bits, as two 32-bit halves: "0x" and 1 to
+ * 16 hex digits, or a plain decimal of at most 9 digits. Sets wideHi and
+ * wideLo and returns true, or returns false for any other text.
+ */
+export function plainWideRange(s: string, from: number, end: number): boolean {
+  const n = end - from;
+  if (n > 2 && s.charCodeAt(from) === 48 && (s.charCodeAt(from + 1) | 0x20) === 120) {
+    if (n > 18) return false;
+    let hi = 0;
+    let lo = 0;
+    for (let i = from + 2; i < end; i++) {
+      const d = digitValue(s.charCodeAt(i));
+      if (d >= 16) return false;
+      hi = hi * 16 + (lo >>> 28);
+      lo = ((lo << 4) | d) >>> 0;
+    }
+    wide.hi = hi;
+    wide.lo = lo;
+    return true;
+  }
+  const v = plainNumberRange(s, from, end);
+  if (v < 0) return false;
+  wide.hi = 0;
+  wide.lo = v;
+  return true;
+}
+
+/** What plainWideRange read last. */
+export const wide = { hi: 0, lo: 0 };
 
 /** "xx:xx:xx:xx:xx:xx" (1-2 hex digits each), as a 48-bit bigint, or null. */
 export function parseMac(s: string): bigint | null {

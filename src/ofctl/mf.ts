@@ -39,7 +39,7 @@ import {
 import type { SubField } from "../openflow/actions.js";
 import { formatPortName } from "../flow/format.js";
 import { TextError } from "./errors.js";
-import { parseIntString, parseIPv4, parseIPv6, parseMac, strToUintDecimal } from "./lex.js";
+import { parseIntString, parseIPv4, parseIPv4Range, parseIPv6, parseMac, parseMacRange, plainNumberRange, plainWideRange, strToUintDecimal, wide } from "./lex.js";
 
 /** How OVS writes a field's values (its enum mf_string). */
 export type MfString =
@@ -759,6 +759,132 @@ export function setMatchField(m: Match, f: OvsField, value: bigint, mask: bigint
       if (f.def.bits <= 32) m.setFieldBits(f.def, v, k);
       else m.setField(f.def, value & ones(f.def.bits), mask & ones(f.def.bits));
   }
+}
+
+/**
+ * The fields setMatchField writes in a way of their own (its switch): the
+ * fast path below leaves them to it, apart from the transport ports.
+ */
+const SET_BY_NAME = new Set([
+  "in_port", "in_port_oxm", "actset_output", "dl_vlan", "vlan_vid", "dl_vlan_pcp", "vlan_pcp", "vlan_tci",
+  "nw_tos", "ip_dscp", "nw_ecn", "ip_frag", "arp_op", "icmp_type", "icmpv6_type", "icmp_code", "icmpv6_code",
+  "tcp_src", "udp_src", "sctp_src", "tcp_dst", "udp_dst", "sctp_dst", "tcp_flags", "ct_state", "tun_flags",
+  "ipv6_label", "mpls_label", "mpls_tc", "mpls_bos", "mpls_ttl",
+]);
+const TP_SRC_NAMES = new Set(["tcp_src", "udp_src", "sctp_src"]);
+const TP_DST_NAMES = new Set(["tcp_dst", "udp_dst", "sctp_dst"]);
+
+/**
+ * parseFieldValue then setMatchField, with numbers instead of bigints, for
+ * the texts a large flows file is made of: a plain decimal or hex number
+ * (with an optional plain /mask) for a field of up to 32 bits, an IPv4
+ * address with an optional prefix length or dotted mask, an in_port number
+ * or name. Returns false, having changed nothing, for any other text or
+ * field: the caller then takes the general path, which also reports errors.
+ * Where it returns true, the match is what the general path makes of it.
+ */
+export function setMatchFieldFast(m: Match, f: OvsField, text: string, portNames?: ReadonlyMap<string, number>): boolean {
+  if (f.nBytes > 4 || f.def.bits > 32) return setWideFieldFast(m, f, text);
+  const full = f.nBytes === 4 ? 0xffffffff : (1 << (f.nBytes * 8)) - 1;
+  const slash = text.indexOf("/");
+  const valueEnd = slash < 0 ? text.length : slash;
+  let value: number;
+  let mask = full;
+  switch (f.string) {
+    case "decimal":
+    case "hex":
+      value = plainNumberRange(text, 0, valueEnd);
+      if (value < 0 || value > full) return false;
+      if (slash >= 0) {
+        mask = plainNumberRange(text, slash + 1, text.length);
+        if (mask < 0 || mask > full) return false;
+      }
+      break;
+    case "ipv4":
+      value = parseIPv4Range(text, 0, valueEnd);
+      if (value < 0) return false;
+      if (slash >= 0) {
+        const end = text.length;
+        mask = parseIPv4Range(text, slash + 1, end);
+        if (mask < 0) {
+          // A prefix length of one or two digits (never "0x..." here).
+          const bits = end - slash - 1 <= 2 ? plainNumberRange(text, slash + 1, end) : -1;
+          if (bits < 0 || bits > 32) return false;
+          mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+        }
+      }
+      break;
+    case "port": {
+      if (f.name !== "in_port" || slash >= 0) return false;
+      const p = portFromString(text, portNames);
+      if (p === null) return false;
+      value = p & full;
+      break;
+    }
+    default:
+      return false;
+  }
+  if (!f.maskable && mask !== 0 && mask !== full) return false;
+  if (f.name === "in_port") {
+    m.setFieldBits(F_IN_PORT, value, 0xffffffff);
+    return true;
+  }
+  if (TP_SRC_NAMES.has(f.name)) m.setFieldBits(F_TP_SRC, value, mask);
+  else if (TP_DST_NAMES.has(f.name)) m.setFieldBits(F_TP_DST, value, mask);
+  else if (SET_BY_NAME.has(f.name)) return false;
+  else m.setFieldBits(f.def, value, mask);
+  return true;
+}
+
+/**
+ * setMatchFieldFast for fields of 33 to 64 bits (two key words, most
+ * significant first, as Match.setField writes them): an Ethernet address
+ * with an optional /mask, a plain hex or decimal number with an optional
+ * plain /mask.
+ */
+function setWideFieldFast(m: Match, f: OvsField, text: string): boolean {
+  const def = f.def;
+  if (f.nBytes > 8 || def.bits <= 32 || def.bits > 64 || def.shift !== 0 || SET_BY_NAME.has(f.name)) return false;
+  const fullHi = f.nBytes === 8 ? 0xffffffff : 2 ** (f.nBytes * 8 - 32) - 1;
+  const slash = text.indexOf("/");
+  const valueEnd = slash < 0 ? text.length : slash;
+  let hi: number;
+  let lo: number;
+  let maskHi = fullHi;
+  let maskLo = 0xffffffff;
+  if (f.string === "ethernet") {
+    const v = parseMacRange(text, 0, valueEnd);
+    if (v < 0) return false;
+    hi = Math.floor(v / 2 ** 32);
+    lo = v >>> 0;
+    if (slash >= 0) {
+      const k = parseMacRange(text, slash + 1, text.length);
+      if (k < 0) return false;
+      maskHi = Math.floor(k / 2 ** 32);
+      maskLo = k >>> 0;
+    }
+  } else if (f.string === "hex" || f.string === "decimal") {
+    if (!plainWideRange(text, 0, valueEnd) || wide.hi > fullHi) return false;
+    hi = wide.hi;
+    lo = wide.lo;
+    if (slash >= 0) {
+      if (!plainWideRange(text, slash + 1, text.length) || wide.hi > fullHi) return false;
+      maskHi = wide.hi;
+      maskLo = wide.lo;
+    }
+  } else {
+    return false;
+  }
+  const masked = maskHi !== fullHi || maskLo !== 0xffffffff;
+  if (!f.maskable && masked && (maskHi !== 0 || maskLo !== 0)) return false;
+  // The field's own width: what setField keeps of the value and mask.
+  const bitsHi = def.bits === 64 ? 0xffffffff : 2 ** (def.bits - 32) - 1;
+  maskHi = (maskHi & bitsHi) >>> 0;
+  m.mask[def.word] = maskHi;
+  m.mask[def.word + 1] = maskLo;
+  m.value[def.word] = (hi & maskHi) >>> 0;
+  m.value[def.word + 1] = (lo & maskLo) >>> 0;
+  return true;
 }
 
 /** Reads a field back in OVS's encoding (for learn and checks): value and mask. */

@@ -39,6 +39,7 @@ import {
   parseIPv6,
   parseMac,
   splitItems,
+  ItemCursor,
   strToU16,
   strToU32,
   strToU64,
@@ -120,7 +121,8 @@ export function parseActionList(
   if (depth === 0) actionAt.clear();
   const out: Action[] = [];
   let drop = false;
-  for (const item of splitItems(text, base)) {
+  const item = new ItemCursor(text, base, text.length);
+  while (item.next()) {
     const name = item.key.toLowerCase();
     const before = out.length;
     if (name === "drop") {

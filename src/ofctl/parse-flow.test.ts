@@ -310,3 +310,46 @@ describe("what the switch refuses (ParseFlowOptions protocol and groupExists)", 
     expect(() => parseFlow("actions=group:7")).not.toThrow();
   });
 });
+
+describe("what parseFlows shares among the lines of a file", () => {
+  const lines = [
+    "table=1,priority=5,tcp,nw_src=10.0.0.0/8,tp_dst=80,actions=output:p1",
+    "table=1,priority=5,tcp,nw_src=11.0.0.0/8,tp_dst=80,actions=output:p1",
+    "table=1,priority=6,send_flow_rem,tcp,nw_src=192.168.0.0/16,tp_dst=22,actions=output:p1",
+    "table=2,priority=5,ip,nw_dst=10.0.0.1,actions=mod_nw_dst:10.0.0.2,output:p2",
+    "table=2,priority=5,arp,nw_dst=10.0.0.1,actions=mod_nw_dst:10.0.0.2,output:p2",
+  ];
+
+  it("gives every line what parseFlow gives it alone", () => {
+    const all = parseFlows(lines.join("\n"), "f", { portNames: NAMES });
+    lines.forEach((line, i) => {
+      const alone = parseFlow(line, { portNames: NAMES });
+      expect(all[i].match.equals(alone.match), line).toBe(true);
+      expect(all[i].actions).toEqual(alone.actions);
+      expect(all[i].flags).toEqual(alone.flags);
+      expect(formatFlow(all[i])).toBe(formatFlow(alone));
+    });
+  });
+
+  it("shares equal masks and equal action lists, never values or flags", () => {
+    const [a, b, c] = parseFlows(lines.join("\n"), "f", { portNames: NAMES });
+    expect(a.match.mask).toBe(b.match.mask);
+    expect(a.match.mask).not.toBe(c.match.mask);
+    expect(a.match.value).not.toBe(b.match.value);
+    expect(a.actions).toBe(b.actions);
+    expect(c.flags.sendFlowRem).toBe(true);
+    expect(a.flags.sendFlowRem).toBe(false);
+    expect(b.flags.sendFlowRem).toBe(false);
+  });
+
+  it("checks a shared action list against each line's match, and points at the action in the failing line", () => {
+    // set_field to tcp_dst needs tcp: the UDP line reuses the TCP line's list and must still fail, at its own column.
+    const tcp = "priority=1,tcp,actions=output:p1,set_field:80->tcp_dst";
+    const udp = "  priority=1,udp,actions=output:p1,set_field:80->tcp_dst";
+    const e = syntaxError(() => parseFlows(`${tcp}\n${udp}`, "f", { portNames: NAMES }));
+    const fresh = syntaxError(() => parseFlows(udp, "f", { portNames: NAMES }));
+    expect(fresh.column).toBe(udp.indexOf("set_field") + 1);
+    expect(e.line).toBe(2);
+    expect(e.message).toBe(fresh.message.replace(":1:", ":2:"));
+  });
+});

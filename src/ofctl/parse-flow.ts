@@ -18,11 +18,14 @@
  *   switch rejects them with OFPBMC_BAD_VALUE).
  */
 import { Match } from "../flow/match.js";
+import { KEY_WORDS } from "../flow/layout.js";
+import { SharedMasks } from "./masks.js";
 import * as L from "../flow/layout.js";
-import { newFlowSpec, type FlowSpec } from "../openflow/flow-spec.js";
+import { newFlowSpec, noFlags, type FlowFlags, type FlowSpec } from "../openflow/flow-spec.js";
+import type { Action } from "../openflow/actions.js";
 import { ContentLineCursor, FlowSyntaxError, TextError, withPlace } from "./errors.js";
-import { splitItems, strToU16, strToU64, strToUintDecimal } from "./lex.js";
-import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, type OvsField } from "./mf.js";
+import { ItemCursor, strToU16, strToU64, strToUintDecimal } from "./lex.js";
+import { isValueValid, ovsFieldByName, parseFieldValue, setMatchField, setMatchFieldFast, type OvsField } from "./mf.js";
 import { checkActions, ctValid, parseActionList } from "./parse-actions.js";
 
 export interface ParseFlowOptions {
@@ -75,19 +78,32 @@ const STAT_KEYS = new Set(["duration", "n_packets", "n_bytes", "idle_age", "hard
 
 /** Parses one flow. Throws FlowSyntaxError naming file, line and column. */
 export function parseFlow(text: string, opts: ParseFlowOptions = {}): FlowSpec {
-  return withPlace(opts.fileName ?? "", opts.lineNumber ?? 1, () => parseFlowText(text, opts));
+  return withPlace(opts.fileName ?? "", opts.lineNumber ?? 1, () => parseFlowText(text, opts, null));
 }
+
+/**
+ * Most distinct action texts parseFlows remembers at once (then it starts
+ * over): a flows file repeats a few action lists (resubmit(,1), output:N,
+ * drop) across thousands of lines.
+ */
+const ACTION_TEXTS_CACHED_MAX = 65_536;
 
 /**
  * Parses a flows file: one flow per line, `#` starts a comment, blank lines
  * are skipped. The first bad line throws and nothing is returned.
+ * Flows whose action text is the same share one (read-only) action list:
+ * actions are never changed in place, and parsing and keeping one list per
+ * line made a third of a large file's load time. Flows with equal masks
+ * share one mask array (SharedMasks): the returned matches are read-only.
  */
 export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptions = {}): FlowSpec[] {
   const out: FlowSpec[] = [];
   const lines = new ContentLineCursor(fileText);
+  const shared: FileShared = { actionsByText: new Map(), masks: new SharedMasks() };
   for (let line = lines.next(); line !== null; line = lines.next()) {
     try {
-      out.push(parseFlowText(line, opts));
+      if (shared.actionsByText.size >= ACTION_TEXTS_CACHED_MAX) shared.actionsByText.clear();
+      out.push(parseFlowText(line, opts, shared));
     } catch (e) {
       if (e instanceof TextError) throw new FlowSyntaxError(fileName, lines.number, e.at + 1, e.token, e.message);
       throw e;
@@ -96,31 +112,66 @@ export function parseFlows(fileText: string, fileName = "", opts: ParseFlowOptio
   return out;
 }
 
-interface FieldUse {
-  f: OvsField;
-  at: number;
-  token: string;
+/**
+ * The match fields a line named, for checkPrereqs: field, offset and name
+ * as written, in three columns reused line after line (the parser is not
+ * reentrant: it never calls itself).
+ */
+class FieldUses {
+  count = 0;
+  readonly fields: OvsField[] = [];
+  readonly at: number[] = [];
+  readonly tokens: string[] = [];
+  add(f: OvsField, at: number, token: string): void {
+    this.fields[this.count] = f;
+    this.at[this.count] = at;
+    this.tokens[this.count] = token;
+    this.count++;
+  }
+}
+const fieldUses = new FieldUses();
+
+/** The flags of a line with no flag keyword, shared (and frozen: a flag keyword gets the line its own). */
+const NO_FLAGS: FlowFlags = Object.freeze(noFlags());
+/** A placeholder until the line's actions are parsed (never returned). */
+const NO_ACTIONS: Action[] = [];
+
+/**
+ * The match a line is parsed into, reused line after line; parseFlowText
+ * copies it out at the end (the value into a new Match, the mask shared
+ * when parseFlows gives SharedMasks).
+ */
+const lineMatch = new Match(new Uint32Array(KEY_WORDS), new Uint32Array(KEY_WORDS));
+
+/** What parseFlows shares among its lines (see parseFlows); parseFlow shares nothing. */
+interface FileShared {
+  actionsByText: Map<string, Action[]>;
+  masks: SharedMasks;
 }
 
-function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
-  const match = new Match();
-  const spec = newFlowSpec(match);
+/** One flow; with `shared`, parts equal to another line's are shared with it (see parseFlows). */
+function parseFlowText(text: string, opts: ParseFlowOptions, shared: FileShared | null): FlowSpec {
+  const match = lineMatch;
+  match.value.fill(0);
+  match.mask.fill(0);
+  const spec = newFlowSpec(match, NO_FLAGS, NO_ACTIONS);
   spec.table = opts.defaultTable ?? 0;
   // OVS finds the actions at the first "action" in the line, then its '='.
   const actIdx = text.indexOf("action");
   if (actIdx < 0) throw new TextError(0, text, "must specify an action");
   const eq = text.indexOf("=", actIdx + 1);
   if (eq < 0) throw new TextError(actIdx, "action", "must specify an action");
-  const matchText = text.slice(0, actIdx);
   const actText = text.slice(eq + 1);
 
-  const uses: FieldUse[] = [];
+  const uses = fieldUses;
+  uses.count = 0;
   let durationSec = -1;
   let nPackets = -1n;
   let nBytes = -1n;
   let idleAge = -1;
   let hardAge = -1;
-  for (const kv of splitItems(matchText, 0)) {
+  const kv = new ItemCursor(text, 0, actIdx);
+  while (kv.next()) {
     const name = kv.key;
     const value = kv.value;
     const proto = PROTOCOLS.get(name);
@@ -131,34 +182,43 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
     }
     if (name === "eth") continue;
     if (name === "send_flow_rem") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.sendFlowRem = true;
       continue;
     }
     if (name === "check_overlap") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.checkOverlap = true;
       continue;
     }
     if (name === "reset_counts") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.resetCounts = true;
       continue;
     }
     if (name === "no_packet_counts") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.noPacketCounts = true;
       continue;
     }
     if (name === "no_byte_counts") {
+      if (spec.flags === NO_FLAGS) spec.flags = noFlags();
       spec.flags.noByteCounts = true;
       continue;
     }
     if (name === "no_readonly_table" || name === "allow_hidden_fields") continue;
     const f = ovsFieldByName(name);
     if (f !== undefined) {
+      if (value !== "" && setMatchFieldFast(match, f, value, opts.portNames)) {
+        uses.add(f, kv.keyAt, name);
+        continue;
+      }
       const fv = parseFieldValue(f, value === "" ? "0/0" : value, kv.valueAt, opts.portNames);
       if ((f.name === "ipv6_label" || f.name === "mpls_label") && !isValueValid(f, fv.value)) {
         throw new TextError(kv.valueAt, value, `${value}: value out of range for ${f.name} (OFPBMC_BAD_VALUE)`);
       }
       setMatchField(match, f, fv.value, fv.mask);
-      uses.push({ f, at: kv.keyAt, token: name });
+      uses.add(f, kv.keyAt, name);
       continue;
     }
     if (name.includes("[")) {
@@ -207,9 +267,11 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
     }
   }
   checkPrereqs(match, uses);
-  spec.match = match;
-  spec.actions = parseActionList(actText, eq + 1, { portNames: opts.portNames }, true);
-  checkActions(spec.actions, match, spec.table, opts);
+  const kept = shared === null ? new Match() : new Match(undefined, shared.masks.intern(match.mask));
+  kept.value.set(match.value);
+  if (shared === null) kept.mask.set(match.mask);
+  spec.match = kept;
+  spec.actions = actionsFor(actText, eq + 1, kept, spec.table, opts, shared === null ? null : shared.actionsByText);
   if (nPackets >= 0n || nBytes >= 0n || durationSec >= 0) {
     spec.stats = {
       durationSec: Number.isFinite(durationSec) && durationSec >= 0 ? durationSec : 0,
@@ -220,6 +282,31 @@ function parseFlowText(text: string, opts: ParseFlowOptions): FlowSpec {
     };
   }
   return spec;
+}
+
+/** The actions of a flow, parsed and checked against its match, from the cache when the text was seen. */
+function actionsFor(
+  actText: string,
+  at: number,
+  match: Match,
+  table: number,
+  opts: ParseFlowOptions,
+  actionsByText: Map<string, Action[]> | null,
+): Action[] {
+  const cached = actionsByText === null ? undefined : actionsByText.get(actText);
+  if (cached !== undefined) {
+    try {
+      checkActions(cached, match, table, opts);
+      return cached;
+    } catch (e) {
+      // Parsed afresh below, so the error points at the action's column in this line.
+      if (!(e instanceof TextError)) throw e;
+    }
+  }
+  const actions = parseActionList(actText, at, { portNames: opts.portNames }, true);
+  checkActions(actions, match, table, opts);
+  if (actionsByText !== null) actionsByText.set(actText, actions);
+  return actions;
 }
 
 function parseCount(s: string): bigint {
@@ -239,7 +326,7 @@ const F_NW_PROTO = field("nw_proto");
  * those of OVS's match normalization (what it would silently drop), plus the
  * conntrack tuple fields, which its switch refuses.
  */
-function checkPrereqs(m: Match, uses: FieldUse[]): void {
+function checkPrereqs(m: Match, uses: FieldUses): void {
   const dl = m.mask[L.W_DL_TYPE] & 0xffff ? m.value[L.W_DL_TYPE] & 0xffff : 0;
   const nwProto = m.mask[L.W_NW] & 0xff ? m.value[L.W_NW] & 0xff : 0;
   const tpSrc = m.value[L.W_TP] >>> 16;
@@ -253,10 +340,11 @@ function checkPrereqs(m: Match, uses: FieldUse[]): void {
   const later = ((m.value[L.W_NW] >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
   const icmp6 = isIp6 && nwProto === L.IPPROTO_ICMPV6;
   const nd = icmp6 && (tpSrc === 135 || tpSrc === 136);
-  for (const u of uses) {
+  for (let i = 0; i < uses.count; i++) {
+    const f = uses.fields[i];
     let ok = true;
     let needs = "";
-    switch (u.f.name) {
+    switch (f.name) {
       case "ip_src":
       case "ip_dst":
       case "arp_spa":
@@ -340,12 +428,13 @@ function checkPrereqs(m: Match, uses: FieldUse[]): void {
         break;
     }
     // OVS's switch also refuses TCP, UDP and SCTP fields on fragments other than the first.
-    if (ok && later && (u.f.prereq === "tcp" || u.f.prereq === "udp" || u.f.prereq === "sctp")) {
+    if (ok && later && (f.prereq === "tcp" || f.prereq === "udp" || f.prereq === "sctp")) {
       ok = false;
       needs = "a first or unfragmented packet: not with nw_frag=later";
     }
-    if (!ok && fieldIsSet(m, u.f)) {
-      throw new TextError(u.at, u.token, `prerequisites not met for matching ${u.token} (needs ${needs})`);
+    if (!ok && fieldIsSet(m, f)) {
+      const token = uses.tokens[i];
+      throw new TextError(uses.at[i], token, `prerequisites not met for matching ${token} (needs ${needs})`);
     }
   }
 }

@@ -55,8 +55,8 @@ export function noFlags(): FlowFlags {
   return { sendFlowRem: false, checkOverlap: false, resetCounts: false, noPacketCounts: false, noByteCounts: false };
 }
 
-/** An empty flow: table 0, default priority, catch-all match (or `match`), drop. */
-export function newFlowSpec(match: Match = new Match()): FlowSpec {
+/** An empty flow: table 0, default priority, catch-all match (or `match`), no flags (or `flags`), drop (or `actions`). */
+export function newFlowSpec(match: Match = new Match(), flags: FlowFlags = noFlags(), actions: Action[] = []): FlowSpec {
   return {
     table: 0,
     priority: PRIORITY_DEFAULT,
@@ -65,9 +65,9 @@ export function newFlowSpec(match: Match = new Match()): FlowSpec {
     idleTimeout: 0,
     hardTimeout: 0,
     importance: 0,
-    flags: noFlags(),
+    flags,
     match,
-    actions: [],
+    actions,
     stats: null,
   };
 }
