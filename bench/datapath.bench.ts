@@ -200,7 +200,7 @@ export function replayVsTcpdump(): { tcpdumpMs: number; replayMs: number } | nul
   }
   const root = new URL("..", import.meta.url).pathname;
   const cli = join(root, "dist/cli/main.js");
-  if (!existsSync(cli)) execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root });
+  if (!existsSync(cli)) execFileSync("npm", ["run", "build"], { cwd: root });
   const dir = mkdtempSync(join(tmpdir(), "fp-bench-"));
   try {
     const flows: string[] = [];

@@ -315,9 +315,10 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
   }
   dp.pushStats();
   if (opts.megaflowsFile) writeFileSync(opts.megaflowsFile, megaflowLines.join("\n") + (megaflowLines.length ? "\n" : ""));
+  // stats.json holds what its readers use (dump-flows --stats-from: the dump lines; the datapath counters).
   const dumps: Record<string, { names: string[]; numbers: string[] }> = {};
   for (const b of sw.bridges) dumps[b.name] = dumpWithAndWithoutNames(b, nowMs);
-  writeFileSync(join(opts.outDir, "stats.json"), JSON.stringify({ ...flowStats(sw), dumps, datapath: dp.stats }, null, 1) + "\n");
+  writeFileSync(join(opts.outDir, "stats.json"), JSON.stringify({ dumps, datapath: dp.stats }, null, 1) + "\n");
   writeConntrackDump(join(opts.outDir, CONNTRACK_DUMP_FILE), dp.conntrack, nowMs);
   const seconds = (performance.now() - started) / 1000;
   const ports: Record<string, PortTx> = {};
@@ -377,21 +378,6 @@ function megaflowLine(dp: Datapath, id: number, nowMs: number): string {
     { key, mask, actions: info.actions, packets: info.packets, bytes: info.bytes, usedAgoMs: info.packets ? nowMs - info.usedMs : -1 },
     (p) => dp.sw.dpPortName(p),
   );
-}
-
-/** Per-rule counters after a replay, for `dump-flows --stats-from DIR`. */
-export function flowStats(sw: Switch): { bridges: Record<string, { table: number; priority: number; match: string; cookie: string; nPackets: number; nBytes: number }[]> } {
-  const bridges: Record<string, { table: number; priority: number; match: string; cookie: string; nPackets: number; nBytes: number }[]> = {};
-  for (const b of sw.bridges) {
-    const list = [];
-    for (let t = 0; t < BRIDGE_TABLES_COUNT; t++) {
-      for (const r of tableOf(b, t).rules()) {
-        list.push({ table: r.table, priority: r.priority, match: r.match.format(), cookie: `0x${r.cookie.toString(16)}`, nPackets: r.nPackets, nBytes: r.nBytes });
-      }
-    }
-    bridges[b.name] = list;
-  }
-  return { bridges };
 }
 
 export function formatSummary(s: ReplaySummary): string {

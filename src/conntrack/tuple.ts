@@ -93,9 +93,12 @@ export function tuplesEqual(a: Uint32Array, aa: number, b: Uint32Array, ba: numb
   return true;
 }
 
-/** Drawn once per process, as OVS draws its hash basis, so that no one can
- * aim packets at one index chain. Nothing observable depends on it. */
-const HASH_BASIS = crypto.getRandomValues(new Uint32Array(1))[0];
+/** Drawn once per process, as OVS draws its hash basis (random_uint32(): a
+ * PRNG seeded from the clock and entropy), so that no one can aim packets at
+ * one index chain. Nothing observable depends on it. Math.random (seeded
+ * from the OS per process) rather than crypto.getRandomValues: the first
+ * use of globalThis.crypto loads Node's WebCrypto, ~10 ms of every run. */
+const HASH_BASIS = (Math.random() * 0x100000000) >>> 0;
 
 /**
  * 32-bit hash of a tuple: one rotate-xor-multiply step per word (FxHash's,
