@@ -64,10 +64,16 @@ export function formatFlow(spec: FlowSpec, opts: FormatFlowOptions = {}): string
   return s;
 }
 
-/** ofp_print_duration: whole seconds, then ".mmm" when the fraction is whole milliseconds. */
-function formatDuration(sec: number): string {
-  const whole = Math.floor(sec);
-  const ms = Math.round((sec - whole) * 1000);
+/**
+ * ofp_print_duration: whole seconds, then ".mmm" when there is a fraction.
+ * OVS keeps a rule's age in whole milliseconds, so the fraction is the
+ * milliseconds cut (not rounded) from the age: 0.9996 s prints "0.999s".
+ */
+export function formatDuration(sec: number): string {
+  // The 1e-6 absorbs binary error in ages computed as ms / 1000 (e.g. 0.29 * 1000 = 289.99…).
+  const totalMs = Math.floor(sec * 1000 + 1e-6);
+  const whole = Math.floor(totalMs / 1000);
+  const ms = totalMs - whole * 1000;
   return ms > 0 ? `${whole}.${String(ms).padStart(3, "0")}s` : `${whole}s`;
 }
 
