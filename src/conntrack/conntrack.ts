@@ -343,7 +343,10 @@ export class Conntrack implements ConntrackEngine {
       l3Size = Math.min(len - l3, read16(frame, l3At + 4) + 40);
     }
     const q = this.q;
-    if (!this.extractor.extract(frame, l3At, l3Size, off + l4, dlType, zone, q, 0)) {
+    const extracted = dlType === L.ETH_TYPE_IP
+      ? this.extractor.extractV4Fast(frame, l3At, l3Size, off + l4, zone, q, 0) || this.extractor.extract(frame, l3At, l3Size, off + l4, dlType, zone, q, 0)
+      : this.extractor.extract(frame, l3At, l3Size, off + l4, dlType, zone, q, 0);
+    if (!extracted) {
       this.writeInvalidNoConn(key, kb, zone);
       return;
     }
