@@ -720,6 +720,13 @@ export class Conntrack implements ConntrackEngine {
   /** write_ct_md(): state, zone, mark, label and the original tuple into the key. */
   private writeMd(key: Uint32Array, kb: number, zone: number, state: number, c: number): void {
     const t = this.table;
+    if (c >= 0) {
+      const meta = t.tuples[c * CONN_TUPLE_WORDS + T_META];
+      if ((meta & 0xff) === 4 && ((meta >>> 8) & 0xff) !== L.IPPROTO_ICMP) {
+        this.writeMdConn4(key, kb, zone, state, c);
+        return;
+      }
+    }
     // The original tuple: the connection's, else the packet's own.
     const src = c >= 0 ? t.tuples : this.q;
     const at = c >= 0 ? c * CONN_TUPLE_WORDS : 0;
@@ -754,6 +761,25 @@ export class Conntrack implements ConntrackEngine {
     key[kb + L.W_CT_TP] = icmp
       ? ((src[at + T_SPORT] >>> 8) & 0xff) << 16
       : ((src[at + T_SPORT] & 0xffff0000) | (src[at + T_DPORT] >>> 16)) >>> 0;
+  }
+
+  /** writeMd() for connection c of IPv4 other than ICMP (most packets): straight stores. */
+  private writeMdConn4(key: Uint32Array, kb: number, zone: number, state: number, c: number): void {
+    const t = this.table;
+    const tuples = t.tuples;
+    const at = c * CONN_TUPLE_WORDS;
+    const label = t.label;
+    const lb = c * 4;
+    key[kb + L.W_CT] = ((zone << 16) | (tuples[at + T_META] & 0xff00) | ((state | CS_TRACKED) & 0xff)) >>> 0;
+    key[kb + L.W_CT_MARK] = t.mark[c];
+    key[kb + L.W_CT_LABEL] = label[lb];
+    key[kb + L.W_CT_LABEL + 1] = label[lb + 1];
+    key[kb + L.W_CT_LABEL + 2] = label[lb + 2];
+    key[kb + L.W_CT_LABEL + 3] = label[lb + 3];
+    key[kb + L.W_CT_NW_SRC] = tuples[at + T_SRC];
+    key[kb + L.W_CT_NW_DST] = tuples[at + T_DST];
+    for (let i = L.W_CT_IPV6_SRC; i < L.W_CT_IPV6_DST + 4; i++) key[kb + i] = 0;
+    key[kb + L.W_CT_TP] = ((tuples[at + T_SPORT] & 0xffff0000) | (tuples[at + T_DPORT] >>> 16)) >>> 0;
   }
 
   /** A packet conntrack could not parse: +trk+inv, no tuple (write_ct_md with no key). */

@@ -171,18 +171,19 @@ export function hashTuple4(meta: number, src: number, dst: number, sport: number
 }
 
 /**
- * The unfolded sum of b[at, at + size) as big-endian 32-bit words (then a
- * 16-bit word and a high byte for the tail), in a double (exact below 2^53:
- * any IP packet). Since 2^16 = 1 modulo 0xffff, it is congruent modulo 0xffff
- * to the sum of the same bytes as 16-bit words (RFC 1071 section 2(B)), so a
- * range that starts at an even offset of the checksummed data checks with
- * `sumValid`, which is what csumFold(...) === 0xffff says of a 16-bit sum.
+ * The unfolded sum of b[at, at + size) as 16-bit big-endian words (csumAdd),
+ * read a 32-bit word at a time: both halves of each word are added (an odd
+ * last byte is the high byte of a word padded with 0). Below 2^32 for any
+ * IP packet, as csumFold needs.
  */
-function sumWords32(v: DataView, at: number, size: number): number {
+function sumWords(v: DataView, at: number, size: number): number {
   const end = at + size;
   let sum = 0;
   let i = at;
-  for (; i + 4 <= end; i += 4) sum += v.getUint32(i);
+  for (; i + 4 <= end; i += 4) {
+    const w = v.getUint32(i);
+    sum += (w >>> 16) + (w & 0xffff);
+  }
   if (i + 2 <= end) {
     sum += v.getUint16(i);
     i += 2;
@@ -191,8 +192,8 @@ function sumWords32(v: DataView, at: number, size: number): number {
   return sum;
 }
 
-/** A sum from sumWords32() (plus whole words) verifies: it folds to 0xffff, i.e. it is a non-zero multiple of 0xffff. */
-const sumValid = (sum: number): boolean => sum !== 0 && sum % 0xffff === 0;
+/** The two 16-bit halves of a 32-bit word, added (a word's share of an unfolded checksum). */
+const halves = (w: number): number => (w >>> 16) + (w & 0xffff);
 
 /**
  * Reads packets into tuples. After a successful `extract`, `icmpRelated`
@@ -217,7 +218,7 @@ export class TupleExtractor {
    * t[at..] filled exactly as extract() fills it when extract() would accept
    * the packet; false, having written nothing, for anything else (another
    * protocol, options, a bad checksum or length, a zero port), which
-   * extract() then decides. Checksums are summed a 32-bit word at a time.
+   * extract() then decides. Checksums are summed from 32-bit reads.
    */
   extractV4Fast(b: Uint8Array, l3: number, l3Size: number, l4: number, zone: number, t: Uint32Array, at: number): boolean {
     if (l3Size < 20 || (b[l3] & 0x0f) !== 5) return false;
@@ -227,7 +228,7 @@ export class TupleExtractor {
     const w2 = v.getUint32(l3 + 8);
     const src = v.getUint32(l3 + 12);
     const dst = v.getUint32(l3 + 16);
-    if (!sumValid(v.getUint32(l3) + w1 + w2 + src + dst)) return false;
+    if (csumFold(halves(v.getUint32(l3)) + halves(w1) + halves(w2) + halves(src) + halves(dst)) !== 0xffff) return false;
     const proto = (w2 >>> 16) & 0xff;
     const size = l3 + l3Size - l4;
     if (proto === L.IPPROTO_TCP) {
@@ -244,7 +245,7 @@ export class TupleExtractor {
     const ports = v.getUint32(l4);
     if (ports >>> 16 === 0 || (ports & 0xffff) === 0) return false;
     // The pseudo-header (RFC 768): addresses, protocol, length; UDP over IPv4 may carry no checksum.
-    if ((proto === L.IPPROTO_TCP || v.getUint16(l4 + 6) !== 0) && !sumValid(src + dst + proto + size + sumWords32(v, l4, size))) return false;
+    if ((proto === L.IPPROTO_TCP || v.getUint16(l4 + 6) !== 0) && csumFold(halves(src) + halves(dst) + proto + size + sumWords(v, l4, size)) !== 0xffff) return false;
     this.icmpRelated = false;
     this.innerL3 = -1;
     this.innerL4 = -1;
