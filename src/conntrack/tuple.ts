@@ -29,6 +29,9 @@ import { read16, read32 } from "../packet/bytes.js";
 import { csumFold, pseudoSum6 } from "../packet/checksum.js";
 import * as L from "../flow/layout.js";
 
+// Module-local copies of the layout constants: V8 folds them into the code (see conntrack.ts).
+const { ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_AH, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_ROUTING, IPPROTO_TCP, IPPROTO_UDP } = L;
+
 export const TUPLE_WORDS = 11;
 export const T_META = 0;
 export const T_SRC = 1;
@@ -98,18 +101,18 @@ export function tuplesEqual(a: Uint32Array, aa: number, b: Uint32Array, ba: numb
 const HASH_BASIS = crypto.getRandomValues(new Uint32Array(1))[0];
 
 /**
- * 32-bit hash of a tuple: one rotate-xor-multiply step per word (FxHash's,
- * three operations against murmur3's seven; every tracked packet hashes its
- * tuple), then murmur3's avalanche, which the weak steps need.
+ * 32-bit hash of a tuple: hashTuple4 for IPv4; otherwise one
+ * rotate-xor-multiply step per word (FxHash's, three operations against
+ * murmur3's seven), then murmur3's avalanche, which the weak steps need.
  */
 export function hashTuple(t: Uint32Array, at: number): number {
-  // An IPv4 tuple's address words 2-4 are zero: the same hash from five reads.
+  // An IPv4 tuple's address words 2-4 are zero: hashed from the other five.
   if ((t[at + T_META] & 0xff) === 4) return hashTuple4(t[at + T_META], t[at + T_SRC], t[at + T_DST], t[at + T_SPORT], t[at + T_DPORT]);
   return hashTupleWords(t, at);
 }
 
-/** hashTuple() over all TUPLE_WORDS words (IPv6 tuples; tests compare the IPv4 shortcut with it). */
-export function hashTupleWords(t: Uint32Array, at: number): number {
+/** hashTuple() of a tuple other than IPv4: over all TUPLE_WORDS words. */
+function hashTupleWords(t: Uint32Array, at: number): number {
   let h = HASH_BASIS;
   for (let i = 0; i < TUPLE_WORDS; i++) h = Math.imul(((h << 5) | (h >>> 27)) ^ t[at + i], 0x9e3779b9);
   h ^= h >>> 16;
@@ -145,23 +148,22 @@ function sum20(b: Uint8Array, p: number): number {
 }
 
 /**
- * hashTuple() of an IPv4 tuple given as its non-zero words (meta, source,
- * destination, source and destination endpoints): the same value, without
- * reading the six zero words of a tuple array.
+ * The hash of an IPv4 tuple, from its non-zero words (meta, source,
+ * destination, source and destination endpoints; words 2-4 and 6-8 are
+ * zero). The words are multiplied independently, so the CPU runs the four
+ * multiplications side by side instead of the eleven dependent steps of
+ * hashTupleWords (every tracked packet hashes its tuple once, a commit
+ * hashes two); each word is mixed with the basis before its multiplication,
+ * so which tuples collide depends on the basis; then murmur3's avalanche.
+ * Endpoints and addresses take different multipliers and rotations, so a
+ * tuple and its reverse differ.
  */
 export function hashTuple4(meta: number, src: number, dst: number, sport: number, dport: number): number {
-  let h = HASH_BASIS;
-  h = Math.imul(((h << 5) | (h >>> 27)) ^ meta, 0x9e3779b9);
-  h = Math.imul(((h << 5) | (h >>> 27)) ^ src, 0x9e3779b9);
-  h = Math.imul((h << 5) | (h >>> 27), 0x9e3779b9);
-  h = Math.imul((h << 5) | (h >>> 27), 0x9e3779b9);
-  h = Math.imul((h << 5) | (h >>> 27), 0x9e3779b9);
-  h = Math.imul(((h << 5) | (h >>> 27)) ^ dst, 0x9e3779b9);
-  h = Math.imul((h << 5) | (h >>> 27), 0x9e3779b9);
-  h = Math.imul((h << 5) | (h >>> 27), 0x9e3779b9);
-  h = Math.imul((h << 5) | (h >>> 27), 0x9e3779b9);
-  h = Math.imul(((h << 5) | (h >>> 27)) ^ sport, 0x9e3779b9);
-  h = Math.imul(((h << 5) | (h >>> 27)) ^ dport, 0x9e3779b9);
+  const a = Math.imul(src ^ HASH_BASIS, 0x9e3779b1);
+  const b = Math.imul(dst ^ HASH_BASIS, 0x85ebca77);
+  const c = Math.imul((sport ^ ((dport << 16) | (dport >>> 16))) ^ HASH_BASIS, 0xc2b2ae3d);
+  const d = Math.imul(meta ^ HASH_BASIS, 0x27d4eb2f);
+  let h = a ^ ((b << 8) | (b >>> 24)) ^ ((c << 16) | (c >>> 16)) ^ ((d << 24) | (d >>> 8));
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -231,11 +233,11 @@ export class TupleExtractor {
     if (csumFold(halves(v.getUint32(l3)) + halves(w1) + halves(w2) + halves(src) + halves(dst)) !== 0xffff) return false;
     const proto = (w2 >>> 16) & 0xff;
     const size = l3 + l3Size - l4;
-    if (proto === L.IPPROTO_TCP) {
+    if (proto === IPPROTO_TCP) {
       if (size < 20) return false;
       const hlen = (b[l4 + 12] >>> 4) * 4;
       if (hlen < 20 || hlen > size) return false;
-    } else if (proto === L.IPPROTO_UDP) {
+    } else if (proto === IPPROTO_UDP) {
       if (size < 8) return false;
       const ulen = v.getUint16(l4 + 4);
       if (ulen < 8 || ulen > size) return false;
@@ -245,7 +247,7 @@ export class TupleExtractor {
     const ports = v.getUint32(l4);
     if (ports >>> 16 === 0 || (ports & 0xffff) === 0) return false;
     // The pseudo-header (RFC 768): addresses, protocol, length; UDP over IPv4 may carry no checksum.
-    if ((proto === L.IPPROTO_TCP || v.getUint16(l4 + 6) !== 0) && csumFold(halves(src) + halves(dst) + proto + size + sumWords(v, l4, size)) !== 0xffff) return false;
+    if ((proto === IPPROTO_TCP || v.getUint16(l4 + 6) !== 0) && csumFold(halves(src) + halves(dst) + proto + size + sumWords(v, l4, size)) !== 0xffff) return false;
     this.icmpRelated = false;
     this.innerL3 = -1;
     this.innerL4 = -1;
@@ -288,9 +290,9 @@ export class TupleExtractor {
     this.innerL3 = -1;
     this.innerL4 = -1;
     let proto: number;
-    if (dlType === L.ETH_TYPE_IP) {
+    if (dlType === ETH_TYPE_IP) {
       proto = this.l3v4(b, l3, l3Size, zone, t, at, true);
-    } else if (dlType === L.ETH_TYPE_IPV6) {
+    } else if (dlType === ETH_TYPE_IPV6) {
       proto = this.l3v6(b, l3, l3Size, zone, t, at);
     } else {
       return false;
@@ -332,16 +334,16 @@ export class TupleExtractor {
     // parse_ipv6_ext_hdrs(): any fragment header with a non-zero offset/MF is refused.
     for (;;) {
       if (
-        proto !== L.IPPROTO_HOPOPTS && proto !== L.IPPROTO_ROUTING && proto !== L.IPPROTO_DSTOPTS &&
-        proto !== L.IPPROTO_AH && proto !== L.IPPROTO_FRAGMENT
+        proto !== IPPROTO_HOPOPTS && proto !== IPPROTO_ROUTING && proto !== IPPROTO_DSTOPTS &&
+        proto !== IPPROTO_AH && proto !== IPPROTO_FRAGMENT
       ) break;
       if (end - p < 8) return -1;
-      if (proto === L.IPPROTO_FRAGMENT) {
+      if (proto === IPPROTO_FRAGMENT) {
         if (read16(b, p + 2) !== 0) return -1;
         proto = b[p];
         p += 8;
       } else {
-        const extLen = proto === L.IPPROTO_AH ? (b[p + 1] + 2) * 4 : (b[p + 1] + 1) * 8;
+        const extLen = proto === IPPROTO_AH ? (b[p + 1] + 2) * 4 : (b[p + 1] + 1) * 8;
         if (end - p < extLen) return -1;
         proto = b[p];
         p += extLen;
@@ -361,7 +363,7 @@ export class TupleExtractor {
   /** Upper-layer checksum over b[l4, l4 + size) is valid (checksum_valid). */
   private l4ChecksumValid(b: Uint8Array, l3: number, l4: number, size: number, dlType: number, proto: number): boolean {
     // The IPv4 pseudo-header (RFC 768): both addresses' 16-bit words, the protocol, the length.
-    const pseudo = dlType === L.ETH_TYPE_IP
+    const pseudo = dlType === ETH_TYPE_IP
       ? ((b[l3 + 12] << 8) | b[l3 + 13]) + ((b[l3 + 14] << 8) | b[l3 + 15]) + ((b[l3 + 16] << 8) | b[l3 + 17]) + ((b[l3 + 18] << 8) | b[l3 + 19]) + proto + size
       : pseudoSum6(b, l3 + 8, l3 + 24, proto, size);
     return csumFold(sumBytes(b, l4, size, pseudo)) === 0xffff;
@@ -373,7 +375,7 @@ export class TupleExtractor {
    * `minSize` is the bytes required (0: the header's full size).
    */
   private l4(b: Uint8Array, l4: number, size: number, l3: number, dlType: number, proto: number, t: Uint32Array, at: number, outer: boolean, minSize: number): boolean {
-    if (proto === L.IPPROTO_TCP) {
+    if (proto === IPPROTO_TCP) {
       if (outer) {
         if (size < 20) return false;
         const hlen = (b[l4 + 12] >>> 4) * 4;
@@ -383,23 +385,23 @@ export class TupleExtractor {
       if (size < (minSize !== 0 ? minSize : 20)) return false;
       return this.ports(b, l4, t, at);
     }
-    if (proto === L.IPPROTO_UDP) {
+    if (proto === IPPROTO_UDP) {
       if (outer) {
         if (size < 8) return false;
         const ulen = read16(b, l4 + 4);
         if (ulen < 8 || ulen > size) return false;
-        const noChecksum = read16(b, l4 + 6) === 0 && dlType === L.ETH_TYPE_IP;
+        const noChecksum = read16(b, l4 + 6) === 0 && dlType === ETH_TYPE_IP;
         if (!noChecksum && !this.l4ChecksumValid(b, l3, l4, size, dlType, proto)) return false;
       }
       if (size < (minSize !== 0 ? minSize : 8)) return false;
       return this.ports(b, l4, t, at);
     }
-    if (dlType === L.ETH_TYPE_IP && proto === L.IPPROTO_ICMP) {
+    if (dlType === ETH_TYPE_IP && proto === IPPROTO_ICMP) {
       if (outer && csumFold(sumBytes(b, l4, size, 0)) !== 0xffff) return false;
       if (size < (minSize !== 0 ? minSize : 8)) return false;
       return this.icmp4(b, l4, size, t, at, outer);
     }
-    if (dlType === L.ETH_TYPE_IPV6 && proto === L.IPPROTO_ICMPV6) {
+    if (dlType === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6) {
       if (outer && !this.l4ChecksumValid(b, l3, l4, size, dlType, proto)) return false;
       return this.icmp6(b, l4, size, t, at, outer);
     }
@@ -444,7 +446,7 @@ export class TupleExtractor {
         if (innerProto < 0) return false;
         if (t[at + T_SRC] !== outerDst) return false;
         const inL4 = inL3 + (b[inL3] & 0x0f) * 4;
-        if (!this.l4(b, inL4, tail - inL4, inL3, L.ETH_TYPE_IP, innerProto, t, at, false, ICMP_ERROR_DATA_L4_LEN)) return false;
+        if (!this.l4(b, inL4, tail - inL4, inL3, ETH_TYPE_IP, innerProto, t, at, false, ICMP_ERROR_DATA_L4_LEN)) return false;
         this.reverseInPlace(t, at);
         this.icmpRelated = true;
         this.innerL3 = inL3;
@@ -481,7 +483,7 @@ export class TupleExtractor {
         if (innerProto < 0) return false;
         if (t[at + T_SRC] !== d0 || t[at + T_SRC + 1] !== d1 || t[at + T_SRC + 2] !== d2 || t[at + T_SRC + 3] !== d3) return false;
         const inL4 = this.v6L4;
-        if (!this.l4(b, inL4, tail - inL4, inL3, L.ETH_TYPE_IPV6, innerProto, t, at, false, 0)) return false;
+        if (!this.l4(b, inL4, tail - inL4, inL3, ETH_TYPE_IPV6, innerProto, t, at, false, 0)) return false;
         this.reverseInPlace(t, at);
         this.icmpRelated = true;
         this.innerL3 = inL3;
