@@ -23,7 +23,11 @@
  * packet conntrack marks +inv. Fragments are refused (see conntrack.ts on
  * reassembly).
  * Design: reads the frame where it lies into a caller's scratch Uint32Array;
- * no allocation.
+ * no allocation once a frame array has been seen. The common packet (IPv4
+ * without options, TCP or UDP) takes extractV4Fast: 32-bit reads through a
+ * DataView kept per frame array, checksums summed from the halves of those
+ * words; anything it does not accept goes through the general extract().
+ * IPv4 tuples hash with hashTuple4 (independent multiplications).
  */
 import { read16, read32 } from "../packet/bytes.js";
 import { csumFold, pseudoSum6 } from "../packet/checksum.js";
