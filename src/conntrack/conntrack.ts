@@ -358,10 +358,9 @@ export class Conntrack implements ConntrackEngine {
       l3Size = Math.min(len - l3, read16(frame, l3At + 4) + 40);
     }
     const q = this.q;
-    const extracted = dlType === ETH_TYPE_IP
-      ? this.extractor.extractV4Fast(frame, l3At, l3Size, off + l4, zone, q, 0) || this.extractor.extract(frame, l3At, l3Size, off + l4, dlType, zone, q, 0)
-      : this.extractor.extract(frame, l3At, l3Size, off + l4, dlType, zone, q, 0);
-    if (!extracted) {
+    // fast: an IPv4 TCP/UDP packet whose transport header the shortcut checked whole.
+    const fast = dlType === ETH_TYPE_IP && this.extractor.extractV4Fast(frame, l3At, l3Size, off + l4, zone, q, 0);
+    if (!fast && !this.extractor.extract(frame, l3At, l3Size, off + l4, dlType, zone, q, 0)) {
       this.writeInvalidNoConn(key, kb, zone);
       return;
     }
@@ -450,8 +449,9 @@ export class Conntrack implements ConntrackEngine {
     }
     if (state & CS_INVALID) this.nInvalid++;
     this.writeMd(key, kb, zone, state, c);
-    if (!flowHasL4(frame, l4At, l4Size, key[kb + W_NW])) key[kb + W_CT_TP] = 0;
-    if (c >= 0) this.applyMarkLabel(c, req, key, kb, false);
+    // flowHasL4() of a packet the shortcut took: its TCP/UDP header is whole.
+    if (fast ? (key[kb + W_NW] >>> NW_FRAG_SHIFT) & FRAG_LATER : !flowHasL4(frame, l4At, l4Size, key[kb + W_NW])) key[kb + W_CT_TP] = 0;
+    if (c >= 0 && (req.mark !== null || req.label !== null)) this.applyMarkLabel(c, req, key, kb, false);
   }
 
   /** get_alg_ctl_type() of the packet being processed. */
