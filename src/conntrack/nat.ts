@@ -30,8 +30,13 @@
 import type { NatRequest } from "./api.js";
 import { csumAdd, csumFinish, csumUpdate16, csumUpdate32, pseudoSum6 } from "../packet/checksum.js";
 import * as L from "../flow/layout.js";
-import { CONN_TUPLE_WORDS } from "./table.js";
-import { T_DPORT, T_DST, T_META, T_SPORT, T_SRC, TUPLE_WORDS } from "./tuple.js";
+import * as Table from "./table.js";
+import * as Tuple from "./tuple.js";
+
+// Module-local copies of the constants the packet path reads: V8 folds them into the code (see conntrack.ts).
+const { IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } = L;
+const { CONN_TUPLE_WORDS } = Table;
+const { T_DPORT, T_DST, T_META, T_SPORT, T_SRC, TUPLE_WORDS } = Tuple;
 
 /** nat_action bits (lib/conntrack.h). */
 export const NAT_SRC = 0x01;
@@ -155,7 +160,7 @@ export class NatAllocator {
       dCurr = dMin = dMax = tuples[o + T_DPORT] >>> 16;
     }
 
-    const pat = proto === L.IPPROTO_TCP || proto === L.IPPROTO_UDP;
+    const pat = proto === IPPROTO_TCP || proto === IPPROTO_UDP;
     if (pat) {
       tuples[r + T_SPORT] = (dCurr << 16) >>> 0;
       tuples[r + T_DPORT] = (sCurr << 16) >>> 0;
@@ -230,9 +235,9 @@ function get16(b: Uint8Array, at: number, end: number): number {
 function setIpv4Addr(b: Uint8Array, l3: number, l4: number, l4Size: number, end: number, addrAt: number, addr: number): void {
   const old = rd32(b, addrAt);
   const proto = b[l3 + 9];
-  if (proto === L.IPPROTO_TCP && l4Size >= 20) {
+  if (proto === IPPROTO_TCP && l4Size >= 20) {
     put16(b, l4 + 16, csumUpdate32(get16(b, l4 + 16, end), old, addr), end);
-  } else if (proto === L.IPPROTO_UDP && l4Size >= 8) {
+  } else if (proto === IPPROTO_UDP && l4Size >= 8) {
     const c = rd16(b, l4 + 6);
     if (c !== 0) {
       const n = csumUpdate32(c, old, addr);
@@ -253,11 +258,11 @@ function setIpv4Addr(b: Uint8Array, l3: number, l4: number, l4Size: number, end:
 function setIpv6Addr(b: Uint8Array, proto: number, l4: number, l4Size: number, end: number, addrAt: number, t: Uint32Array, ta: number): void {
   let csumAt = -1;
   let udp = false;
-  if (proto === L.IPPROTO_TCP && l4Size >= 20) csumAt = l4 + 16;
-  else if (proto === L.IPPROTO_UDP && l4Size >= 8) {
+  if (proto === IPPROTO_TCP && l4Size >= 20) csumAt = l4 + 16;
+  else if (proto === IPPROTO_UDP && l4Size >= 8) {
     csumAt = l4 + 6;
     udp = true;
-  } else if (proto === L.IPPROTO_ICMPV6 && l4Size >= 4) csumAt = l4 + 2;
+  } else if (proto === IPPROTO_ICMPV6 && l4Size >= 4) csumAt = l4 + 2;
   if (csumAt >= 0) {
     let c = get16(b, csumAt, end);
     if (!udp || c !== 0) {
@@ -290,10 +295,10 @@ function patPacket(b: Uint8Array, l4: number, end: number, t: Uint32Array, ta: n
   const proto = (t[ta + T_META] >>> 8) & 0xff;
   const src = t[ta + T_DPORT] >>> 16;
   const dst = t[ta + T_SPORT] >>> 16;
-  if (proto === L.IPPROTO_TCP) {
+  if (proto === IPPROTO_TCP) {
     setPort(b, l4, src, l4 + 16, end);
     setPort(b, l4 + 2, dst, l4 + 16, end);
-  } else if (proto === L.IPPROTO_UDP) {
+  } else if (proto === IPPROTO_UDP) {
     if (rd16(b, l4 + 6) !== 0) {
       setPort(b, l4, src, l4 + 6, end);
       setPort(b, l4 + 2, dst, l4 + 6, end);
@@ -362,7 +367,7 @@ export class NatRewriter {
     b[l4 + 2] = 0;
     b[l4 + 3] = 0;
     const size = end - l4;
-    const sum = v6 ? csumAdd(b, l4, size, pseudoSum6(b, l3 + 8, l3 + 24, L.IPPROTO_ICMPV6, size)) : csumAdd(b, l4, size, 0);
+    const sum = v6 ? csumAdd(b, l4, size, pseudoSum6(b, l3 + 8, l3 + 24, IPPROTO_ICMPV6, size)) : csumAdd(b, l4, size, 0);
     const csum = csumFinish(sum);
     b[l4 + 2] = csum >>> 8;
     b[l4 + 3] = csum & 0xff;

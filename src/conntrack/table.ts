@@ -19,7 +19,11 @@
  * commit (a new connection) can trigger.
  * Limits: `capacityMax` records (the engine's connection limit rounds it).
  */
-import { TUPLE_WORDS, hashTuple } from "./tuple.js";
+import * as Tuple from "./tuple.js";
+import { hashTuple } from "./tuple.js";
+
+// A module-local copy: V8 folds it into the code (see conntrack.ts).
+const { TUPLE_WORDS } = Tuple;
 
 export const DIR_ORIG = 0;
 export const DIR_REPLY = 1;
@@ -206,6 +210,30 @@ export class ConnTable {
           }
         }
         if (same) return i;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /**
+   * find() for the IPv4 tuple (meta, src, 0, 0, 0, dst, 0, 0, 0, sport,
+   * dport) given as words: compares the five that may differ first.
+   */
+  findV4(meta: number, src: number, dst: number, sport: number, dport: number, h: number, from: number): number {
+    const mask = this.slotMask;
+    let i = from < 0 ? h & mask : from & mask;
+    const tuples = this.tuples;
+    const slots = this.slots;
+    const hashes = this.hashes;
+    for (;;) {
+      const e = slots[i];
+      if (e === EMPTY) return -1;
+      if (hashes[i] === h) {
+        const t = (e >> 1) * CONN_TUPLE_WORDS + (e & 1) * TUPLE_WORDS;
+        if (
+          tuples[t] === meta && tuples[t + 1] === src && tuples[t + 5] === dst && tuples[t + 9] === sport && tuples[t + 10] === dport &&
+          tuples[t + 2] === 0 && tuples[t + 3] === 0 && tuples[t + 4] === 0 && tuples[t + 6] === 0 && tuples[t + 7] === 0 && tuples[t + 8] === 0
+        ) return i;
       }
       i = (i + 1) & mask;
     }

@@ -12,9 +12,10 @@
  */
 import { read16, read32 } from "../packet/bytes.js";
 import type { ConnTable } from "./table.js";
-import {
-  TM_TCP_CLOSED, TM_TCP_CLOSING, TM_TCP_ESTABLISHED, TM_TCP_FIN_WAIT, TM_TCP_FIRST_PACKET, TM_TCP_OPENING,
-} from "./timeouts.js";
+import * as Timeouts from "./timeouts.js";
+
+// Module-local copies: V8 folds them into the code (see conntrack.ts).
+const { TM_TCP_CLOSED, TM_TCP_CLOSING, TM_TCP_ESTABLISHED, TM_TCP_FIN_WAIT, TM_TCP_FIRST_PACKET, TM_TCP_OPENING } = Timeouts;
 
 /** Verdicts of a protocol's update (enum ct_update_res). */
 export const UPDATE_INVALID = 0;
