@@ -188,6 +188,16 @@ export class Parser {
     return this.extract(b, at, length, inPort, keys, k, hdrs, h);
   }
 
+  /**
+   * parseFrame into a key the caller keeps all zeroes (a tnl_pop queue
+   * zeroes its keys once per batch: one fill per key costs more than the
+   * parse of a short frame).
+   */
+  parseZeroed(b: Uint8Array, at: number, length: number, inPort: number, keys: Uint32Array, k: number, hdrs: Uint16Array, h: number): number {
+    this.viewFor(b);
+    return this.extract(b, at, length, inPort, keys, k, hdrs, h);
+  }
+
   private viewFor(buf: Uint8Array): void {
     if (buf === this.viewOf) return;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
