@@ -58,6 +58,13 @@ const FROM_NONE = 0;
 const FROM_EMC = 1;
 const FROM_MEGAFLOW = 2;
 
+// Module-local copies of layout constants the batch loops use (as parse.ts: a
+// read through an imported binding costs a load in optimised code).
+const KEY_WORDS = L.KEY_WORDS;
+const HDR_STRIDE = HDR_WORDS;
+const HDR_REGIONS_AT = HDR_REGIONS;
+const HDR_L3_AT = HDR_L3;
+
 /** OVS's default other_config:max-idle: 10 s. */
 export const MEGAFLOW_IDLE_MS_DEFAULT = 10_000;
 
@@ -274,7 +281,7 @@ export class Datapath implements RecircHost {
         nRunts++;
         continue;
       }
-      const kb = i * L.KEY_WORDS;
+      const kb = i * KEY_WORDS;
       const len = lengths[i];
       let flow = -1;
       if (useCaches) {
@@ -303,10 +310,10 @@ export class Datapath implements RecircHost {
         // buf stays unchanged until the pops are processed, after this loop: the inner frames stay in it.
         const pops = this.executor.tunnelPops;
         const code = this.tnlPopOf[flow];
-        const l3 = hdrs[i * HDR_WORDS + HDR_L3];
+        const l3 = hdrs[i * HDR_STRIDE + HDR_L3_AT];
         if (pops !== null) pops.pushInPlace(code >>> 1, (code & 1) === 1, buf, offsets[i], len, l3 === HDR_NONE ? -1 : offsets[i] + l3);
       } else {
-        this.execute(this.resultOf(flow)!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_WORDS, emit);
+        this.execute(this.resultOf(flow)!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_STRIDE, emit);
       }
     }
     const stats = this.stats;
@@ -352,8 +359,8 @@ export class Datapath implements RecircHost {
       const emcFlows = emc.flows;
       const emcGens = emc.gens;
       for (let i = 0; i < count; i++) {
-        const kb = i * L.KEY_WORDS;
-        const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
+        const kb = i * KEY_WORDS;
+        const regions = hdrs[i * HDR_STRIDE + HDR_REGIONS_AT];
         const h = emcHash(keys, kb, regions);
         this.hashes[i] = h;
         const slot = emc.lookup(keys, kb, h, regions);
@@ -373,20 +380,20 @@ export class Datapath implements RecircHost {
     }
     // Runts have no key worth looking up; they are skipped in processBatch.
     for (let i = 0; i < count; i++) if (parseResults[i] === PARSE_RUNT) flows[i] = -2;
-    if (misses === 0 || megaflows.lookupBatch(keys, L.KEY_WORDS, flows, count) === 0) return;
+    if (misses === 0 || megaflows.lookupBatch(keys, KEY_WORDS, flows, count) === 0) return;
     for (let i = 0; i < count; i++) {
       if (from[i] !== FROM_NONE || flows[i] < 0) continue;
       from[i] = FROM_MEGAFLOW;
-      if (emc.enabled) emc.maybeInsert(keys, i * L.KEY_WORDS, this.hashes[i], hdrs[i * HDR_WORDS + HDR_REGIONS], flows[i], megaflows.gens[flows[i]], this.aliveFn);
+      if (emc.enabled) emc.maybeInsert(keys, i * KEY_WORDS, this.hashes[i], hdrs[i * HDR_STRIDE + HDR_REGIONS_AT], flows[i], megaflows.gens[flows[i]], this.aliveFn);
     }
   }
 
   /** lookupBatch for packet i alone, after the megaflow cache changed under the batch. */
   private lookupOne(keys: Uint32Array, hdrs: Uint16Array, i: number): void {
-    const kb = i * L.KEY_WORDS;
+    const kb = i * KEY_WORDS;
     const emc = this.emc;
     const megaflows = this.megaflows;
-    const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
+    const regions = hdrs[i * HDR_STRIDE + HDR_REGIONS_AT];
     if (emc.enabled) {
       const slot = emc.lookup(keys, kb, this.hashes[i], regions);
       if (slot >= 0 && megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
