@@ -96,4 +96,21 @@ describe("the tnl_pop queue", () => {
     q.pushInPlace(7, true, r.buf, 0, 10, -1);
     expect(q.invalid).toBe(1);
   });
+
+  it("counts a frame with no room as full and leaves its key slot zero for the next", () => {
+    const q = new TunnelPopQueue();
+    // Four 64 KB frames fill most of the queue's bytes; a fifth does not fit.
+    const big = eth({ src: "fa:16:3e:00:00:02", dst: "fa:16:3e:00:00:01" }, ipv4({ src: "10.0.0.2", dst: "10.0.0.1" }, udp({ src: 1, dst: 2 }, new Uint8Array(64_000))));
+    const f = outer(9, big);
+    for (let i = 0; i < 5; i++) q.push(7, true, f, 0, f.length, 14);
+    expect(q.count).toBe(4);
+    expect(q.full).toBe(1);
+    expect(q.keys.subarray(4 * L.KEY_WORDS, 5 * L.KEY_WORDS).every((w) => w === 0)).toBe(true);
+    // A header OVS refuses is invalid, not full, even with no room.
+    const r = received([5], [1000]);
+    r.buf[r.offs[0] + 14 + 10] ^= 0xff; // IPv4 checksum
+    q.push(7, true, r.buf, r.offs[0], r.lens[0], r.offs[0] + 14);
+    expect(q.invalid).toBe(1);
+    expect(q.keys.subarray(4 * L.KEY_WORDS, 5 * L.KEY_WORDS).every((w) => w === 0)).toBe(true);
+  });
 });

@@ -36,7 +36,7 @@
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
 import { HDR_L3, HDR_NONE, HDR_REGIONS, HDR_WORDS, Parser, REGION_TUNNEL } from "../packet/parse.js";
-import { fillTunnelHeader, popTunnelHeader, popped } from "../tunnel/frame.js";
+import { fillTunnelHeader, popTunnelToKey } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
 import { TNL_HEADER_SIZE_MAX } from "../tunnel/header.js";
 import type { OdpAction } from "./actions.js";
@@ -49,6 +49,15 @@ export const TUNNEL_POP_DEPTH_MAX = 3;
 
 /** Header offsets of an outer IPv4 frame built by tnl_push: L3 at 14, L4 at 34, no extra regions. */
 export const OUTER_HDRS = Uint16Array.from([14, 34, 0]);
+
+const KEY_WORDS = L.KEY_WORDS;
+/** Where pushFrom checks a header it has no room to queue. */
+const spareKey = new Uint32Array(L.KEY_WORDS);
+
+/** Zeroes the tunnel words popTunnelToKey wrote into keys[kb..] (a pop that found no room). */
+function clearTunnelWords(keys: Uint32Array, kb: number): void {
+  for (let w = L.W_TUN_ID; w <= L.W_TUN_TP; w++) keys[kb + w] = 0;
+}
 
 /** Where the fast path puts an inner frame, leaving room for the largest header before it. */
 const FRAME_AT = TNL_HEADER_SIZE_MAX + 18;
@@ -101,47 +110,43 @@ export class TunnelPopQueue {
   }
 
   private pushFrom(vport: number, udp: boolean, b: Uint8Array, start: number, length: number, l3: number, stable: boolean): void {
-    if (l3 < 0 || !popTunnelHeader(b, start, length, l3, udp)) {
+    const i = this.count;
+    if (i === BATCH_MAX) {
+      // Told apart from an invalid header as before: the header is checked on a spare key.
+      if (l3 < 0 || popTunnelToKey(b, start, length, l3, udp, spareKey, 0) < 0) this.invalid++;
+      else this.full++;
+      return;
+    }
+    const keys = this.keys;
+    const kb = i * KEY_WORDS;
+    // The tunnel words go straight into packet i's key (tunnel/frame.ts); the rest of it is zero.
+    const inner = l3 < 0 ? -1 : popTunnelToKey(b, start, length, l3, udp, keys, kb);
+    if (inner < 0) {
       this.invalid++;
       return;
     }
-    const n = popped.length;
-    if (this.count === BATCH_MAX) {
+    const n = Math.min(start + length, b.length) - inner;
+    let at = inner;
+    if (stable && (i === 0 || this.source === b)) {
+      this.source = b;
+    } else if ((this.source !== null && !this.copySource()) || this.used + n > this.buf.length) {
+      // Frames from two buffers: those left in place move into the queue's own, unless they do not fit.
+      clearTunnelWords(keys, kb);
       this.full++;
       return;
-    }
-    let at = popped.start;
-    if (stable && (this.count === 0 || this.source === b)) {
-      this.source = b;
     } else {
-      // Frames from two buffers: those left in place move into the queue's own.
-      if (this.source !== null && !this.copySource()) {
-        this.full++;
-        return;
-      }
-      if (this.used + n > this.buf.length) {
-        this.full++;
-        return;
-      }
       at = this.used;
-      copyBytes(b, popped.start, this.buf, at, n);
+      copyBytes(b, inner, this.buf, at, n);
       this.used += n;
     }
-    const i = this.count++;
+    this.count = i + 1;
     this.offsets[i] = at;
     this.lengths[i] = n;
     this.inPorts[i] = vport;
-    // Parsed from where the frame lies now (b): the key does not depend on where it is copied.
-    const keys = this.keys;
-    const kb = i * L.KEY_WORDS;
+    // Parsed from where the frame lies in b: the key does not depend on where it is copied.
+    // Only the tunnel words besides: recirc_id, ct_* and the marks stay zero after a pop.
     const hb = i * HDR_WORDS;
-    this.results[i] = this.parser.parseZeroed(b, popped.start, n, vport, keys, kb, this.hdrs, hb);
-    // Only the tunnel words: recirc_id, ct_* and the marks stay zero after a pop.
-    keys[kb + L.W_TUN_ID + 1] = popped.tunId;
-    keys[kb + L.W_TUN_SRC] = popped.src;
-    keys[kb + L.W_TUN_DST] = popped.dst;
-    keys[kb + L.W_TUN_FLAGS] = ((popped.flags << 16) | (popped.tos << 8) | popped.ttl) >>> 0;
-    keys[kb + L.W_TUN_TP] = ((popped.tpSrc << 16) | popped.tpDst) >>> 0;
+    this.results[i] = this.parser.parseZeroed(b, inner, n, vport, keys, kb, this.hdrs, hb);
     this.hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL;
   }
 
