@@ -358,11 +358,18 @@ export class Datapath implements RecircHost {
     if (emc.enabled) {
       const emcFlows = emc.flows;
       const emcGens = emc.gens;
+      const hashes = this.hashes;
       for (let i = 0; i < count; i++) {
+        if (parseResults[i] === PARSE_RUNT) {
+          // Runts have no key worth looking up; they are skipped in runBatch.
+          flows[i] = -2;
+          from[i] = FROM_NONE;
+          continue;
+        }
         const kb = i * KEY_WORDS;
         const regions = hdrs[i * HDR_STRIDE + HDR_REGIONS_AT];
         const h = emcHash(keys, kb, regions);
-        this.hashes[i] = h;
+        hashes[i] = h;
         const slot = emc.lookup(keys, kb, h, regions);
         if (slot >= 0 && megaflows.isAlive(emcFlows[slot], emcGens[slot])) {
           flows[i] = emcFlows[slot];
@@ -377,9 +384,8 @@ export class Datapath implements RecircHost {
       flows.fill(-1, 0, count);
       from.fill(FROM_NONE, 0, count);
       misses = count;
+      for (let i = 0; i < count; i++) if (parseResults[i] === PARSE_RUNT) flows[i] = -2;
     }
-    // Runts have no key worth looking up; they are skipped in processBatch.
-    for (let i = 0; i < count; i++) if (parseResults[i] === PARSE_RUNT) flows[i] = -2;
     if (misses === 0 || megaflows.lookupBatch(keys, KEY_WORDS, flows, count) === 0) return;
     for (let i = 0; i < count; i++) {
       if (from[i] !== FROM_NONE || flows[i] < 0) continue;
