@@ -29,7 +29,7 @@
  * idleMs without a hit (OVS's max-idle, 10 s).
  */
 import * as L from "../flow/layout.js";
-import { Parser, PARSE_RUNT, HDR_WORDS, HDR_REGIONS } from "../packet/parse.js";
+import { Parser, PARSE_RUNT, HDR_WORDS, HDR_REGIONS, HDR_L3, HDR_NONE } from "../packet/parse.js";
 import { BATCH_MAX } from "../limits.js";
 import type { Switch } from "../ofproto/bridge.js";
 import type { OdpAction } from "./actions.js";
@@ -48,14 +48,22 @@ import type { RecircHost } from "./recirculate.js";
 import { RECIRC_DEPTH_MAX } from "../limits.js";
 import { REGION_IPV6, REGION_META, REGION_TUNNEL, REGION_TUNNEL_IPV6 } from "../packet/parse.js";
 
-/** singleOutOf values that are not a port: the result drops the packet, or needs the executor. */
+/** singleOutOf values that are not a port: the result drops the packet, needs the executor, or is a lone tnl_pop (tnlPopOf). */
 const OUT_DROP = -1;
 const OUT_GENERAL = -2;
+const OUT_TNL_POP = -3;
 
 /** batchFrom values: which cache answered for a packet of the batch. */
 const FROM_NONE = 0;
 const FROM_EMC = 1;
 const FROM_MEGAFLOW = 2;
+
+// Module-local copies of layout constants the batch loops use (as parse.ts: a
+// read through an imported binding costs a load in optimised code).
+const KEY_WORDS = L.KEY_WORDS;
+const HDR_STRIDE = HDR_WORDS;
+const HDR_REGIONS_AT = HDR_REGIONS;
+const HDR_L3_AT = HDR_L3;
 
 /** OVS's default other_config:max-idle: 10 s. */
 export const MEGAFLOW_IDLE_MS_DEFAULT = 10_000;
@@ -170,8 +178,6 @@ export class Datapath implements RecircHost {
   private readonly hashes = new Uint32Array(BATCH_MAX);
   /** Decapsulated packets waiting to be recirculated, one queue per tunnel depth (tunnel.ts). */
   private readonly tunnelQueues: TunnelPopQueue[] = [];
-  /** The queue whose packets the current batch is, or null for received packets. */
-  private tunnelMeta: TunnelPopQueue | null = null;
   /** Per packet of the batch: its megaflow from the batch lookup (-1: none), and which cache answered. */
   private readonly batchFlows = new Int32Array(BATCH_MAX);
   private readonly batchFrom = new Uint8Array(BATCH_MAX);
@@ -179,9 +185,12 @@ export class Datapath implements RecircHost {
    * Per megaflow id, copied from its result so the fast path reads typed
    * arrays only: the datapath port of a result that is one output and
    * nothing else, or OUT_DROP (no actions), or OUT_GENERAL (anything else:
-   * run the executor); and 1 when the result depends on MAC learning.
+   * run the executor), or OUT_TNL_POP (a lone tnl_pop: tnlPopOf says
+   * which); and 1 when the result depends on MAC learning.
    */
   private singleOutOf: Int32Array;
+  /** Per megaflow id whose singleOutOf is OUT_TNL_POP: TunnelFastPath.popCode, (vport << 1) | udp. */
+  private tnlPopOf: Uint32Array;
   private usesMacsOf: Uint8Array;
 
   constructor(
@@ -202,6 +211,7 @@ export class Datapath implements RecircHost {
     this.swGenOf = new Uint32Array(n);
     this.macGenOf = new Uint32Array(n);
     this.singleOutOf = new Int32Array(n).fill(OUT_GENERAL);
+    this.tnlPopOf = new Uint32Array(n);
     this.usesMacsOf = new Uint8Array(n);
     this.noCache = opts.noCache === true;
     const onLearn = opts.onLearn;
@@ -228,7 +238,7 @@ export class Datapath implements RecircHost {
       this.executors.push(ex);
     }
     if (sw.tunnelPorts.size > 0) {
-      for (let d = 0; d < TUNNEL_POP_DEPTH_MAX; d++) this.tunnelQueues.push(new TunnelPopQueue());
+      for (let d = 0; d < TUNNEL_POP_DEPTH_MAX; d++) this.tunnelQueues.push(new TunnelPopQueue(this.parser));
       this.setTunnelPops(this.tunnelQueues[0]);
     }
   }
@@ -238,17 +248,21 @@ export class Datapath implements RecircHost {
    * datapath ports inPorts[i], at time nowMs; outputs go to `emit`.
    */
   processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
-    const keys = this.keys;
-    const hdrs = this.hdrs;
+    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, this.keys, this.hdrs, this.parseResults);
+    this.runBatch(this.keys, this.hdrs, this.parseResults, buf, offsets, lengths, count, nowMs, emit);
+  }
+
+  /**
+   * processBatch after the parse: frame i's key is keys[i * KEY_WORDS..],
+   * its header offsets hdrs[i * HDR_WORDS..], its parse result parseResults[i].
+   */
+  private runBatch(keys: Uint32Array, hdrs: Uint16Array, parseResults: Uint8Array, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
     this.releaseTempGarbage();
-    const parseResults = this.parseResults;
-    this.parser.parseBatch(buf, offsets, lengths, count, inPorts, keys, hdrs, parseResults);
-    if (this.tunnelMeta !== null) this.tunnelMeta.applyTo(keys, hdrs, count);
     const megaflows = this.megaflows;
     const flows = this.batchFlows;
     const from = this.batchFrom;
     const useCaches = !this.noCache;
-    if (useCaches) this.lookupBatch(count);
+    if (useCaches) this.lookupBatch(keys, hdrs, parseResults, count);
     const batchVersion = megaflows.version;
     const singleOutOf = this.singleOutOf;
     const packetsOf = this.packetsOf;
@@ -267,12 +281,12 @@ export class Datapath implements RecircHost {
         nRunts++;
         continue;
       }
-      const kb = i * L.KEY_WORDS;
+      const kb = i * KEY_WORDS;
       const len = lengths[i];
       let flow = -1;
       if (useCaches) {
         // A miss or revalidation earlier in the batch changed the cache: look this packet up again.
-        if (megaflows.version !== batchVersion) this.lookupOne(i);
+        if (megaflows.version !== batchVersion) this.lookupOne(keys, hdrs, i);
         flow = flows[i];
         if (from[i] === FROM_EMC) nEmcHits++;
         else if (from[i] === FROM_MEGAFLOW) nMegaflowHits++;
@@ -291,8 +305,15 @@ export class Datapath implements RecircHost {
         emit(port, buf, offsets[i], len);
       } else if (port === OUT_DROP) {
         nDropped++;
+      } else if (port === OUT_TNL_POP) {
+        // A lone tnl_pop (most megaflows of a tunnel endpoint's underlay): no result object to read.
+        // buf stays unchanged until the pops are processed, after this loop: the inner frames stay in it.
+        const pops = this.executor.tunnelPops;
+        const code = this.tnlPopOf[flow];
+        const l3 = hdrs[i * HDR_STRIDE + HDR_L3_AT];
+        if (pops !== null) pops.pushInPlace(code >>> 1, (code & 1) === 1, buf, offsets[i], len, l3 === HDR_NONE ? -1 : offsets[i] + l3);
       } else {
-        this.execute(this.resultOf(flow)!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_WORDS, emit);
+        this.execute(this.resultOf(flow)!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_STRIDE, emit);
       }
     }
     const stats = this.stats;
@@ -310,11 +331,9 @@ export class Datapath implements RecircHost {
   /** Processes the packets tnl_pop decapsulated as a new batch (OVS's recirculation after tnl_pop). */
   private recirculateTunnelPops(q: TunnelPopQueue, nowMs: number, emit: EmitFn): void {
     const depth = this.tunnelQueues.indexOf(q);
-    const savedMeta = this.tunnelMeta;
     this.setTunnelPops(depth + 1 < this.tunnelQueues.length ? this.tunnelQueues[depth + 1] : null);
-    this.tunnelMeta = q;
-    this.processBatch(q.frames, q.offsets, q.lengths, q.inPorts, q.count, nowMs, emit);
-    this.tunnelMeta = savedMeta;
+    // The queue parsed its frames as they came (tunnel.ts): straight to the caches.
+    this.runBatch(q.keys, q.hdrs, q.results, q.frames, q.offsets, q.lengths, q.count, nowMs, emit);
     this.setTunnelPops(q);
     q.reset();
   }
@@ -330,9 +349,7 @@ export class Datapath implements RecircHost {
    * EMC for every packet, then the megaflow cache for the EMC's misses
    * (inserting those hits into the EMC, 1 in emcInsertInvProb).
    */
-  private lookupBatch(count: number): void {
-    const keys = this.keys;
-    const hdrs = this.hdrs;
+  private lookupBatch(keys: Uint32Array, hdrs: Uint16Array, parseResults: Uint8Array, count: number): void {
     const flows = this.batchFlows;
     const from = this.batchFrom;
     const emc = this.emc;
@@ -341,11 +358,18 @@ export class Datapath implements RecircHost {
     if (emc.enabled) {
       const emcFlows = emc.flows;
       const emcGens = emc.gens;
+      const hashes = this.hashes;
       for (let i = 0; i < count; i++) {
-        const kb = i * L.KEY_WORDS;
-        const regions = hdrs[i * HDR_WORDS + HDR_REGIONS];
+        if (parseResults[i] === PARSE_RUNT) {
+          // Runts have no key worth looking up; they are skipped in runBatch.
+          flows[i] = -2;
+          from[i] = FROM_NONE;
+          continue;
+        }
+        const kb = i * KEY_WORDS;
+        const regions = hdrs[i * HDR_STRIDE + HDR_REGIONS_AT];
         const h = emcHash(keys, kb, regions);
-        this.hashes[i] = h;
+        hashes[i] = h;
         const slot = emc.lookup(keys, kb, h, regions);
         if (slot >= 0 && megaflows.isAlive(emcFlows[slot], emcGens[slot])) {
           flows[i] = emcFlows[slot];
@@ -360,24 +384,22 @@ export class Datapath implements RecircHost {
       flows.fill(-1, 0, count);
       from.fill(FROM_NONE, 0, count);
       misses = count;
+      for (let i = 0; i < count; i++) if (parseResults[i] === PARSE_RUNT) flows[i] = -2;
     }
-    // Runts have no key worth looking up; they are skipped in processBatch.
-    for (let i = 0; i < count; i++) if (this.parseResults[i] === PARSE_RUNT) flows[i] = -2;
-    if (misses === 0 || megaflows.lookupBatch(keys, L.KEY_WORDS, flows, count) === 0) return;
+    if (misses === 0 || megaflows.lookupBatch(keys, KEY_WORDS, flows, count) === 0) return;
     for (let i = 0; i < count; i++) {
       if (from[i] !== FROM_NONE || flows[i] < 0) continue;
       from[i] = FROM_MEGAFLOW;
-      if (emc.enabled) emc.maybeInsert(keys, i * L.KEY_WORDS, this.hashes[i], hdrs[i * HDR_WORDS + HDR_REGIONS], flows[i], megaflows.gens[flows[i]], this.aliveFn);
+      if (emc.enabled) emc.maybeInsert(keys, i * KEY_WORDS, this.hashes[i], hdrs[i * HDR_STRIDE + HDR_REGIONS_AT], flows[i], megaflows.gens[flows[i]], this.aliveFn);
     }
   }
 
   /** lookupBatch for packet i alone, after the megaflow cache changed under the batch. */
-  private lookupOne(i: number): void {
-    const keys = this.keys;
-    const kb = i * L.KEY_WORDS;
+  private lookupOne(keys: Uint32Array, hdrs: Uint16Array, i: number): void {
+    const kb = i * KEY_WORDS;
     const emc = this.emc;
     const megaflows = this.megaflows;
-    const regions = this.hdrs[i * HDR_WORDS + HDR_REGIONS];
+    const regions = hdrs[i * HDR_STRIDE + HDR_REGIONS_AT];
     if (emc.enabled) {
       const slot = emc.lookup(keys, kb, this.hashes[i], regions);
       if (slot >= 0 && megaflows.isAlive(emc.flows[slot], emc.gens[slot])) {
@@ -582,6 +604,10 @@ export class Datapath implements RecircHost {
     let single = OUT_GENERAL;
     if (res !== null && res.outputs !== null && res.outputs.length === 0) single = OUT_DROP;
     if (res !== null && res.outputs !== null && res.outputs.length === 1) single = res.outputs[0];
+    if (res !== null && res.tunnelFast !== null && res.tunnelFast.popCode >= 0) {
+      single = OUT_TNL_POP;
+      this.tnlPopOf[id] = res.tunnelFast.popCode;
+    }
     this.singleOutOf[id] = single;
   }
 

@@ -15,13 +15,17 @@
  * checked and stripped (src/tunnel/frame.ts) and the inner frame, with its
  * tunnel metadata and in_port = the vport, is queued; after the batch the
  * datapath processes the queue as a new batch (OVS recirculates the popped
- * packets the same way, with recirc_id 0), and applyTo() writes each
- * packet's tunnel fields into its freshly parsed key.
+ * packets the same way, with recirc_id 0). The inner frame is parsed when
+ * it is queued, where the outer header said it starts, into the queue's own
+ * key slot, and its tunnel words are written there too: the recirculated
+ * batch goes straight to the caches, with no second walk over its frames.
  *
  *   buf:    | inner frame 0 | inner frame 1 | ...            (bump allocated)
  *   or, while every popped frame came through the fast path from one received
  *   batch, no copy: the inner frames stay where they lie in that batch's buffer.
- *   per i:  offsets, lengths, inPorts, tunId, tunSrc, tunDst, tunFlags, tunTp
+ *   per i:  offsets, lengths, inPorts; keys (KEY_WORDS), hdrs (HDR_WORDS), results
+ *   keys are all zeroes beyond what the parse and the tunnel metadata wrote:
+ *   reset() zeroes the slots the batch used, in one fill.
  *
  * Limits: BATCH_MAX packets and TUNNEL_POP_BYTES bytes per queue; beyond,
  * packets are dropped and counted (`full`). Outer headers OVS would refuse
@@ -31,8 +35,8 @@
  */
 import * as L from "../flow/layout.js";
 import { BATCH_MAX } from "../limits.js";
-import { HDR_L3, HDR_NONE, HDR_REGIONS, HDR_WORDS, REGION_TUNNEL } from "../packet/parse.js";
-import { fillTunnelHeader, popTunnelHeader, popped } from "../tunnel/frame.js";
+import { HDR_L3, HDR_NONE, HDR_REGIONS, HDR_WORDS, Parser, REGION_TUNNEL } from "../packet/parse.js";
+import { fillTunnelHeader, popTunnelToKey } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
 import { TNL_HEADER_SIZE_MAX } from "../tunnel/header.js";
 import type { OdpAction } from "./actions.js";
@@ -46,6 +50,15 @@ export const TUNNEL_POP_DEPTH_MAX = 3;
 /** Header offsets of an outer IPv4 frame built by tnl_push: L3 at 14, L4 at 34, no extra regions. */
 export const OUTER_HDRS = Uint16Array.from([14, 34, 0]);
 
+const KEY_WORDS = L.KEY_WORDS;
+/** Where pushFrom checks a header it has no room to queue. */
+const spareKey = new Uint32Array(L.KEY_WORDS);
+
+/** Zeroes the tunnel words popTunnelToKey wrote into keys[kb..] (a pop that found no room). */
+function clearTunnelWords(keys: Uint32Array, kb: number): void {
+  for (let w = L.W_TUN_ID; w <= L.W_TUN_TP; w++) keys[kb + w] = 0;
+}
+
 /** Where the fast path puts an inner frame, leaving room for the largest header before it. */
 const FRAME_AT = TNL_HEADER_SIZE_MAX + 18;
 
@@ -54,11 +67,10 @@ export class TunnelPopQueue {
   readonly offsets = new Uint32Array(BATCH_MAX);
   readonly lengths = new Uint32Array(BATCH_MAX);
   readonly inPorts = new Uint32Array(BATCH_MAX);
-  private readonly tunId = new Uint32Array(BATCH_MAX);
-  private readonly tunSrc = new Uint32Array(BATCH_MAX);
-  private readonly tunDst = new Uint32Array(BATCH_MAX);
-  private readonly tunFlags = new Uint32Array(BATCH_MAX);
-  private readonly tunTp = new Uint32Array(BATCH_MAX);
+  /** The queued packets' keys (packet i's at i * KEY_WORDS), header offsets and parse results, as Parser.parseBatch gives them. */
+  readonly keys = new Uint32Array(BATCH_MAX * L.KEY_WORDS);
+  readonly hdrs = new Uint16Array(BATCH_MAX * HDR_WORDS);
+  readonly results = new Uint8Array(BATCH_MAX);
   count = 0;
   private used = 0;
   /**
@@ -70,6 +82,9 @@ export class TunnelPopQueue {
   invalid = 0;
   /** Packets dropped because the queue was full. */
   full = 0;
+
+  /** `parser` parses the inner frames (the datapath's, so its counters count them). */
+  constructor(private readonly parser: Parser = new Parser()) {}
 
   /**
    * Decapsulates the frame b[start, start + length) whose IPv4 header is at
@@ -95,56 +110,44 @@ export class TunnelPopQueue {
   }
 
   private pushFrom(vport: number, udp: boolean, b: Uint8Array, start: number, length: number, l3: number, stable: boolean): void {
-    if (l3 < 0 || !popTunnelHeader(b, start, length, l3, udp)) {
+    const i = this.count;
+    if (i === BATCH_MAX) {
+      // Told apart from an invalid header as before: the header is checked on a spare key.
+      if (l3 < 0 || popTunnelToKey(b, start, length, l3, udp, spareKey, 0) < 0) this.invalid++;
+      else this.full++;
+      return;
+    }
+    const keys = this.keys;
+    const kb = i * KEY_WORDS;
+    // The tunnel words go straight into packet i's key (tunnel/frame.ts); the rest of it is zero.
+    const inner = l3 < 0 ? -1 : popTunnelToKey(b, start, length, l3, udp, keys, kb);
+    if (inner < 0) {
       this.invalid++;
       return;
     }
-    const n = popped.length;
-    if (this.count === BATCH_MAX) {
+    const n = Math.min(start + length, b.length) - inner;
+    let at = inner;
+    if (stable && (i === 0 || this.source === b)) {
+      this.source = b;
+    } else if ((this.source !== null && !this.copySource()) || this.used + n > this.buf.length) {
+      // Frames from two buffers: those left in place move into the queue's own, unless they do not fit.
+      clearTunnelWords(keys, kb);
       this.full++;
       return;
-    }
-    let at = popped.start;
-    if (stable && (this.count === 0 || this.source === b)) {
-      this.source = b;
     } else {
-      // Frames from two buffers: those left in place move into the queue's own.
-      if (this.source !== null && !this.copySource()) {
-        this.full++;
-        return;
-      }
-      if (this.used + n > this.buf.length) {
-        this.full++;
-        return;
-      }
       at = this.used;
-      copyBytes(b, popped.start, this.buf, at, n);
+      copyBytes(b, inner, this.buf, at, n);
       this.used += n;
     }
-    const i = this.count++;
+    this.count = i + 1;
     this.offsets[i] = at;
     this.lengths[i] = n;
     this.inPorts[i] = vport;
-    this.tunId[i] = popped.tunId;
-    this.tunSrc[i] = popped.src;
-    this.tunDst[i] = popped.dst;
-    this.tunFlags[i] = ((popped.flags << 16) | (popped.tos << 8) | popped.ttl) >>> 0;
-    this.tunTp[i] = ((popped.tpSrc << 16) | popped.tpDst) >>> 0;
-  }
-
-  /** Writes packet i's tunnel metadata into keys parsed from this queue (i's key at i * KEY_WORDS). */
-  applyTo(keys: Uint32Array, hdrs: Uint16Array, count: number): void {
-    for (let i = 0; i < count; i++) {
-      const kb = i * L.KEY_WORDS;
-      keys[kb + L.W_TUN_ID] = 0;
-      keys[kb + L.W_TUN_ID + 1] = this.tunId[i];
-      keys[kb + L.W_TUN_SRC] = this.tunSrc[i];
-      keys[kb + L.W_TUN_DST] = this.tunDst[i];
-      keys[kb + L.W_TUN_FLAGS] = this.tunFlags[i];
-      keys[kb + L.W_TUN_TP] = this.tunTp[i];
-      // Only the tunnel words: recirc_id, ct_* and the marks stay zero after a pop.
-      hdrs[i * HDR_WORDS + HDR_REGIONS] |= REGION_TUNNEL;
-    }
+    // Parsed from where the frame lies in b: the key does not depend on where it is copied.
+    // Only the tunnel words besides: recirc_id, ct_* and the marks stay zero after a pop.
+    const hb = i * HDR_WORDS;
+    this.results[i] = this.parser.parseZeroed(b, inner, n, vport, keys, kb, this.hdrs, hb);
+    this.hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL;
   }
 
   /** Copies the frames left in place into the queue's own buffer (false when they do not fit: then nothing moves). */
@@ -162,7 +165,9 @@ export class TunnelPopQueue {
     return true;
   }
 
+  /** Empties the queue; the keys its packets used (and their processing may have written) are zeroed for the next. */
   reset(): void {
+    this.keys.fill(0, 0, this.count * L.KEY_WORDS);
     this.count = 0;
     this.used = 0;
     this.source = null;
@@ -183,6 +188,14 @@ export class TunnelFastPath {
     private readonly outs: Int32Array | null,
     private readonly popPort: number,
   ) {}
+
+  /**
+   * For a lone tnl_pop, its vport and protocol packed as (vport << 1) | udp,
+   * which the datapath keeps per megaflow to pop without this object; else -1.
+   */
+  get popCode(): number {
+    return this.outs === null ? ((this.popPort << 1) | (this.udp ? 1 : 0)) >>> 0 : -1;
+  }
 
   /** The fast form of `actions`, or null when they need the general executor. */
   static compile(actions: readonly OdpAction[]): TunnelFastPath | null {

@@ -188,6 +188,16 @@ export class Parser {
     return this.extract(b, at, length, inPort, keys, k, hdrs, h);
   }
 
+  /**
+   * parseFrame into a key the caller keeps all zeroes (a tnl_pop queue
+   * zeroes its keys once per batch: one fill per key costs more than the
+   * parse of a short frame).
+   */
+  parseZeroed(b: Uint8Array, at: number, length: number, inPort: number, keys: Uint32Array, k: number, hdrs: Uint16Array, h: number): number {
+    this.viewFor(b);
+    return this.extract(b, at, length, inPort, keys, k, hdrs, h);
+  }
+
   private viewFor(buf: Uint8Array): void {
     if (buf === this.viewOf) return;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -388,6 +398,21 @@ export class Parser {
     keys[k + W_NW] = ((nwFrag << 24) | (nwTos << 16) | (nwTtl << 8) | nwProto) >>> 0;
     if (nwFrag & FRAG_LATER) return PARSE_OK; // No L4 header in later fragments.
     hdrs[h + HDR_L4] = p - at;
+    // The common transports here, without a call (the same as parseL4 does for them);
+    // parseL4 handles the rest, and truncated headers with their counters.
+    const l4Size = end - p;
+    if (nwProto === IPPROTO_UDP && l4Size >= 8) {
+      keys[k + W_TP] = v.getUint32(p);
+      return PARSE_OK;
+    }
+    if (nwProto === IPPROTO_TCP && l4Size >= 20) {
+      const tcpLen = (b[p + 12] >>> 4) * 4;
+      if (tcpLen >= 20 && l4Size >= tcpLen) {
+        keys[k + W_TCP_FLAGS] = v.getUint16(p + 12) & 0x0fff;
+        keys[k + W_TP] = v.getUint32(p);
+        return PARSE_OK;
+      }
+    }
     this.lastNd = false;
     this.parseL4(b, p, end - p, nwProto, keys, k);
     if (this.lastNd) hdrs[h + HDR_REGIONS] |= REGION_ARP_ND;

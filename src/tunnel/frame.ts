@@ -19,6 +19,7 @@
 import { csumAdd, csumFinish, csumUpdate16, pseudoSum4 } from "../packet/checksum.js";
 import { ETH_HEADER_SIZE, GRE_CSUM, GRE_KEY, GRE_SEQ, ETH_TYPE_TEB, IPV4_HEADER_SIZE, TNL_L4_OFFSET, UDP_HEADER_SIZE, VXLAN_FLAGS, VXLAN_HEADER_SIZE } from "./header.js";
 import { udpSourcePort } from "./hash.js";
+import * as L from "../flow/layout.js";
 
 /** OVS's FLOW_TNL_F_* bits, as the key's tun_flags holds them. */
 export const TNL_F_DONT_FRAGMENT = 1 << 1;
@@ -26,7 +27,6 @@ export const TNL_F_CSUM = 1 << 2;
 export const TNL_F_KEY = 1 << 3;
 
 const get16 = (b: Uint8Array, at: number): number => (b[at] << 8) | b[at + 1];
-const get32 = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
 const put16 = (b: Uint8Array, at: number, v: number): void => {
   b[at] = (v >>> 8) & 0xff;
   b[at + 1] = v & 0xff;
@@ -73,11 +73,27 @@ export function fillTunnelHeader(b: Uint8Array, at: number, length: number, hdr:
   }
 }
 
-/** The unfolded sum of a 20-byte IPv4 header's ten words, unrolled (the common case of every decapsulation). */
-function sum20(b: Uint8Array, p: number): number {
+/**
+ * A DataView on the buffer popTunnelHeader reads, made when the buffer
+ * changes (once per received batch): its big-endian 16- and 32-bit reads are
+ * one load each in optimised code, against two or four byte loads.
+ */
+let viewBuf: Uint8Array | null = null;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+function viewOf(b: Uint8Array): DataView<ArrayBufferLike> {
+  if (b !== viewBuf) {
+    viewBuf = b;
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return view;
+}
+
+/** The unfolded sum of a 20-byte IPv4 header's ten 16-bit words (the common case of every decapsulation). */
+function sum20(v: DataView<ArrayBufferLike>, p: number): number {
   return (
-    ((b[p] << 8) | b[p + 1]) + ((b[p + 2] << 8) | b[p + 3]) + ((b[p + 4] << 8) | b[p + 5]) + ((b[p + 6] << 8) | b[p + 7]) + ((b[p + 8] << 8) | b[p + 9]) +
-    ((b[p + 10] << 8) | b[p + 11]) + ((b[p + 12] << 8) | b[p + 13]) + ((b[p + 14] << 8) | b[p + 15]) + ((b[p + 16] << 8) | b[p + 17]) + ((b[p + 18] << 8) | b[p + 19])
+    v.getUint16(p) + v.getUint16(p + 2) + v.getUint16(p + 4) + v.getUint16(p + 6) + v.getUint16(p + 8) +
+    v.getUint16(p + 10) + v.getUint16(p + 12) + v.getUint16(p + 14) + v.getUint16(p + 16) + v.getUint16(p + 18)
   );
 }
 
@@ -96,63 +112,102 @@ export const popped = {
   tpDst: 0,
 };
 
+/** popTunnelHeader's key: popTunnelToKey writes into it. */
+const poppedKey = new Uint32Array(L.KEY_WORDS);
+
 /**
  * Checks and strips the outer header of the frame b[start, start + length)
  * whose IPv4 header is at `l3` (absolute); `udp` for VXLAN, else GRE.
- * Returns false when OVS would drop the packet.
+ * Returns false when OVS would drop the packet; else `popped` says what it found.
  */
 export function popTunnelHeader(b: Uint8Array, start: number, length: number, l3: number, udp: boolean): boolean {
-  const l3Size = start + length - l3;
-  if (l3Size < IPV4_HEADER_SIZE || b[l3] >>> 4 !== 4) return false;
-  const ihl = (b[l3] & 0x0f) * 4;
-  if (ihl < IPV4_HEADER_SIZE || ihl > l3Size) return false;
-  if (csumFinish(ihl === IPV4_HEADER_SIZE ? sum20(b, l3) : csumAdd(b, l3, ihl, 0)) !== 0) return false;
-  if (get16(b, l3 + 2) > l3Size) return false;
-  if (ihl > IPV4_HEADER_SIZE) return false; // no IP options on tunnel packets
-  popped.src = get32(b, l3 + 12);
-  popped.dst = get32(b, l3 + 16);
-  popped.tos = b[l3 + 1];
-  popped.ttl = b[l3 + 8];
-  popped.tunId = 0;
-  popped.flags = 0;
-  popped.tpSrc = 0;
-  popped.tpDst = 0;
-  const l4 = l3 + IPV4_HEADER_SIZE;
+  const at = popTunnelToKey(b, start, length, l3, udp, poppedKey, 0);
+  if (at < 0) return false;
+  const k = poppedKey;
+  popped.start = at;
+  popped.length = Math.min(start + length, b.length) - at;
+  popped.tunId = k[L.W_TUN_ID + 1];
+  popped.src = k[L.W_TUN_SRC];
+  popped.dst = k[L.W_TUN_DST];
+  popped.flags = k[L.W_TUN_FLAGS] >>> 16;
+  popped.tos = (k[L.W_TUN_FLAGS] >>> 8) & 0xff;
+  popped.ttl = k[L.W_TUN_FLAGS] & 0xff;
+  popped.tpSrc = k[L.W_TUN_TP] >>> 16;
+  popped.tpDst = k[L.W_TUN_TP] & 0xffff;
+  return true;
+}
+
+// Module-local copies of the tunnel words popTunnelToKey writes (a read through
+// an imported binding costs a load in optimised code).
+const K_TUN_ID_LOW = L.W_TUN_ID + 1;
+const K_TUN_SRC = L.W_TUN_SRC;
+const K_TUN_DST = L.W_TUN_DST;
+const K_TUN_FLAGS = L.W_TUN_FLAGS;
+const K_TUN_TP = L.W_TUN_TP;
+
+/**
+ * popTunnelHeader for the datapath: the tunnel metadata goes straight into
+ * the key keys[kb..] (tun_id, tun_src, tun_dst, tun_flags/tos/ttl, tun_tp: the
+ * words layout.ts gives them; the key's other words are left alone, and none
+ * is written unless the header is accepted). Returns the inner frame's
+ * offset in b, or -1 when OVS would drop the packet.
+ */
+export function popTunnelToKey(b: Uint8Array, start: number, length: number, l3: number, udp: boolean, keys: Uint32Array, kb: number): number {
+  // A frame said to run past its buffer ends at the buffer's end (the reads below stay inside it).
+  if (start + length > b.length) length = b.length - start;
   const end = start + length;
+  const l3Size = end - l3;
+  if (l3 < start || l3Size < IPV4_HEADER_SIZE || b[l3] >>> 4 !== 4) return -1;
+  const v = viewOf(b);
+  const ihl = (b[l3] & 0x0f) * 4;
+  if (ihl < IPV4_HEADER_SIZE || ihl > l3Size) return -1;
+  if (csumFinish(ihl === IPV4_HEADER_SIZE ? sum20(v, l3) : csumAdd(b, l3, ihl, 0)) !== 0) return -1;
+  if (v.getUint16(l3 + 2) > l3Size) return -1;
+  if (ihl > IPV4_HEADER_SIZE) return -1; // no IP options on tunnel packets
+  let tunId = 0;
+  let flags = 0;
+  let tp = 0;
+  let inner = 0;
+  const l4 = l3 + IPV4_HEADER_SIZE;
   if (udp) {
-    if (l4 + UDP_HEADER_SIZE + VXLAN_HEADER_SIZE > end) return false;
-    if (get16(b, l4 + 6) !== 0) {
+    if (l4 + UDP_HEADER_SIZE + VXLAN_HEADER_SIZE > end) return -1;
+    if (v.getUint16(l4 + 6) !== 0) {
       const size = end - l4;
-      if (csumFinish(csumAdd(b, l4, size, pseudoSum4(b, l3 + 12, l3 + 16, b[l3 + 9], size))) !== 0) return false;
-      popped.flags |= TNL_F_CSUM;
+      if (csumFinish(csumAdd(b, l4, size, pseudoSum4(b, l3 + 12, l3 + 16, b[l3 + 9], size))) !== 0) return -1;
+      flags = TNL_F_CSUM;
     }
-    popped.tpSrc = get16(b, l4);
-    popped.tpDst = get16(b, l4 + 2);
+    tp = v.getUint32(l4); // source and destination ports
     const vx = l4 + UDP_HEADER_SIZE;
-    if (get32(b, vx) !== VXLAN_FLAGS || b[vx + 7] !== 0) return false;
-    popped.tunId = get32(b, vx + 4) >>> 8;
-    popped.flags |= TNL_F_KEY;
-    popped.start = vx + VXLAN_HEADER_SIZE;
+    if (v.getUint32(vx) !== VXLAN_FLAGS || b[vx + 7] !== 0) return -1;
+    tunId = v.getUint32(vx + 4) >>> 8;
+    flags |= TNL_F_KEY;
+    inner = vx + VXLAN_HEADER_SIZE;
   } else {
-    if (l4 + 4 > end) return false;
-    const flags = get16(b, l4);
-    if (flags & ~(GRE_CSUM | GRE_KEY | GRE_SEQ)) return false;
-    const greSize = 4 + (flags & GRE_CSUM ? 4 : 0) + (flags & GRE_KEY ? 4 : 0) + (flags & GRE_SEQ ? 4 : 0);
-    if (l4 + greSize > end) return false;
+    if (l4 + 4 > end) return -1;
+    const greFlags = v.getUint16(l4);
+    if (greFlags & ~(GRE_CSUM | GRE_KEY | GRE_SEQ)) return -1;
+    const greSize = 4 + (greFlags & GRE_CSUM ? 4 : 0) + (greFlags & GRE_KEY ? 4 : 0) + (greFlags & GRE_SEQ ? 4 : 0);
+    if (l4 + greSize > end) return -1;
     let opt = l4 + 4;
-    if (flags & GRE_CSUM) {
-      if (csumFinish(csumAdd(b, l4, end - l4, 0)) !== 0) return false;
-      popped.flags = TNL_F_CSUM;
+    if (greFlags & GRE_CSUM) {
+      if (csumFinish(csumAdd(b, l4, end - l4, 0)) !== 0) return -1;
+      flags = TNL_F_CSUM;
       opt += 4;
     }
-    if (flags & GRE_KEY) {
-      popped.tunId = get32(b, opt);
-      popped.flags |= TNL_F_KEY;
+    if (greFlags & GRE_KEY) {
+      tunId = v.getUint32(opt);
+      flags |= TNL_F_KEY;
     }
     // Other GRE payloads (layer 3 tunnels, packet_type) are not supported.
-    if (get16(b, l4 + 2) !== ETH_TYPE_TEB) return false;
-    popped.start = l4 + greSize;
+    if (v.getUint16(l4 + 2) !== ETH_TYPE_TEB) return -1;
+    inner = l4 + greSize;
   }
-  popped.length = end - popped.start;
-  return popped.length >= ETH_HEADER_SIZE;
+  if (end - inner < ETH_HEADER_SIZE) return -1;
+  // netdev_tnl_ip_extract_tnl_md: addresses, tos and ttl of the outer header (DF is not reported).
+  keys[kb + K_TUN_ID_LOW] = tunId;
+  keys[kb + K_TUN_SRC] = v.getUint32(l3 + 12);
+  keys[kb + K_TUN_DST] = v.getUint32(l3 + 16);
+  keys[kb + K_TUN_FLAGS] = ((flags << 16) | (b[l3 + 1] << 8) | b[l3 + 8]) >>> 0;
+  keys[kb + K_TUN_TP] = tp;
+  return inner;
 }
