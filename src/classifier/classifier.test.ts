@@ -797,6 +797,72 @@ describe("PrefixTrie", () => {
     });
   }
 
+  it("answers from its jump table exactly as a walk from the root does, and stops using it when changed", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x7fffffff }), (seed) => {
+        const rnd = mulberry32(seed);
+        // Prefixes under a few /8s and /12s, of every length, so the top 16
+        // bits hold dense and sparse parts, rules above bit 16 and nodes
+        // that straddle it; enough of them for the table to be built.
+        const tops = [0x0a000000, 0xac100000, 0xc0a80000, rnd()];
+        const prefixes: { v: Uint32Array; len: number }[] = [];
+        for (let i = 0; i < 700; i++) {
+          const top = tops[rnd() % tops.length];
+          const len = 1 + (rnd() % 32);
+          const v = (top ^ (rnd() >>> (8 + (rnd() % 24)))) & (len === 32 ? ~0 : ~(~0 >>> len));
+          prefixes.push({ v: new Uint32Array([v]), len });
+        }
+        const jumping = new PrefixTrie(32, 32, 0);
+        const walking = new PrefixTrie(32);
+        const add = (p: { v: Uint32Array; len: number }): void => {
+          jumping.insert(p.v, 0, p.len);
+          walking.insert(p.v, 0, p.len);
+        };
+        prefixes.forEach(add);
+        const compare = (): void => {
+          const a = new Uint32Array(4);
+          const b = new Uint32Array(4);
+          for (let q = 0; q < 300; q++) {
+            // Keys near stored prefixes (differing in a few bits) and random ones.
+            const k = new Uint32Array([q % 3 === 0 ? rnd() : prefixes[rnd() % prefixes.length].v[0] ^ (1 << rnd() % 32) ^ (rnd() & (rnd() >>> (rnd() % 32)))]);
+            a.fill(0);
+            b.fill(0);
+            expect(jumping.lookup(k, 0, a, 0)).toBe(walking.lookup(k, 0, b, 0));
+            expect(a[0] >>> 0).toBe(b[0] >>> 0);
+          }
+        };
+        compare();
+        expect(jumping.jumping).toBe(true);
+        expect(walking.jumping).toBe(false);
+        // A change makes the table stale; the next lookup rebuilds it (jumpAfterLookups 0).
+        for (let i = 0; i < 200; i++) {
+          const p = prefixes.splice(rnd() % prefixes.length, 1)[0];
+          jumping.remove(p.v, 0, p.len);
+          walking.remove(p.v, 0, p.len);
+          expect(jumping.jumping).toBe(false);
+          if (i % 50 === 0) compare();
+        }
+        compare();
+      }),
+      { seed: 77, numRuns: 20 },
+    );
+  });
+
+  it("builds its jump table only after the given number of unchanged lookups, and only when big", () => {
+    const t = new PrefixTrie(32, 32, 10);
+    const plens = new Uint32Array(4);
+    const rnd = mulberry32(5);
+    for (let i = 0; i < 400; i++) t.insert(new Uint32Array([rnd() & ~0xff]), 0, 24);
+    for (let i = 0; i < 9; i++) t.lookup(new Uint32Array([rnd()]), 0, plens, 0);
+    expect(t.jumping).toBe(false);
+    t.lookup(new Uint32Array([rnd()]), 0, plens, 0);
+    expect(t.jumping).toBe(true);
+    const small = new PrefixTrie(32, 32, 0);
+    small.insert(new Uint32Array([0x0a000000]), 0, 8);
+    small.lookup(new Uint32Array([0x0a010203]), 0, plens, 0);
+    expect(small.jumping).toBe(false);
+  });
+
   it("measures CIDR prefix lengths and rejects other masks", () => {
     expect(prefixLength(new Uint32Array([0xffffff00]), 0, 32)).toBe(24);
     expect(prefixLength(new Uint32Array([0xffffffff]), 0, 32)).toBe(32);
