@@ -278,6 +278,43 @@ describe("Classifier lookup", () => {
     for (let i = 0; i < 150; i++) checkKey(world, cls, model, world.key(i % 2 ? rules[rnd() % rules.length] : null), rnd, rules);
   });
 
+  it("answers and un-wildcards exactly the same once its IPv4 tries resume walks from their jump tables", () => {
+    const rnd = mulberry32(31337);
+    const cls = new Classifier<Rule>();
+    // Routes and ACLs of every prefix length under a few networks, plus
+    // non-IP and exact rules, so tries are big, deep and straddle bit 16.
+    const nets = [0x0a000000, 0xac100000, 0xc0a80000];
+    const net = (): number => (nets[rnd() % nets.length] ^ (rnd() >>> (4 + (rnd() % 28)))) >>> 0;
+    const pfx = (v: number, len: number): [bigint, bigint] => [BigInt(v) & prefix32(len), prefix32(len)];
+    for (let i = 0; i < 3000; i++) {
+      const m =
+        i % 3 === 0
+          ? match({ eth_type: 0x0800n, ip_dst: pfx(net(), 1 + (rnd() % 32)) })
+          : i % 3 === 1
+            ? match({ eth_type: 0x0800n, ip_src: pfx(net(), 8 + (rnd() % 25)), ip_dst: pfx(net(), 16 + (rnd() % 17)), nw_proto: 6n })
+            : match({ in_port: BigInt(1 + (rnd() % 8)), eth_type: 0x0800n, ip_dst: pfx(net(), 24 + (rnd() % 9)) });
+      cls.replace(new Rule(m, rnd() % 500, `r${i}`));
+    }
+    const keys: Uint32Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      keys.push(
+        key({ in_port: BigInt(1 + (rnd() % 8)), eth_type: i % 50 === 0 ? 0x0806n : 0x0800n, ip_src: BigInt(net()), ip_dst: BigInt(i % 4 === 0 ? rnd() >>> 0 : net()), nw_proto: i % 2 ? 6n : 17n }),
+      );
+    }
+    const answer = (k: Uint32Array): string => {
+      const wc = newWc();
+      const r = cls.lookup(k, 0, wc, 0);
+      return `${r === null ? "-" : r.name} ${wc.join(",")}`;
+    };
+    const tries = (cls as unknown as { tracker: { tries: PrefixTrie[] } }).tracker.tries;
+    const walked = keys.map(answer);
+    expect(tries[1].jumping).toBe(false);
+    for (let i = 0; i < 70_000; i++) cls.lookup(keys[i % keys.length], 0, newWc(), 0);
+    // nw_src and nw_dst (ipv6 tries hold nothing).
+    expect(tries[0].jumping && tries[1].jumping).toBe(true);
+    expect(keys.map(answer)).toEqual(walked);
+  });
+
   it("agrees with the model on iteration, exact finds, selection and overlap", () => {
     fc.assert(
       fc.property(scenario, (s) => {
