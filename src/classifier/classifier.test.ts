@@ -838,15 +838,19 @@ describe("PrefixTrie", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 0x7fffffff }), (seed) => {
         const rnd = mulberry32(seed);
-        // Prefixes under a few /8s and /12s, of every length, so the top 16
-        // bits hold dense and sparse parts, rules above bit 16 and nodes
-        // that straddle it; enough of them for the table to be built.
-        const tops = [0x0a000000, 0xac100000, 0xc0a80000, rnd()];
+        // Prefixes of every length under a few networks (the root holds no
+        // bits), all under 10/8 (the table's index starts after the root's 8
+        // bits) or all under 172.16.16/20 (after 16 of the root's bits): the
+        // index bits hold dense and sparse parts, rules and nodes that
+        // straddle its end; enough of them for the table to be built.
+        const family = seed % 3;
+        const tops = family === 0 ? [0x0a000000, 0xac100000, 0xc0a80000, rnd()] : family === 1 ? [0x0a000000] : [0xac101000];
+        const common = family === 0 ? 8 : family === 1 ? 8 : 20;
         const prefixes: { v: Uint32Array; len: number }[] = [];
         for (let i = 0; i < 700; i++) {
           const top = tops[rnd() % tops.length];
-          const len = 1 + (rnd() % 32);
-          const v = (top ^ (rnd() >>> (8 + (rnd() % 24)))) & (len === 32 ? ~0 : ~(~0 >>> len));
+          const len = family === 0 ? 1 + (rnd() % 32) : common + (rnd() % (33 - common));
+          const v = (top ^ (rnd() >>> (common + (rnd() % (32 - common))))) & (len === 32 ? ~0 : ~(~0 >>> len));
           prefixes.push({ v: new Uint32Array([v]), len });
         }
         const jumping = new PrefixTrie(32, 32, 0);
@@ -881,7 +885,7 @@ describe("PrefixTrie", () => {
         }
         compare();
       }),
-      { seed: 77, numRuns: 20 },
+      { seed: 77, numRuns: 30 },
     );
   });
 
