@@ -278,6 +278,43 @@ describe("Classifier lookup", () => {
     for (let i = 0; i < 150; i++) checkKey(world, cls, model, world.key(i % 2 ? rules[rnd() % rules.length] : null), rnd, rules);
   });
 
+  it("answers and un-wildcards exactly the same once its IPv4 tries resume walks from their jump tables", () => {
+    const rnd = mulberry32(31337);
+    const cls = new Classifier<Rule>();
+    // Routes and ACLs of every prefix length under a few networks, plus
+    // non-IP and exact rules, so tries are big, deep and straddle bit 16.
+    const nets = [0x0a000000, 0xac100000, 0xc0a80000];
+    const net = (): number => (nets[rnd() % nets.length] ^ (rnd() >>> (4 + (rnd() % 28)))) >>> 0;
+    const pfx = (v: number, len: number): [bigint, bigint] => [BigInt(v) & prefix32(len), prefix32(len)];
+    for (let i = 0; i < 3000; i++) {
+      const m =
+        i % 3 === 0
+          ? match({ eth_type: 0x0800n, ip_dst: pfx(net(), 1 + (rnd() % 32)) })
+          : i % 3 === 1
+            ? match({ eth_type: 0x0800n, ip_src: pfx(net(), 8 + (rnd() % 25)), ip_dst: pfx(net(), 16 + (rnd() % 17)), nw_proto: 6n })
+            : match({ in_port: BigInt(1 + (rnd() % 8)), eth_type: 0x0800n, ip_dst: pfx(net(), 24 + (rnd() % 9)) });
+      cls.replace(new Rule(m, rnd() % 500, `r${i}`));
+    }
+    const keys: Uint32Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      keys.push(
+        key({ in_port: BigInt(1 + (rnd() % 8)), eth_type: i % 50 === 0 ? 0x0806n : 0x0800n, ip_src: BigInt(net()), ip_dst: BigInt(i % 4 === 0 ? rnd() >>> 0 : net()), nw_proto: i % 2 ? 6n : 17n }),
+      );
+    }
+    const answer = (k: Uint32Array): string => {
+      const wc = newWc();
+      const r = cls.lookup(k, 0, wc, 0);
+      return `${r === null ? "-" : r.name} ${wc.join(",")}`;
+    };
+    const tries = (cls as unknown as { tracker: { tries: PrefixTrie[] } }).tracker.tries;
+    const walked = keys.map(answer);
+    expect(tries[1].jumping).toBe(false);
+    for (let i = 0; i < 70_000; i++) cls.lookup(keys[i % keys.length], 0, newWc(), 0);
+    // nw_src and nw_dst (ipv6 tries hold nothing).
+    expect(tries[0].jumping && tries[1].jumping).toBe(true);
+    expect(keys.map(answer)).toEqual(walked);
+  });
+
   it("agrees with the model on iteration, exact finds, selection and overlap", () => {
     fc.assert(
       fc.property(scenario, (s) => {
@@ -796,6 +833,76 @@ describe("PrefixTrie", () => {
       );
     });
   }
+
+  it("answers from its jump table exactly as a walk from the root does, and stops using it when changed", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x7fffffff }), (seed) => {
+        const rnd = mulberry32(seed);
+        // Prefixes of every length under a few networks (the root holds no
+        // bits), all under 10/8 (the table's index starts after the root's 8
+        // bits) or all under 172.16.16/20 (after 16 of the root's bits): the
+        // index bits hold dense and sparse parts, rules and nodes that
+        // straddle its end; enough of them for the table to be built.
+        const family = seed % 3;
+        const tops = family === 0 ? [0x0a000000, 0xac100000, 0xc0a80000, rnd()] : family === 1 ? [0x0a000000] : [0xac101000];
+        const common = family === 0 ? 8 : family === 1 ? 8 : 20;
+        const prefixes: { v: Uint32Array; len: number }[] = [];
+        for (let i = 0; i < 700; i++) {
+          const top = tops[rnd() % tops.length];
+          const len = family === 0 ? 1 + (rnd() % 32) : common + (rnd() % (33 - common));
+          const v = (top ^ (rnd() >>> (common + (rnd() % (32 - common))))) & (len === 32 ? ~0 : ~(~0 >>> len));
+          prefixes.push({ v: new Uint32Array([v]), len });
+        }
+        const jumping = new PrefixTrie(32, 32, 0);
+        const walking = new PrefixTrie(32);
+        const add = (p: { v: Uint32Array; len: number }): void => {
+          jumping.insert(p.v, 0, p.len);
+          walking.insert(p.v, 0, p.len);
+        };
+        prefixes.forEach(add);
+        const compare = (): void => {
+          const a = new Uint32Array(4);
+          const b = new Uint32Array(4);
+          for (let q = 0; q < 300; q++) {
+            // Keys near stored prefixes (differing in a few bits) and random ones.
+            const k = new Uint32Array([q % 3 === 0 ? rnd() : prefixes[rnd() % prefixes.length].v[0] ^ (1 << rnd() % 32) ^ (rnd() & (rnd() >>> (rnd() % 32)))]);
+            a.fill(0);
+            b.fill(0);
+            expect(jumping.lookup(k, 0, a, 0)).toBe(walking.lookup(k, 0, b, 0));
+            expect(a[0] >>> 0).toBe(b[0] >>> 0);
+          }
+        };
+        compare();
+        expect(jumping.jumping).toBe(true);
+        expect(walking.jumping).toBe(false);
+        // A change makes the table stale; the next lookup rebuilds it (jumpAfterLookups 0).
+        for (let i = 0; i < 200; i++) {
+          const p = prefixes.splice(rnd() % prefixes.length, 1)[0];
+          jumping.remove(p.v, 0, p.len);
+          walking.remove(p.v, 0, p.len);
+          expect(jumping.jumping).toBe(false);
+          if (i % 50 === 0) compare();
+        }
+        compare();
+      }),
+      { seed: 77, numRuns: 30 },
+    );
+  });
+
+  it("builds its jump table only after the given number of unchanged lookups, and only when big", () => {
+    const t = new PrefixTrie(32, 32, 10);
+    const plens = new Uint32Array(4);
+    const rnd = mulberry32(5);
+    for (let i = 0; i < 400; i++) t.insert(new Uint32Array([rnd() & ~0xff]), 0, 24);
+    for (let i = 0; i < 9; i++) t.lookup(new Uint32Array([rnd()]), 0, plens, 0);
+    expect(t.jumping).toBe(false);
+    t.lookup(new Uint32Array([rnd()]), 0, plens, 0);
+    expect(t.jumping).toBe(true);
+    const small = new PrefixTrie(32, 32, 0);
+    small.insert(new Uint32Array([0x0a000000]), 0, 8);
+    small.lookup(new Uint32Array([0x0a010203]), 0, plens, 0);
+    expect(small.jumping).toBe(false);
+  });
 
   it("measures CIDR prefix lengths and rejects other masks", () => {
     expect(prefixLength(new Uint32Array([0xffffff00]), 0, 32)).toBe(24);

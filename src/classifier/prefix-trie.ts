@@ -29,6 +29,20 @@
  * Limits: the node array doubles when full (control plane only); a walk
  * visits one node per branching point on its path, plus one per chunkBits
  * bits of unbranched path.
+ *
+ * Jump table (32-bit tries that opt in: the classifier's address tries): the
+ * top of a big trie is a dense binary tree that every walk descends one
+ * dependent load at a time (about half the ~15 nodes of a 10k-prefix walk).
+ * Once the trie has JUMP_NODES_MIN nodes and has gone jumpAfterLookups
+ * lookups unchanged, a table indexed by the key's first JUMP_BITS bits holds
+ * where each walk stands after the last node that ends before bit JUMP_BITS
+ * (node, bits consumed, lengths found), or its answer when it ended there; a
+ * lookup resumes from that node. It holds exactly the state the walk from
+ * the root would reach, so answers are unchanged. Any insert or remove
+ * invalidates it; it is rebuilt (2^JUMP_BITS short walks, about what
+ * jumpAfterLookups lookups cost) only after jumpAfterLookups more lookups,
+ * so a table under constant change keeps walking from the root. It costs
+ * 2^JUMP_BITS * 8 bytes (512 KiB) per trie that builds it.
  */
 import { assert } from "../errors.js";
 import { W_DL_TYPE, ETH_TYPE_IP, ETH_TYPE_IPV6 } from "../flow/layout.js";
@@ -50,6 +64,18 @@ const META_RULE = 64;
 /** Most rules one prefix can count (the rule count's share of N_META). */
 const RULES_PER_PREFIX_MAX = 2 ** 25;
 
+/** Leading key bits the jump table resolves: one entry per value of them. */
+const JUMP_BITS = 16;
+/** Smaller tries walk from the root: their top levels are few and stay in cache. */
+const JUMP_NODES_MIN = 256;
+/** Lookups after a change before the classifier's address tries build their jump table. */
+export const JUMP_AFTER_LOOKUPS = 1 << 16;
+// A jump table state: bit 0 set when the walk ended (bits 1..6 then hold its
+// answer), else bits 1..6 are the bits consumed; the top JUMP_BITS bits are
+// the `found` bits of the lengths passed so far (all at most JUMP_BITS - 1).
+const J_ENDED = 1;
+const J_FOUND = ~0 << (32 - JUMP_BITS);
+
 /** The first n bits of a 32-bit word set: a prefix mask (n in 0..32). */
 const topMask = (n: number): number => (n === 0 ? 0 : ~0 << (32 - n));
 
@@ -69,9 +95,16 @@ export class PrefixTrie {
   private readonly pathNode: Int32Array;
   private readonly pathParent: Int32Array;
   private readonly pathSide: Int32Array;
+  /** Lookups unchanged before the jump table is built (Infinity: never; 32-bit fields only). */
+  private readonly jumpAfter: number;
+  /** Jump table, by the key's first JUMP_BITS bits: the node to resume at, and the state (J_*). Empty until built. */
+  private jumpNode: Int32Array;
+  private jumpState: Int32Array;
+  private jumpValid: boolean;
+  private lookupsSinceChange: number;
 
-  /** chunkBits below 32 exist to stress splitting and merging in tests. */
-  constructor(bits: number, chunkBits = CHUNK_BITS_MAX) {
+  /** chunkBits below 32 exist to stress splitting and merging in tests; see the file comment for jumpAfterLookups. */
+  constructor(bits: number, chunkBits = CHUNK_BITS_MAX, jumpAfterLookups = Infinity) {
     assert(bits === 32 || bits === 128, "a prefix trie covers a 32- or 128-bit field");
     assert(chunkBits >= 1 && chunkBits <= CHUNK_BITS_MAX, "1..32 bits per node");
     this.bits = bits;
@@ -85,6 +118,16 @@ export class PrefixTrie {
     this.pathNode = new Int32Array(bits + 2);
     this.pathParent = new Int32Array(bits + 2);
     this.pathSide = new Int32Array(bits + 2);
+    this.jumpAfter = bits === 32 ? jumpAfterLookups : Infinity;
+    this.jumpNode = new Int32Array(0);
+    this.jumpState = new Int32Array(0);
+    this.jumpValid = false;
+    this.lookupsSinceChange = 0;
+  }
+
+  /** Whether lookups use the jump table now (tests). */
+  get jumping(): boolean {
+    return this.jumpValid;
   }
 
   /** Nodes in the trie (tests check pruning and merging with it). */
@@ -95,6 +138,7 @@ export class PrefixTrie {
   /** Counts one rule whose field has prefix `plen` bits of words[base..]. */
   insert(words: ArrayLike<number>, base: number, plen: number): void {
     assert(plen > 0 && plen <= this.bits, "prefix length within the field");
+    this.changed();
     let parent = -1;
     let side = 0;
     let ofs = 0;
@@ -141,6 +185,7 @@ export class PrefixTrie {
   /** Forgets one rule inserted with the same prefix; prunes and merges nodes. */
   remove(words: ArrayLike<number>, base: number, plen: number): void {
     assert(plen > 0 && plen <= this.bits, "prefix length within the field");
+    this.changed();
     let parent = -1;
     let side = 0;
     let ofs = 0;
@@ -198,13 +243,31 @@ export class PrefixTrie {
     return this.words === 1 ? this.lookup32(keys[base] | 0, plens, plensBase) : this.lookupWide(keys, base, plens, plensBase);
   }
 
-  /** lookup() for a 32-bit field: the walk's lengths gather in a local, with no branch on them. */
+  /** lookup() for a 32-bit field: from the jump table when it is built, else from the root. */
   private lookup32(key: number, plens: Uint32Array, plensBase: number): number {
+    if (!this.jumpValid) {
+      if (++this.lookupsSinceChange < this.jumpAfter || this.nodesLive < JUMP_NODES_MIN) {
+        return this.walk32(key, this.root, 0, 0, plens, plensBase);
+      }
+      this.buildJump();
+    }
+    const v = key >>> (32 - JUMP_BITS);
+    const state = this.jumpState[v];
+    if ((state & J_ENDED) !== 0) {
+      plens[plensBase] |= state & J_FOUND;
+      return (state >>> 1) & 63;
+    }
+    return this.walk32(key, this.jumpNode[v], (state >>> 1) & 63, state & J_FOUND, plens, plensBase);
+  }
+
+  /**
+   * The 32-bit walk from `node` (never -1 unless it is the root), `len` bits
+   * consumed and `found` lengths seen: the walk's lengths gather in a local,
+   * with no branch on them.
+   */
+  private walk32(key: number, node: number, len: number, found: number, plens: Uint32Array, plensBase: number): number {
     const nodes = this.nodes;
-    let node = this.root;
     let prev = -1;
-    let len = 0;
-    let found = 0;
     while (node >= 0) {
       const o = node * NODE_STRIDE;
       const meta = nodes[o + N_META];
@@ -230,6 +293,57 @@ export class PrefixTrie {
     }
     plens[plensBase] |= found;
     return this.leftAt(prev, len);
+  }
+
+  /** Fills the jump table: for every value of the first JUMP_BITS bits, walk32 up to the last node that ends before bit JUMP_BITS. */
+  private buildJump(): void {
+    const size = 1 << JUMP_BITS;
+    if (this.jumpNode.length !== size) {
+      this.jumpNode = new Int32Array(size);
+      this.jumpState = new Int32Array(size);
+    }
+    const nodes = this.nodes;
+    for (let v = 0; v < size; v++) {
+      const key = v << (32 - JUMP_BITS);
+      let node = this.root;
+      let prev = -1;
+      let len = 0;
+      let found = 0;
+      let state: number;
+      for (;;) {
+        if (node < 0) {
+          state = J_ENDED | (this.leftAt(prev, len) << 1) | found;
+          break;
+        }
+        const o = node * NODE_STRIDE;
+        const meta = nodes[o + N_META];
+        const nb = meta & META_BITS;
+        const end = len + nb;
+        // This node reads key bits from JUMP_BITS on (its child's edge bit at least): resume here.
+        if (end >= JUMP_BITS) {
+          state = (len << 1) | found;
+          break;
+        }
+        const eq = Math.clz32(nodes[o + N_PREFIX] ^ (key << len));
+        if (eq < nb) {
+          state = J_ENDED | ((len + eq + 1) << 1) | found;
+          break;
+        }
+        len = end;
+        if (meta >= META_RULE) found |= 1 << (32 - len);
+        prev = node;
+        node = nodes[o + N_CHILD0 + ((key >>> (31 - end)) & 1)];
+      }
+      this.jumpNode[v] = node;
+      this.jumpState[v] = state;
+    }
+    this.jumpValid = true;
+  }
+
+  /** After an insert or remove: the jump table is stale until rebuilt. */
+  private changed(): void {
+    this.jumpValid = false;
+    this.lookupsSinceChange = 0;
   }
 
   private lookupWide(keys: ArrayLike<number>, base: number, plens: Uint32Array, plensBase: number): number {
@@ -386,7 +500,7 @@ export class PrefixTracker {
     this.fieldWord = new Int32Array(fields.map((f) => f.word));
     this.fieldBits = new Int32Array(fields.map((f) => f.bits));
     this.fieldDlType = new Int32Array(fields.map((f) => (f.prereq === "ipv4" ? ETH_TYPE_IP : f.prereq === "ipv6" ? ETH_TYPE_IPV6 : 0)));
-    this.tries = fields.map((f) => new PrefixTrie(f.bits));
+    this.tries = fields.map((f) => new PrefixTrie(f.bits, CHUNK_BITS_MAX, JUMP_AFTER_LOOKUPS));
     this.done = new Uint8Array(fields.length);
     this.maskbits = new Int32Array(fields.length);
     this.plens = new Uint32Array(fields.length * PLENS_WORDS);
