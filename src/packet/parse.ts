@@ -121,6 +121,10 @@ const R_ARP_ND = REGION_ARP_ND;
 const R_MPLS = REGION_MPLS;
 const LABELS_MAX = MPLS_LABELS_MAX;
 
+/** 1 for the IP protocols parseL4 reads transport fields of (TCP, UDP, SCTP, ICMP, IGMP, ICMPv6); the key has none for others. */
+const L4_PARSED = new Uint8Array(256);
+for (const proto of [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_ICMPV6]) L4_PARSED[proto] = 1;
+
 const C_RUNT = 0;
 const C_IPV4_TOO_SHORT = 1;
 const C_IPV4_LEN_ERROR = 2;
@@ -427,6 +431,8 @@ export class Parser {
         return P_OK;
       }
     }
+    // Protocols with no transport fields in the key (GRE: every GRE tunnel's outer packet) need no call.
+    if (L4_PARSED[nwProto] === 0) return P_OK;
     this.lastNd = false;
     this.parseL4(b, p, end - p, nwProto, keys, k);
     if (this.lastNd) hdrs[h + H_REGIONS] |= R_ARP_ND;
