@@ -277,6 +277,9 @@ export class Datapath implements RecircHost {
     let nDropped = 0;
     this.nowMs = nowMs;
     this.emit = emit;
+    // The queue tnl_pop fills: only recirculateTunnelPops (after this loop) changes it.
+    const pops = this.executor.tunnelPops;
+    const tnlPopOf = this.tnlPopOf;
     for (let i = 0; i < count; i++) {
       this.current = i;
       if (parseResults[i] === RUNT) {
@@ -310,8 +313,7 @@ export class Datapath implements RecircHost {
       } else if (port === OUT_TNL_POP) {
         // A lone tnl_pop (most megaflows of a tunnel endpoint's underlay): no result object to read.
         // buf stays unchanged until the pops are processed, after this loop: the inner frames stay in it.
-        const pops = this.executor.tunnelPops;
-        const code = this.tnlPopOf[flow];
+        const code = tnlPopOf[flow];
         const l3 = hdrs[i * HDR_STRIDE + HDR_L3_AT];
         if (pops !== null) pops.pushInPlace(code >>> 1, (code & 1) === 1, buf, offsets[i], len, l3 === L3_NONE ? -1 : offsets[i] + l3);
       } else {
@@ -326,7 +328,6 @@ export class Datapath implements RecircHost {
     stats.outputs += nOutputs;
     stats.dropped += nDropped;
     // After the batch's counters: the popped packets are counted as their own batch.
-    const pops = this.executor.tunnelPops;
     if (pops !== null && pops.count > 0) this.recirculateTunnelPops(pops, nowMs, emit);
   }
 
