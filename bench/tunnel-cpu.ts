@@ -9,6 +9,7 @@
  *     e.g. git archive main | tar -x -C /tmp/main && ln -s $PWD/node_modules /tmp/main/
  *          node --import tsx bench/tunnel-cpu.ts 3 /tmp/main .
  * Prints one JSON line per checkout and round: packets per CPU second.
+ * TUNNEL_CASES=vxlan-decap,gre-decap runs only those cases (e.g. under --cpu-prof).
  * The workload is built from each checkout's own src/ and test/tunnel/fixture.ts.
  */
 import { spawnSync } from "node:child_process";
@@ -42,7 +43,9 @@ async function measure(root: string): Promise<Record<string, number>> {
     return eth({ src: fx.REMOTE_A_MAC, dst: fx.LOCAL_MAC }, ipv4({ src: fx.REMOTE_A, dst: fx.LOCAL_IP, df: true }, l4));
   };
   const out: Record<string, number> = {};
+  const only = process.env.TUNNEL_CASES?.split(",");
   for (const [name, kind, dir] of CASES) {
+    if (only !== undefined && !only.includes(name)) continue;
     const sw = fx.buildTunnelSwitch({
       tunnels: [
         { name: "tvx", ofport: 2, type: "vxlan", options: { remote_ip: fx.REMOTE_A, key: "123" } },

@@ -64,6 +64,8 @@ const KEY_WORDS = L.KEY_WORDS;
 const HDR_STRIDE = HDR_WORDS;
 const HDR_REGIONS_AT = HDR_REGIONS;
 const HDR_L3_AT = HDR_L3;
+const RUNT = PARSE_RUNT;
+const L3_NONE = HDR_NONE;
 
 /** OVS's default other_config:max-idle: 10 s. */
 export const MEGAFLOW_IDLE_MS_DEFAULT = 10_000;
@@ -275,9 +277,12 @@ export class Datapath implements RecircHost {
     let nDropped = 0;
     this.nowMs = nowMs;
     this.emit = emit;
+    // The queue tnl_pop fills: only recirculateTunnelPops (after this loop) changes it.
+    const pops = this.executor.tunnelPops;
+    const tnlPopOf = this.tnlPopOf;
     for (let i = 0; i < count; i++) {
       this.current = i;
-      if (parseResults[i] === PARSE_RUNT) {
+      if (parseResults[i] === RUNT) {
         nRunts++;
         continue;
       }
@@ -308,10 +313,9 @@ export class Datapath implements RecircHost {
       } else if (port === OUT_TNL_POP) {
         // A lone tnl_pop (most megaflows of a tunnel endpoint's underlay): no result object to read.
         // buf stays unchanged until the pops are processed, after this loop: the inner frames stay in it.
-        const pops = this.executor.tunnelPops;
-        const code = this.tnlPopOf[flow];
+        const code = tnlPopOf[flow];
         const l3 = hdrs[i * HDR_STRIDE + HDR_L3_AT];
-        if (pops !== null) pops.pushInPlace(code >>> 1, (code & 1) === 1, buf, offsets[i], len, l3 === HDR_NONE ? -1 : offsets[i] + l3);
+        if (pops !== null) pops.pushInPlace(code >>> 1, (code & 1) === 1, buf, offsets[i], len, l3 === L3_NONE ? -1 : offsets[i] + l3);
       } else {
         this.execute(this.resultOf(flow)!, buf, offsets[i], len, keys, kb, hdrs, i * HDR_STRIDE, emit);
       }
@@ -324,7 +328,6 @@ export class Datapath implements RecircHost {
     stats.outputs += nOutputs;
     stats.dropped += nDropped;
     // After the batch's counters: the popped packets are counted as their own batch.
-    const pops = this.executor.tunnelPops;
     if (pops !== null && pops.count > 0) this.recirculateTunnelPops(pops, nowMs, emit);
   }
 
@@ -360,7 +363,7 @@ export class Datapath implements RecircHost {
       const emcGens = emc.gens;
       const hashes = this.hashes;
       for (let i = 0; i < count; i++) {
-        if (parseResults[i] === PARSE_RUNT) {
+        if (parseResults[i] === RUNT) {
           // Runts have no key worth looking up; they are skipped in runBatch.
           flows[i] = -2;
           from[i] = FROM_NONE;
@@ -384,7 +387,7 @@ export class Datapath implements RecircHost {
       flows.fill(-1, 0, count);
       from.fill(FROM_NONE, 0, count);
       misses = count;
-      for (let i = 0; i < count; i++) if (parseResults[i] === PARSE_RUNT) flows[i] = -2;
+      for (let i = 0; i < count; i++) if (parseResults[i] === RUNT) flows[i] = -2;
     }
     if (misses === 0 || megaflows.lookupBatch(keys, KEY_WORDS, flows, count) === 0) return;
     for (let i = 0; i < count; i++) {

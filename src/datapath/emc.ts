@@ -70,6 +70,10 @@ const K_IGMP_GROUP = L.W_IGMP_GROUP;
 const K_CT_TP = L.W_CT_TP;
 const K_TUN_FLAGS = L.W_TUN_FLAGS;
 const K_TUN_TP = L.W_TUN_TP;
+const K_DP_WORDS = DP_WORDS;
+const R_META = REGION_META;
+const R_TUNNEL = REGION_TUNNEL;
+const R_IPV6 = REGION_IPV6;
 
 /** OVS's EM_FLOW_HASH_ENTRIES. */
 export const EMC_ENTRIES = 8192;
@@ -156,23 +160,23 @@ export class Emc {
     }
     if (regions === 0) return true;
     const full = this.keys;
-    const f = slot * DP_WORDS;
+    const f = slot * K_DP_WORDS;
     // The metadata words are contiguous: plain loops, no index array (every
     // recirculated pass has the first region, every decapsulated packet the
     // second; keeping them apart spares a recirculation after ct the 14
     // tunnel words, a decapsulated packet the 21 conntrack words, an IPv4
     // packet the 8 ct_ipv6 words, and a packet of an IPv4 tunnel the 8
     // tun_ipv6 words, which REGION_TUNNEL_IPV6 compares through REGION_EXTRA_WORDS).
-    if ((regions & REGION_META) !== 0) {
+    if ((regions & R_META) !== 0) {
       for (let w = META_FIRST; w <= META_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
       if (full[f + K_CT_TP] !== keys[b + K_CT_TP]) return false;
-      if ((regions & REGION_IPV6) !== 0) for (let w = CT_IPV6_FIRST; w <= CT_IPV6_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
-      regions &= ~REGION_META;
+      if ((regions & R_IPV6) !== 0) for (let w = CT_IPV6_FIRST; w <= CT_IPV6_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
+      regions &= ~R_META;
     }
-    if ((regions & REGION_TUNNEL) !== 0) {
+    if ((regions & R_TUNNEL) !== 0) {
       for (let w = TUNNEL_FIRST; w <= TUNNEL_LAST; w++) if (full[f + w] !== keys[b + w]) return false;
       if (full[f + K_TUN_FLAGS] !== keys[b + K_TUN_FLAGS] || full[f + K_TUN_TP] !== keys[b + K_TUN_TP]) return false;
-      regions &= ~REGION_TUNNEL;
+      regions &= ~R_TUNNEL;
     }
     if (regions === 0) return true;
     const words = REGION_EXTRA_WORDS[regions];

@@ -34,9 +34,53 @@ import { OUTER_HDRS, type TunnelPopQueue } from "./tunnel.js";
 import { pushTunnelHeader } from "../tunnel/frame.js";
 import { hash5Tuple } from "../tunnel/hash.js";
 
+// Module-local copies of the layout constants the per-packet code reads: V8
+// folds a module const, where each use of an imported binding costs a load and a check.
+const {
+  DP_WORDS,
+  ETH_TYPE_ARP,
+  ETH_TYPE_IP,
+  ETH_TYPE_IPV6,
+  ETH_TYPE_VLAN_8021AD,
+  ETH_TYPE_VLAN_8021Q,
+  FRAG_LATER,
+  IPPROTO_AH,
+  IPPROTO_DSTOPTS,
+  IPPROTO_FRAGMENT,
+  IPPROTO_HOPOPTS,
+  IPPROTO_ICMPV6,
+  IPPROTO_ROUTING,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  KEY_WORDS,
+  NW_FRAG_SHIFT,
+  NW_PROTO_SHIFT,
+  NW_TOS_SHIFT,
+  NW_TTL_SHIFT,
+  VLAN_CFI,
+  W_ARP_SHA,
+  W_ARP_THA,
+  W_CT,
+  W_CT_TP,
+  W_DL_DST,
+  W_DL_SRC,
+  W_DL_TYPE,
+  W_IN_PORT,
+  W_IPV6_DST,
+  W_IPV6_LABEL,
+  W_IPV6_SRC,
+  W_ND_TARGET,
+  W_NW,
+  W_NW_DST,
+  W_NW_SRC,
+  W_PKT_MARK,
+  W_SKB_PRIORITY,
+  W_TP,
+  W_TUN_TP,
+} = L;
 const HEADROOM = 64;
 /** Key words that are packet metadata, not headers: in_port through the tunnel (layout.ts). */
-const META_WORDS = L.W_TUN_TP + 1;
+const META_WORDS = W_TUN_TP + 1;
 const SCRATCH_SIZE = 65536 + HEADROOM;
 
 /** Receives each output: the datapath port and the frame's bytes. */
@@ -66,7 +110,7 @@ export class Executor {
    * points it at the key slot of the next depth's pass, so a recirc finds
    * the key already in place (setCtKeySlot); otherwise a private array.
    */
-  private ctKeys: Uint32Array = new Uint32Array(L.KEY_WORDS);
+  private ctKeys: Uint32Array = new Uint32Array(KEY_WORDS);
   private ctBase = 0;
   private readonly ctHdrs = new Uint16Array(HDR_WORDS);
   private parser: Parser | null = null;
@@ -83,7 +127,7 @@ export class Executor {
     const c = this.ctBase;
     const meta = this.metaSave;
     for (let w = 0; w < META_WORDS; w++) meta[w] = k[c + w];
-    this.parser!.parseFrame(b, start, len, k[c + L.W_IN_PORT], k, c, this.ctHdrs, 0);
+    this.parser!.parseFrame(b, start, len, k[c + W_IN_PORT], k, c, this.ctHdrs, 0);
     for (let w = 0; w < META_WORDS; w++) k[c + w] = meta[w];
     this.ctHdrs[HDR_REGIONS] |= metaRegions;
   }
@@ -97,12 +141,12 @@ export class Executor {
   private takeKey(key: Uint32Array, kb: number): void {
     const k = this.ctKeys;
     const c = this.ctBase;
-    for (let w = 0; w < L.DP_WORDS; w++) k[c + w] = key[kb + w];
+    for (let w = 0; w < DP_WORDS; w++) k[c + w] = key[kb + w];
   }
 
   /** Makes ctKeys[base, base + KEY_WORDS) this executor's ct key (zeroed here once). */
   setCtKeySlot(keys: Uint32Array, base: number): void {
-    keys.fill(0, base, base + L.KEY_WORDS);
+    keys.fill(0, base, base + KEY_WORDS);
     this.ctKeys = keys;
     this.ctBase = base;
   }
@@ -161,7 +205,7 @@ export class Executor {
     ex.rxHash = this.rxHash;
     const hdrs = new Uint16Array(HDR_WORDS);
     // Their recircs use the key slot that is this executor's ct key: kept aside meanwhile.
-    const saved = this.ctKeys.slice(this.ctBase, this.ctBase + L.KEY_WORDS);
+    const saved = this.ctKeys.slice(this.ctBase, this.ctBase + KEY_WORDS);
     for (const p of released) {
       hdrs[HDR_L3] = p.l3;
       hdrs[HDR_L4] = p.l4;
@@ -252,18 +296,18 @@ export class Executor {
     // true to the bytes: conntrack/api.ts updates its header words).
     let kh = hdrs;
     let khb = hb;
-    const dlType = key[kb + L.W_DL_TYPE] & 0xffff;
-    const nw = key[kb + L.W_NW];
-    const laterFrag = ((nw >>> L.NW_FRAG_SHIFT) & L.FRAG_LATER) !== 0;
+    const dlType = key[kb + W_DL_TYPE] & 0xffff;
+    const nw = key[kb + W_NW];
+    const laterFrag = ((nw >>> NW_FRAG_SHIFT) & FRAG_LATER) !== 0;
     // Bytes after the IP packet (Ethernet padding): OVS's l2_pad_size, which
     // L4 sizes leave out. VLAN pushes and pops never change it.
     let pad = 0;
-    if (l3 !== HDR_NONE && dlType === L.ETH_TYPE_IP && l3 + 20 <= length) {
+    if (l3 !== HDR_NONE && dlType === ETH_TYPE_IP && l3 + 20 <= length) {
       const p = offset + l3;
       pad = Math.max(0, length - (l3 + ((buf[p + 2] << 8) | buf[p + 3])));
       // miniflow_extract sets the L4 offset of a later fragment too, just past the IP header.
       if (l4 === HDR_NONE && laterFrag) l4 = l3 + (buf[p] & 0x0f) * 4;
-    } else if (l3 !== HDR_NONE && dlType === L.ETH_TYPE_IPV6 && l3 + 40 <= length) {
+    } else if (l3 !== HDR_NONE && dlType === ETH_TYPE_IPV6 && l3 + 40 <= length) {
       const p = offset + l3;
       pad = Math.max(0, length - (l3 + 40 + ((buf[p + 4] << 8) | buf[p + 5])));
     }
@@ -288,7 +332,7 @@ export class Executor {
           b[start + 12] = a.tpid >>> 8;
           b[start + 13] = a.tpid & 0xff;
           // The CFI bit in the key means "present"; on the wire it is DEI, which OVS clears.
-          const tci = a.tci & ~L.VLAN_CFI;
+          const tci = a.tci & ~VLAN_CFI;
           b[start + 14] = tci >>> 8;
           b[start + 15] = tci & 0xff;
           if (l3 !== HDR_NONE) l3 += 4;
@@ -298,7 +342,7 @@ export class Executor {
         }
         case "pop_vlan": {
           const t = (b[start + 12] << 8) | b[start + 13];
-          if (len < 18 || (t !== L.ETH_TYPE_VLAN_8021Q && t !== L.ETH_TYPE_VLAN_8021AD)) break;
+          if (len < 18 || (t !== ETH_TYPE_VLAN_8021Q && t !== ETH_TYPE_VLAN_8021AD)) break;
           if (!copied) {
             if (!this.copyIn(buf, offset, length)) return;
             b = this.scratch;
@@ -323,7 +367,7 @@ export class Executor {
               kk = this.ctBase;
               own = true;
             }
-            const w = a.attr === "skb_mark" ? L.W_PKT_MARK : L.W_SKB_PRIORITY;
+            const w = a.attr === "skb_mark" ? W_PKT_MARK : W_SKB_PRIORITY;
             const m = a.masked ? a.mask[w] : 0xffffffff;
             k[kk + w] = ((k[kk + w] & ~m) | (a.value[w] & m)) >>> 0;
             break;
@@ -342,15 +386,15 @@ export class Executor {
           const l4Size = l4 === HDR_NONE ? 0 : Math.max(0, len - pad - l4);
           switch (a.attr) {
             case "eth":
-              writeMac(b, start, v[L.W_DL_DST], v[L.W_DL_DST + 1], mk(L.W_DL_DST), mk(L.W_DL_DST + 1));
-              writeMac(b, start + 6, v[L.W_DL_SRC], v[L.W_DL_SRC + 1], mk(L.W_DL_SRC), mk(L.W_DL_SRC + 1));
+              writeMac(b, start, v[W_DL_DST], v[W_DL_DST + 1], mk(W_DL_DST), mk(W_DL_DST + 1));
+              writeMac(b, start + 6, v[W_DL_SRC], v[W_DL_SRC + 1], mk(W_DL_SRC), mk(W_DL_SRC + 1));
               break;
             case "ipv4":
-              if (l3 === HDR_NONE || dlType !== L.ETH_TYPE_IP) break;
+              if (l3 === HDR_NONE || dlType !== ETH_TYPE_IP) break;
               setIpv4(b, start + l3, l4 === HDR_NONE ? -1 : start + l4, l4Size, v, m);
               break;
             case "ipv6":
-              if (l3 === HDR_NONE || dlType !== L.ETH_TYPE_IPV6) break;
+              if (l3 === HDR_NONE || dlType !== ETH_TYPE_IPV6) break;
               setIpv6(b, start + l3, l4 === HDR_NONE ? start + len - pad : start + l4, l4Size, v, m);
               break;
             case "tcp":
@@ -360,15 +404,15 @@ export class Executor {
                 const doff = (b[start + l4 + 12] >>> 4) * 4;
                 if (doff < 20 || doff > l4Size) break;
               }
-              setPorts(b, start + l4, l4Size, "tcp", v[L.W_TP], mk(L.W_TP));
+              setPorts(b, start + l4, l4Size, "tcp", v[W_TP], mk(W_TP));
               break;
             case "udp":
               if (l4 === HDR_NONE || l4Size < 8) break;
-              setPorts(b, start + l4, l4Size, "udp", v[L.W_TP], mk(L.W_TP));
+              setPorts(b, start + l4, l4Size, "udp", v[W_TP], mk(W_TP));
               break;
             case "sctp":
               if (l4 === HDR_NONE || l4Size < 12) break;
-              setPorts(b, start + l4, l4Size, "sctp", v[L.W_TP], mk(L.W_TP));
+              setPorts(b, start + l4, l4Size, "sctp", v[W_TP], mk(W_TP));
               break;
             case "icmp":
             case "icmpv6":
@@ -377,14 +421,14 @@ export class Executor {
               {
                 const p = start + l4;
                 const old = (b[p] << 8) | b[p + 1];
-                const want = (((v[L.W_TP] >>> 16) & 0xff) << 8) | (v[L.W_TP] & 0xff);
-                const wm = (((mk(L.W_TP) >>> 16) & 0xff) << 8) | (mk(L.W_TP) & 0xff);
+                const want = (((v[W_TP] >>> 16) & 0xff) << 8) | (v[W_TP] & 0xff);
+                const wm = (((mk(W_TP) >>> 16) & 0xff) << 8) | (mk(W_TP) & 0xff);
                 const nv = (old & ~wm) | (want & wm);
                 if (nv !== old) csumReplace16(b, p + 2, p, nv);
               }
               break;
             case "arp":
-              if (l3 === HDR_NONE || dlType !== L.ETH_TYPE_ARP) break;
+              if (l3 === HDR_NONE || dlType !== ETH_TYPE_ARP) break;
               setArp(b, start + l3, v, m);
               break;
             case "nd":
@@ -436,7 +480,7 @@ export class Executor {
             kk = this.ctBase;
             own = true;
           }
-          k.fill(0, kk + L.W_CT, kk + L.W_CT_TP + 1);
+          k.fill(0, kk + W_CT, kk + W_CT_TP + 1);
           break;
         case "recirc":
           if (this.host === null) break;
@@ -497,9 +541,9 @@ const write32 = (b: Uint8Array, at: number, v: number): void => {
  */
 function pseudoCsumAt(b: Uint8Array, l4: number, l4Size: number, proto: number, v6: boolean): number {
   if (l4 < 0) return -1;
-  if (proto === L.IPPROTO_TCP && l4Size >= 20) return l4 + 16;
-  if (proto === L.IPPROTO_UDP && l4Size >= 8) return b[l4 + 6] | b[l4 + 7] ? l4 + 6 : -1;
-  if (v6 && proto === L.IPPROTO_ICMPV6 && l4Size >= 4) return l4 + 2;
+  if (proto === IPPROTO_TCP && l4Size >= 20) return l4 + 16;
+  if (proto === IPPROTO_UDP && l4Size >= 8) return b[l4 + 6] | b[l4 + 7] ? l4 + 6 : -1;
+  if (v6 && proto === IPPROTO_ICMPV6 && l4Size >= 4) return l4 + 2;
   return -1;
 }
 
@@ -510,20 +554,20 @@ function pseudoCsumAt(b: Uint8Array, l4: number, l4Size: number, proto: number, 
  * later fragment.
  */
 function setIpv4(b: Uint8Array, p: number, l4: number, l4Size: number, v: Uint32Array, m: Uint32Array | null): void {
-  setIpv4Addr(b, p, p + 12, l4, l4Size, v[L.W_NW_SRC], m ? m[L.W_NW_SRC] : 0xffffffff);
-  setIpv4Addr(b, p, p + 16, l4, l4Size, v[L.W_NW_DST], m ? m[L.W_NW_DST] : 0xffffffff);
-  const nwMask = m ? m[L.W_NW] : 0xffffffff;
-  const tosMask = (nwMask >>> L.NW_TOS_SHIFT) & 0xff;
+  setIpv4Addr(b, p, p + 12, l4, l4Size, v[W_NW_SRC], m ? m[W_NW_SRC] : 0xffffffff);
+  setIpv4Addr(b, p, p + 16, l4, l4Size, v[W_NW_DST], m ? m[W_NW_DST] : 0xffffffff);
+  const nwMask = m ? m[W_NW] : 0xffffffff;
+  const tosMask = (nwMask >>> NW_TOS_SHIFT) & 0xff;
   if (tosMask) {
-    const tos = ((b[p + 1] & ~tosMask) | ((v[L.W_NW] >>> L.NW_TOS_SHIFT) & tosMask)) & 0xff;
+    const tos = ((b[p + 1] & ~tosMask) | ((v[W_NW] >>> NW_TOS_SHIFT) & tosMask)) & 0xff;
     if (tos !== b[p + 1]) {
       write16(b, p + 10, csumUpdate16(read16(b, p + 10), b[p + 1], tos));
       b[p + 1] = tos;
     }
   }
-  const ttlMask = (nwMask >>> L.NW_TTL_SHIFT) & 0xff;
+  const ttlMask = (nwMask >>> NW_TTL_SHIFT) & 0xff;
   if (ttlMask) {
-    const ttl = ((b[p + 8] & ~ttlMask) | ((v[L.W_NW] >>> L.NW_TTL_SHIFT) & ttlMask)) & 0xff;
+    const ttl = ((b[p + 8] & ~ttlMask) | ((v[W_NW] >>> NW_TTL_SHIFT) & ttlMask)) & 0xff;
     if (ttl !== b[p + 8]) {
       write16(b, p + 10, csumUpdate16(read16(b, p + 10), b[p + 8] << 8, ttl << 8));
       b[p + 8] = ttl;
@@ -541,7 +585,7 @@ function setIpv4Addr(b: Uint8Array, p: number, at: number, l4: number, l4Size: n
   const l4c = pseudoCsumAt(b, l4, l4Size, proto, false);
   if (l4c >= 0) {
     let c = csumUpdate32(read16(b, l4c), old, nv);
-    if (proto === L.IPPROTO_UDP && c === 0) c = 0xffff;
+    if (proto === IPPROTO_UDP && c === 0) c = 0xffff;
     write16(b, l4c, c);
   }
   write16(b, p + 10, csumUpdate32(read16(b, p + 10), old, nv));
@@ -571,18 +615,18 @@ function ipv6Walk(b: Uint8Array, p: number, l4: number): void {
   walkProto = b[p + 6];
   for (;;) {
     const nh = walkProto;
-    if (nh !== L.IPPROTO_HOPOPTS && nh !== L.IPPROTO_ROUTING && nh !== L.IPPROTO_DSTOPTS && nh !== L.IPPROTO_AH && nh !== L.IPPROTO_FRAGMENT) return;
+    if (nh !== IPPROTO_HOPOPTS && nh !== IPPROTO_ROUTING && nh !== IPPROTO_DSTOPTS && nh !== IPPROTO_AH && nh !== IPPROTO_FRAGMENT) return;
     if (remaining < 8) return;
     let extLen: number;
-    if (nh === L.IPPROTO_AH) {
+    if (nh === IPPROTO_AH) {
       walkProto = b[at];
       extLen = (b[at + 1] + 2) * 4;
-    } else if (nh === L.IPPROTO_FRAGMENT) {
+    } else if (nh === IPPROTO_FRAGMENT) {
       const offlg = read16(b, at + 2);
       walkRecalc = (offlg & 0xfff8) === 0 && (offlg & 1) !== 0;
       walkProto = b[at];
       extLen = 8;
-    } else if (nh === L.IPPROTO_ROUTING) {
+    } else if (nh === IPPROTO_ROUTING) {
       if (b[at + 3] > 0) {
         walkRoutingHeader = true;
         return;
@@ -619,22 +663,22 @@ function setIpv6Addr(b: Uint8Array, at: number, v: Uint32Array, w: number, m: Ui
     if (csumAt >= 0) write16(b, csumAt, csumUpdate32(read16(b, csumAt), old, nv));
     write32(b, at + 4 * i, nv);
   }
-  if (csumAt >= 0 && walkProto === L.IPPROTO_UDP && read16(b, csumAt) === 0) write16(b, csumAt, 0xffff);
+  if (csumAt >= 0 && walkProto === IPPROTO_UDP && read16(b, csumAt) === 0) write16(b, csumAt, 0xffff);
 }
 
 /** odp_set_ipv6 / packet_set_ipv6: addresses (checksums as OVS patches them), traffic class, label, hop limit. */
 function setIpv6(b: Uint8Array, p: number, l4: number, l4Size: number, v: Uint32Array, m: Uint32Array | null): void {
   ipv6Walk(b, p, l4);
   const recalc = walkRecalc;
-  setIpv6Addr(b, p + 8, v, L.W_IPV6_SRC, m, l4, l4Size, recalc);
-  setIpv6Addr(b, p + 24, v, L.W_IPV6_DST, m, l4, l4Size, !walkRoutingHeader && recalc);
+  setIpv6Addr(b, p + 8, v, W_IPV6_SRC, m, l4, l4Size, recalc);
+  setIpv6Addr(b, p + 24, v, W_IPV6_DST, m, l4, l4Size, !walkRoutingHeader && recalc);
   const first = read32(b, p);
-  const labelMask = (m ? m[L.W_IPV6_LABEL] : 0xfffff) & 0xfffff;
-  const tcMask = ((m ? m[L.W_NW] : 0xffffffff) >>> L.NW_TOS_SHIFT) & 0xff;
-  const want = ((first & ~labelMask & ~(tcMask << 20)) | (v[L.W_IPV6_LABEL] & labelMask) | ((((v[L.W_NW] >>> L.NW_TOS_SHIFT) & tcMask) << 20) >>> 0)) >>> 0;
+  const labelMask = (m ? m[W_IPV6_LABEL] : 0xfffff) & 0xfffff;
+  const tcMask = ((m ? m[W_NW] : 0xffffffff) >>> NW_TOS_SHIFT) & 0xff;
+  const want = ((first & ~labelMask & ~(tcMask << 20)) | (v[W_IPV6_LABEL] & labelMask) | ((((v[W_NW] >>> NW_TOS_SHIFT) & tcMask) << 20) >>> 0)) >>> 0;
   write32(b, p, want);
-  const hlMask = ((m ? m[L.W_NW] : 0xffffffff) >>> L.NW_TTL_SHIFT) & 0xff;
-  if (hlMask) b[p + 7] = (b[p + 7] & ~hlMask) | ((v[L.W_NW] >>> L.NW_TTL_SHIFT) & hlMask);
+  const hlMask = ((m ? m[W_NW] : 0xffffffff) >>> NW_TTL_SHIFT) & 0xff;
+  if (hlMask) b[p + 7] = (b[p + 7] & ~hlMask) | ((v[W_NW] >>> NW_TTL_SHIFT) & hlMask);
 }
 
 /**
@@ -686,15 +730,15 @@ function setPort(b: Uint8Array, at: number, port: number, csumAt: number): void 
 /** set_arp: opcode, sender and target addresses (ARP has no checksum). */
 function setArp(b: Uint8Array, p: number, v: Uint32Array, m: Uint32Array | null): void {
   // The key holds the opcode's low byte; a plain set writes the whole 16-bit opcode.
-  const opMask = m ? (m[L.W_NW] >>> L.NW_PROTO_SHIFT) & 0xff : 0xffff;
-  const op = (v[L.W_NW] >>> L.NW_PROTO_SHIFT) & 0xff;
+  const opMask = m ? (m[W_NW] >>> NW_PROTO_SHIFT) & 0xff : 0xffff;
+  const op = (v[W_NW] >>> NW_PROTO_SHIFT) & 0xff;
   write16(b, p + 6, (read16(b, p + 6) & ~opMask) | (op & opMask));
-  writeMac(b, p + 8, v[L.W_ARP_SHA], v[L.W_ARP_SHA + 1], m ? m[L.W_ARP_SHA] : 0xffff, m ? m[L.W_ARP_SHA + 1] : 0xffffffff);
-  const spaMask = m ? m[L.W_NW_SRC] : 0xffffffff;
-  write32(b, p + 14, ((v[L.W_NW_SRC] & spaMask) | (read32(b, p + 14) & ~spaMask)) >>> 0);
-  writeMac(b, p + 18, v[L.W_ARP_THA], v[L.W_ARP_THA + 1], m ? m[L.W_ARP_THA] : 0xffff, m ? m[L.W_ARP_THA + 1] : 0xffffffff);
-  const tpaMask = m ? m[L.W_NW_DST] : 0xffffffff;
-  write32(b, p + 24, ((v[L.W_NW_DST] & tpaMask) | (read32(b, p + 24) & ~tpaMask)) >>> 0);
+  writeMac(b, p + 8, v[W_ARP_SHA], v[W_ARP_SHA + 1], m ? m[W_ARP_SHA] : 0xffff, m ? m[W_ARP_SHA + 1] : 0xffffffff);
+  const spaMask = m ? m[W_NW_SRC] : 0xffffffff;
+  write32(b, p + 14, ((v[W_NW_SRC] & spaMask) | (read32(b, p + 14) & ~spaMask)) >>> 0);
+  writeMac(b, p + 18, v[W_ARP_THA], v[W_ARP_THA + 1], m ? m[W_ARP_THA] : 0xffff, m ? m[W_ARP_THA + 1] : 0xffffffff);
+  const tpaMask = m ? m[W_NW_DST] : 0xffffffff;
+  write32(b, p + 24, ((v[W_NW_DST] & tpaMask) | (read32(b, p + 24) & ~tpaMask)) >>> 0);
 }
 
 /**
@@ -704,15 +748,15 @@ function setArp(b: Uint8Array, p: number, v: Uint32Array, m: Uint32Array | null)
  */
 function setNd(b: Uint8Array, p: number, l4Size: number, v: Uint32Array, m: Uint32Array | null): void {
   // The target, with the ICMPv6 checksum patched (packet_set_ipv6_addr).
-  walkProto = L.IPPROTO_ICMPV6;
-  setIpv6Addr(b, p + 8, v, L.W_ND_TARGET, m, p, l4Size, true);
+  walkProto = IPPROTO_ICMPV6;
+  setIpv6Addr(b, p + 8, v, W_ND_TARGET, m, p, l4Size, true);
   let opt = p + 24;
   let remain = l4Size - 24;
   const end = p + l4Size;
   while (remain >= 8 && opt + 2 <= end && b[opt + 1] !== 0) {
     const type = b[opt];
     if ((type === 1 || type === 2) && b[opt + 1] === 1) {
-      const w = type === 1 ? L.W_ARP_SHA : L.W_ARP_THA;
+      const w = type === 1 ? W_ARP_SHA : W_ARP_THA;
       const mhi = m ? m[w] : 0xffff;
       const mlo = m ? m[w + 1] : 0xffffffff;
       const old0 = read16(b, opt + 2);

@@ -50,13 +50,23 @@ export const TUNNEL_POP_DEPTH_MAX = 3;
 /** Header offsets of an outer IPv4 frame built by tnl_push: L3 at 14, L4 at 34, no extra regions. */
 export const OUTER_HDRS = Uint16Array.from([14, 34, 0]);
 
+// Module-local copies of imported constants the per-packet code reads (V8 folds
+// these; an imported binding costs a load and a hole check at each use).
 const KEY_WORDS = L.KEY_WORDS;
+const QUEUE_MAX = BATCH_MAX;
+const H_WORDS = HDR_WORDS;
+const H_REGIONS = HDR_REGIONS;
+const H_L3 = HDR_L3;
+const H_NONE = HDR_NONE;
+const R_TUNNEL = REGION_TUNNEL;
+const W_TUN_FIRST = L.W_TUN_ID;
+const W_TUN_LAST = L.W_TUN_TP;
 /** Where pushFrom checks a header it has no room to queue. */
 const spareKey = new Uint32Array(L.KEY_WORDS);
 
 /** Zeroes the tunnel words popTunnelToKey wrote into keys[kb..] (a pop that found no room). */
 function clearTunnelWords(keys: Uint32Array, kb: number): void {
-  for (let w = L.W_TUN_ID; w <= L.W_TUN_TP; w++) keys[kb + w] = 0;
+  for (let w = W_TUN_FIRST; w <= W_TUN_LAST; w++) keys[kb + w] = 0;
 }
 
 /** Where the fast path puts an inner frame, leaving room for the largest header before it. */
@@ -111,7 +121,7 @@ export class TunnelPopQueue {
 
   private pushFrom(vport: number, udp: boolean, b: Uint8Array, start: number, length: number, l3: number, stable: boolean): void {
     const i = this.count;
-    if (i === BATCH_MAX) {
+    if (i === QUEUE_MAX) {
       // Told apart from an invalid header as before: the header is checked on a spare key.
       if (l3 < 0 || popTunnelToKey(b, start, length, l3, udp, spareKey, 0) < 0) this.invalid++;
       else this.full++;
@@ -145,9 +155,9 @@ export class TunnelPopQueue {
     this.inPorts[i] = vport;
     // Parsed from where the frame lies in b: the key does not depend on where it is copied.
     // Only the tunnel words besides: recirc_id, ct_* and the marks stay zero after a pop.
-    const hb = i * HDR_WORDS;
+    const hb = i * H_WORDS;
     this.results[i] = this.parser.parseZeroed(b, inner, n, vport, keys, kb, this.hdrs, hb);
-    this.hdrs[hb + HDR_REGIONS] |= REGION_TUNNEL;
+    this.hdrs[hb + H_REGIONS] |= R_TUNNEL;
   }
 
   /** Copies the frames left in place into the queue's own buffer (false when they do not fit: then nothing moves). */
@@ -167,7 +177,7 @@ export class TunnelPopQueue {
 
   /** Empties the queue; the keys its packets used (and their processing may have written) are zeroed for the next. */
   reset(): void {
-    this.keys.fill(0, 0, this.count * L.KEY_WORDS);
+    this.keys.fill(0, 0, this.count * KEY_WORDS);
     this.count = 0;
     this.used = 0;
     this.source = null;
@@ -215,9 +225,9 @@ export class TunnelFastPath {
   run(buf: Uint8Array, off: number, len: number, keys: Uint32Array, kb: number, hdrs: Uint16Array, hb: number, pops: TunnelPopQueue | null, emit: EmitFn): number {
     const outs = this.outs;
     if (outs === null) {
-      const l3 = hdrs[hb + HDR_L3];
+      const l3 = hdrs[hb + H_L3];
       // buf is the received batch, unchanged until its pops are processed: no copy.
-      if (pops !== null) pops.pushInPlace(this.popPort, this.udp, buf, off, len, l3 === HDR_NONE ? -1 : off + l3);
+      if (pops !== null) pops.pushInPlace(this.popPort, this.udp, buf, off, len, l3 === H_NONE ? -1 : off + l3);
       return 0;
     }
     if (len > FRAME_SIZE_MAX) return 0;

@@ -107,6 +107,24 @@ export const COUNTER_NAMES = [
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
+// Non-exported copies of this module's own exported constants for extract:
+// an exported binding is read through its module cell, a local const is folded.
+const H_WORDS = HDR_WORDS;
+const H_L3 = HDR_L3;
+const H_L4 = HDR_L4;
+const H_NONE = HDR_NONE;
+const H_REGIONS = HDR_REGIONS;
+const P_OK = PARSE_OK;
+const P_RUNT = PARSE_RUNT;
+const R_IPV6 = REGION_IPV6;
+const R_ARP_ND = REGION_ARP_ND;
+const R_MPLS = REGION_MPLS;
+const LABELS_MAX = MPLS_LABELS_MAX;
+
+/** 1 for the IP protocols parseL4 reads transport fields of (TCP, UDP, SCTP, ICMP, IGMP, ICMPv6); the key has none for others. */
+const L4_PARSED = new Uint8Array(256);
+for (const proto of [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_ICMPV6]) L4_PARSED[proto] = 1;
+
 const C_RUNT = 0;
 const C_IPV4_TOO_SHORT = 1;
 const C_IPV4_LEN_ERROR = 2;
@@ -168,7 +186,7 @@ export class Parser {
     keys.fill(0, 0, count * KEY_WORDS);
     this.viewFor(buf);
     for (let i = 0; i < count; i++) {
-      results[i] = this.extract(buf, offsets[i], lengths[i], inPorts[i], keys, i * KEY_WORDS, hdrs, i * HDR_WORDS);
+      results[i] = this.extract(buf, offsets[i], lengths[i], inPorts[i], keys, i * KEY_WORDS, hdrs, i * H_WORDS);
     }
   }
 
@@ -216,9 +234,9 @@ export class Parser {
     h: number,
   ): number {
     keys[k + W_IN_PORT] = inPort;
-    hdrs[h + HDR_L3] = HDR_NONE;
-    hdrs[h + HDR_L4] = HDR_NONE;
-    hdrs[h + HDR_REGIONS] = 0;
+    hdrs[h + H_L3] = H_NONE;
+    hdrs[h + H_L4] = H_NONE;
+    hdrs[h + H_REGIONS] = 0;
     const counts = this.counters.counts;
     const v = this.view;
 
@@ -227,7 +245,7 @@ export class Parser {
     if (at + length > b.length) length = b.length - at;
     if (length < 14) {
       counts[C_RUNT]++;
-      return PARSE_RUNT;
+      return P_RUNT;
     }
     let end = at + length;
 
@@ -271,14 +289,14 @@ export class Parser {
 
     // MPLS: keep the first three label stack entries; never parsed further.
     if (dlType === ETH_TYPE_MPLS || dlType === ETH_TYPE_MPLS_MCAST) {
-      hdrs[h + HDR_REGIONS] = REGION_MPLS;
+      hdrs[h + H_REGIONS] = R_MPLS;
       for (let n = 0; end - p >= 4; n++) {
         const lse = v.getUint32(p);
-        if (n < MPLS_LABELS_MAX) keys[k + W_MPLS0 + n] = lse;
+        if (n < LABELS_MAX) keys[k + W_MPLS0 + n] = lse;
         p += 4;
         if (lse & 0x100) break; // bottom of stack
       }
-      return PARSE_OK;
+      return P_OK;
     }
 
     let nwFrag = 0;
@@ -290,15 +308,15 @@ export class Parser {
       const size = end - p;
       if (size < 20) {
         counts[C_IPV4_TOO_SHORT]++;
-        return PARSE_OK;
+        return P_OK;
       }
       const ihl = (b[p] & 0x0f) * 4;
       const totLen = v.getUint16(p + 2);
       if (ihl < 20 || size < ihl || totLen > size || ihl > totLen || size - totLen > 0xffff) {
         counts[C_IPV4_LEN_ERROR]++;
-        return PARSE_OK;
+        return P_OK;
       }
-      hdrs[h + HDR_L3] = p - at;
+      hdrs[h + H_L3] = p - at;
       keys[k + W_NW_SRC] = v.getUint32(p + 12);
       keys[k + W_NW_DST] = v.getUint32(p + 16);
       nwTos = b[p + 1];
@@ -315,15 +333,15 @@ export class Parser {
       const size = end - p;
       if (size < 40) {
         counts[C_IPV6_TOO_SHORT]++;
-        return PARSE_OK;
+        return P_OK;
       }
       const plen = v.getUint16(p + 4);
       if (plen + 40 > size || size - (plen + 40) > 0xffff) {
         counts[C_IPV6_LEN_ERROR]++;
-        return PARSE_OK;
+        return P_OK;
       }
-      hdrs[h + HDR_L3] = p - at;
-      hdrs[h + HDR_REGIONS] = REGION_IPV6;
+      hdrs[h + H_L3] = p - at;
+      hdrs[h + H_REGIONS] = R_IPV6;
       for (let i = 0; i < 4; i++) {
         keys[k + W_IPV6_SRC + i] = v.getUint32(p + 8 + 4 * i);
         keys[k + W_IPV6_DST + i] = v.getUint32(p + 24 + 4 * i);
@@ -348,7 +366,7 @@ export class Parser {
         }
         if (end - p < 8) {
           counts[C_IPV6_EXT_ERROR]++;
-          return PARSE_OK;
+          return P_OK;
         }
         if (nwProto === IPPROTO_FRAGMENT) {
           nwProto = b[p];
@@ -367,7 +385,7 @@ export class Parser {
           nwProto = b[p];
           if (end - p < extLen) {
             counts[C_IPV6_EXT_ERROR]++;
-            return PARSE_OK;
+            return P_OK;
           }
           p += extLen;
         }
@@ -377,8 +395,8 @@ export class Parser {
       if (dlType === ETH_TYPE_ARP || dlType === ETH_TYPE_RARP) {
         // Only Ethernet/IPv4 ARP is decoded; anything else leaves ARP fields zero.
         if (end - p >= 28 && v.getUint16(p) === 1 && v.getUint16(p + 2) === ETH_TYPE_IP && b[p + 4] === 6 && b[p + 5] === 4) {
-          hdrs[h + HDR_L3] = p - at;
-          hdrs[h + HDR_REGIONS] = REGION_ARP_ND;
+          hdrs[h + H_L3] = p - at;
+          hdrs[h + H_REGIONS] = R_ARP_ND;
           keys[k + W_NW_SRC] = v.getUint32(p + 14);
           keys[k + W_NW_DST] = v.getUint32(p + 24);
           const op = v.getUint16(p + 6);
@@ -392,31 +410,33 @@ export class Parser {
           counts[C_ARP_INVALID]++;
         }
       }
-      return PARSE_OK;
+      return P_OK;
     }
 
     keys[k + W_NW] = ((nwFrag << 24) | (nwTos << 16) | (nwTtl << 8) | nwProto) >>> 0;
-    if (nwFrag & FRAG_LATER) return PARSE_OK; // No L4 header in later fragments.
-    hdrs[h + HDR_L4] = p - at;
+    if (nwFrag & FRAG_LATER) return P_OK; // No L4 header in later fragments.
+    hdrs[h + H_L4] = p - at;
     // The common transports here, without a call (the same as parseL4 does for them);
     // parseL4 handles the rest, and truncated headers with their counters.
     const l4Size = end - p;
     if (nwProto === IPPROTO_UDP && l4Size >= 8) {
       keys[k + W_TP] = v.getUint32(p);
-      return PARSE_OK;
+      return P_OK;
     }
     if (nwProto === IPPROTO_TCP && l4Size >= 20) {
       const tcpLen = (b[p + 12] >>> 4) * 4;
       if (tcpLen >= 20 && l4Size >= tcpLen) {
         keys[k + W_TCP_FLAGS] = v.getUint16(p + 12) & 0x0fff;
         keys[k + W_TP] = v.getUint32(p);
-        return PARSE_OK;
+        return P_OK;
       }
     }
+    // Protocols with no transport fields in the key (GRE: every GRE tunnel's outer packet) need no call.
+    if (L4_PARSED[nwProto] === 0) return P_OK;
     this.lastNd = false;
     this.parseL4(b, p, end - p, nwProto, keys, k);
-    if (this.lastNd) hdrs[h + HDR_REGIONS] |= REGION_ARP_ND;
-    return PARSE_OK;
+    if (this.lastNd) hdrs[h + H_REGIONS] |= R_ARP_ND;
+    return P_OK;
   }
 
   /** Transport header at b[p, p + size): ports, TCP flags, ICMP type/code, ND. */

@@ -17,14 +17,30 @@
  * Hot path: integer work on a Uint8Array, no allocation, no exceptions.
  */
 import { csumAdd, csumFinish, csumUpdate16, pseudoSum4 } from "../packet/checksum.js";
-import { ETH_HEADER_SIZE, GRE_CSUM, GRE_KEY, GRE_SEQ, ETH_TYPE_TEB, IPV4_HEADER_SIZE, TNL_L4_OFFSET, UDP_HEADER_SIZE, VXLAN_FLAGS, VXLAN_HEADER_SIZE } from "./header.js";
+import * as H from "./header.js";
 import { udpSourcePort } from "./hash.js";
 import * as L from "../flow/layout.js";
+
+// Module-local copies of the header constants: V8 folds these into the
+// checks, where each use of an imported binding costs a load and a hole check.
+const ETH_HEADER_SIZE = H.ETH_HEADER_SIZE;
+const IPV4_HEADER_SIZE = H.IPV4_HEADER_SIZE;
+const UDP_HEADER_SIZE = H.UDP_HEADER_SIZE;
+const VXLAN_HEADER_SIZE = H.VXLAN_HEADER_SIZE;
+const TNL_L4_OFFSET = H.TNL_L4_OFFSET;
+const VXLAN_FLAGS = H.VXLAN_FLAGS;
+const GRE_CSUM = H.GRE_CSUM;
+const GRE_KEY = H.GRE_KEY;
+const GRE_SEQ = H.GRE_SEQ;
+const ETH_TYPE_TEB = H.ETH_TYPE_TEB;
 
 /** OVS's FLOW_TNL_F_* bits, as the key's tun_flags holds them. */
 export const TNL_F_DONT_FRAGMENT = 1 << 1;
 export const TNL_F_CSUM = 1 << 2;
 export const TNL_F_KEY = 1 << 3;
+// What popTunnelToKey reads: non-exported copies (an exported binding is read through its module cell).
+const F_CSUM = TNL_F_CSUM;
+const F_KEY = TNL_F_KEY;
 
 const get16 = (b: Uint8Array, at: number): number => (b[at] << 8) | b[at + 1];
 const put16 = (b: Uint8Array, at: number, v: number): void => {
@@ -174,13 +190,13 @@ export function popTunnelToKey(b: Uint8Array, start: number, length: number, l3:
     if (v.getUint16(l4 + 6) !== 0) {
       const size = end - l4;
       if (csumFinish(csumAdd(b, l4, size, pseudoSum4(b, l3 + 12, l3 + 16, b[l3 + 9], size))) !== 0) return -1;
-      flags = TNL_F_CSUM;
+      flags = F_CSUM;
     }
     tp = v.getUint32(l4); // source and destination ports
     const vx = l4 + UDP_HEADER_SIZE;
     if (v.getUint32(vx) !== VXLAN_FLAGS || b[vx + 7] !== 0) return -1;
     tunId = v.getUint32(vx + 4) >>> 8;
-    flags |= TNL_F_KEY;
+    flags |= F_KEY;
     inner = vx + VXLAN_HEADER_SIZE;
   } else {
     if (l4 + 4 > end) return -1;
@@ -191,12 +207,12 @@ export function popTunnelToKey(b: Uint8Array, start: number, length: number, l3:
     let opt = l4 + 4;
     if (greFlags & GRE_CSUM) {
       if (csumFinish(csumAdd(b, l4, end - l4, 0)) !== 0) return -1;
-      flags = TNL_F_CSUM;
+      flags = F_CSUM;
       opt += 4;
     }
     if (greFlags & GRE_KEY) {
       tunId = v.getUint32(opt);
-      flags |= TNL_F_KEY;
+      flags |= F_KEY;
     }
     // Other GRE payloads (layer 3 tunnels, packet_type) are not supported.
     if (v.getUint16(l4 + 2) !== ETH_TYPE_TEB) return -1;
