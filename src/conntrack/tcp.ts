@@ -216,7 +216,8 @@ export class TcpTracker {
     return true;
   }
 
-  private updateGeneral(t: ConnTable, src: number, dst: number, flags: number, b: Uint8Array, l4: number, l4Size: number): number {
+  /** The whole of tcp_conn_update(), for any segment (update() tries the established shortcut first). */
+  updateGeneral(t: ConnTable, src: number, dst: number, flags: number, b: Uint8Array, l4: number, l4Size: number): number {
     this.tm = -1;
     let win = read16(b, l4 + 14);
     const payload = Math.max(0, l4Size - (b[l4 + 12] >>> 4) * 4);
