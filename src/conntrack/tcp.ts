@@ -61,6 +61,8 @@ const MAXACKWINDOW = 0xffff + 1500;
 const WSCALE_FLAG_ = 0x80;
 const WSCALE_UNKNOWN_ = 0x40;
 const WSCALE_MASK_ = 0x0f;
+const rd16 = read16;
+const rd32 = read32;
 
 const seqGeq = (a: number, b: number): boolean => ((a - b) | 0) >= 0;
 const seqGt = (a: number, b: number): boolean => ((a - b) | 0) > 0;
@@ -149,70 +151,52 @@ export class TcpTracker {
   /** When false, sequence checks are skipped (dpctl/ct-disable-tcp-seq-chk). */
   seqCheck = true;
 
+  /**
+   * tcp_conn_update(). The common segment (both peers ESTABLISHED, ACK
+   * without SYN/FIN/RST, in window) takes `established`; anything else, or
+   * a segment it finds out of window, goes to updateGeneral.
+   */
   update(t: ConnTable, c: number, b: Uint8Array, l4: number, l4Size: number, reply: boolean): number {
     const src = 2 * c + (reply ? 1 : 0);
-    const dst = 2 * c + (reply ? 0 : 1);
-    const flags = ((b[l4 + 12] << 8) | b[l4 + 13]) & 0x0fff;
+    const dst = src ^ 1;
+    const flags = rd16(b, l4 + 12) & 0x0fff;
     const state = t.tcpState;
-    if ((flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) === TCP_ACK && state[src] === TCPS_ESTABLISHED && state[dst] === TCPS_ESTABLISHED) {
-      if (this.updateEstablished(t, src, dst, b, l4, l4Size)) {
-        this.tm = TM_TCP_ESTABLISHED;
-        return UPDATE_VALID;
-      }
+    if ((flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) === TCP_ACK && state[src] === TCPS_ESTABLISHED && state[dst] === TCPS_ESTABLISHED &&
+      this.established(t, src, dst, b, l4, l4Size)) {
+      this.tm = TM_TCP_ESTABLISHED;
+      return UPDATE_VALID;
     }
     return this.updateGeneral(t, src, dst, flags, b, l4, l4Size);
   }
 
   /**
-   * tcp_conn_update() for the common segment: both peers ESTABLISHED, ACK
-   * without SYN/FIN/RST. Takes the same branches as updateGeneral and writes
-   * the same fields when the segment is in window (the states stay
-   * ESTABLISHED, the timeout class is tcp_established); returns false, having
-   * written nothing, when it is not, for updateGeneral to judge.
+   * updateGeneral's branches for an ACK without SYN/FIN/RST between two
+   * ESTABLISHED peers: the same window checks and, when the segment is in
+   * window, the same writes (the states stay ESTABLISHED); false, with
+   * nothing written, when it is not. Written small (under V8's 460-byte
+   * bytecode limit for inlining).
    */
-  private updateEstablished(t: ConnTable, src: number, dst: number, b: Uint8Array, l4: number, l4Size: number): boolean {
-    const wscale = t.wscale;
-    const wsSrc = wscale[src];
-    const wsDst = wscale[dst];
-    let sws = 0;
-    let dws = 0;
-    if (wsSrc & wsDst & WSCALE_FLAG_) {
-      sws = wsSrc & WSCALE_MASK_;
-      dws = wsDst & WSCALE_MASK_;
-    } else if (wsSrc & wsDst & WSCALE_UNKNOWN_) {
-      sws = TCP_MAX_WSCALE;
-      dws = TCP_MAX_WSCALE;
-    }
+  private established(t: ConnTable, src: number, dst: number, b: Uint8Array, l4: number, l4Size: number): boolean {
+    const ws = t.wscale[src] & t.wscale[dst];
+    // Both scaled: each its own shift; both unknown (picked up midstream): the maximum.
+    const sws = ws & WSCALE_FLAG_ ? t.wscale[src] & WSCALE_MASK_ : ws & WSCALE_UNKNOWN_ ? TCP_MAX_WSCALE : 0;
+    const dws = ws & WSCALE_FLAG_ ? t.wscale[dst] & WSCALE_MASK_ : ws & WSCALE_UNKNOWN_ ? TCP_MAX_WSCALE : 0;
     const seqLo = t.seqLo;
-    const seqHi = t.seqHi;
-    const maxWin = t.maxWin;
     const srcLo = seqLo[src];
-    const dstLo = seqLo[dst];
-    const maxWinDst = maxWin[dst];
-    const win = (b[l4 + 14] << 8) | b[l4 + 15];
-    const hlen = (b[l4 + 12] >>> 4) * 4;
-    const payload = l4Size > hlen ? l4Size - hlen : 0;
-    let seq = ((b[l4 + 4] << 24) | (b[l4 + 5] << 16) | (b[l4 + 6] << 8) | b[l4 + 7]) >>> 0;
-    const ack = ((b[l4 + 8] << 24) | (b[l4 + 9] << 16) | (b[l4 + 10] << 8) | b[l4 + 11]) >>> 0;
-    let end = (seq + payload) >>> 0;
-    // Ease sequencing restrictions on no-data packets.
-    if (payload === 0) {
-      seq = srcLo;
-      end = srcLo;
-    }
-    const ackskew = (dstLo - ack) | 0;
-    if (
-      ((seqHi[src] - end) | 0) < 0 ||
-      ((seq - ((srcLo - (maxWinDst << dws)) >>> 0)) | 0) < 0 ||
-      ackskew < -MAXACKWINDOW ||
-      ackskew > MAXACKWINDOW << sws
-    ) {
+    const payload = l4Size - (b[l4 + 12] >>> 4) * 4;
+    // A no-data segment is eased to seq = end = seqlo (updateGeneral's seq === end).
+    const seq = payload > 0 ? rd32(b, l4 + 4) : srcLo;
+    const end = payload > 0 ? (seq + payload) >>> 0 : srcLo;
+    const ack = rd32(b, l4 + 8);
+    const ackskew = (seqLo[dst] - ack) | 0;
+    if (((t.seqHi[src] - end) | 0) < 0 || ((seq - srcLo + (t.maxWin[dst] << dws)) | 0) < 0 || ackskew < -MAXACKWINDOW || ackskew > MAXACKWINDOW << sws) {
       return false;
     }
-    if (maxWin[src] < win) maxWin[src] = win;
+    const win = rd16(b, l4 + 14);
+    if (t.maxWin[src] < win) t.maxWin[src] = win;
     if (((end - srcLo) | 0) > 0) seqLo[src] = end;
     const winS = win << sws;
-    if ((((ack + winS) >>> 0) - seqHi[dst] | 0) >= 0) seqHi[dst] = (ack + (winS > 1 ? winS : 1)) >>> 0;
+    if (((ack + winS - t.seqHi[dst]) | 0) >= 0) t.seqHi[dst] = (ack + (winS > 1 ? winS : 1)) >>> 0;
     return true;
   }
 
