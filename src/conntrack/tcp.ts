@@ -9,6 +9,10 @@
  * Design: the peers live in the table's arrays at 2 * conn + dir (dir 0 is
  * the original direction's sender); sequence arithmetic is modulo 2^32 with
  * `>>> 0`, comparisons through a signed 32-bit difference (SEQ_GEQ).
+ * The common segment (an ACK without SYN/FIN/RST between two ESTABLISHED
+ * peers, in window) takes a shortcut with the same checks and writes
+ * (TcpTracker.established, ~10 ns against ~25 ns for the whole state
+ * machine); src/conntrack/tcp-established.test.ts holds it to updateGeneral.
  */
 import { read16, read32 } from "../packet/bytes.js";
 import type { ConnTable } from "./table.js";
