@@ -469,7 +469,6 @@ export class Conntrack implements ConntrackEngine {
       return state;
     }
     const res = this.update(c, frame, l4At, l4Size, reply, nowMs);
-    this.wheel.refresh(c);
     if (res === UPDATE_VALID) {
       state = (state | CS_ESTABLISHED) & ~CS_NEW;
       if (reply) state |= CS_REPLY_DIR;
@@ -655,10 +654,23 @@ export class Conntrack implements ConntrackEngine {
   /** conn_update(): the protocol's verdict on a packet of connection c. */
   private update(c: number, b: Uint8Array, l4At: number, l4Size: number, reply: boolean, nowMs: number): number {
     const t = this.table;
+    const oldExpiresMs = t.expiresMs[c];
+    const res = this.updateProto(c, b, l4At, l4Size, reply, nowMs);
+    // The wheel only relinks an expiration brought earlier (a later one stays
+    // on its slot, which is still at or before it: see timers.ts).
+    if (t.expiresMs[c] < oldExpiresMs) this.wheel.refresh(c);
+    return res;
+  }
+
+  /** The protocol's conn_update(): the verdict, and c's new expiration written. */
+  private updateProto(c: number, b: Uint8Array, l4At: number, l4Size: number, reply: boolean, nowMs: number): number {
+    const t = this.table;
     const cls = this.protoClass(c);
     if (cls === P_TCP) {
-      const res = this.tcp.update(t, c, b, l4At, l4Size, reply);
-      if (this.tcp.tm >= 0) t.expiresMs[c] = nowMs + this.timeoutMs[this.tcp.tm];
+      const tcp = this.tcp;
+      const res = tcp.update(t, c, b, l4At, l4Size, reply);
+      const tm = tcp.tm;
+      if (tm >= 0) t.expiresMs[c] = nowMs + this.timeoutMs[tm];
       return res;
     }
     if (cls === P_ICMP) {
