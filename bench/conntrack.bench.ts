@@ -13,8 +13,6 @@
  * GC included) rather than per wall-clock second: the machine is shared, and
  * other load would otherwise lower them by an unknown factor.
  */
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { Conntrack } from "../src/conntrack/conntrack.js";
 import type { CtRequest, NatRequest } from "../src/conntrack/api.js";
 import { BATCH_MAX } from "../src/limits.js";
@@ -22,7 +20,7 @@ import { HDR_L3, HDR_L4, HDR_WORDS, Parser } from "../src/packet/parse.js";
 import { KEY_WORDS, W_NW_SRC } from "../src/flow/layout.js";
 import { csumReplace32 } from "../src/packet/checksum.js";
 import { eth, ipv4, tcp, udp } from "../src/packet/build.js";
-import { runIfMain, type Figure } from "./lib.js";
+import { gcFunction, runIfMain, type Figure } from "./lib.js";
 
 const SLOT = 128;
 const parser = new Parser();
@@ -100,11 +98,6 @@ function established(nat: NatRequest | null): { engine: Conntrack; frames: Frame
   }
   const frames = new Frames(traffic);
   return { engine, frames, request: after };
-}
-
-function gcFunction(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
 }
 
 function bytesPerConn(): { bytes: number; tableBytes: number } {

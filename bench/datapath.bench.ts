@@ -24,7 +24,7 @@ import { BATCH_MAX } from "../src/limits.js";
 import { EMC_ENTRIES } from "../src/datapath/emc.js";
 import { eth, ipv4, udp } from "../src/packet/build.js";
 import { PcapWriter } from "../src/io/pcap.js";
-import { ratePerSecond, runIfMain, type Figure } from "./lib.js";
+import { gcFunction, ratePerSecond, runIfMain, type Figure } from "./lib.js";
 
 const SLOT = 128;
 const noEmit = (): void => {};
@@ -158,8 +158,8 @@ export function memory(): { perMegaflow: number; perEmc: number } {
     { name: "p2", ofport: 2 },
   ]);
   const count = 200_000;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
+  const gc = gcFunction();
+  gc();
   const before = process.memoryUsage();
   const dp = new Datapath(sw, { emcInsertInvProb: 0, megaflowsMax: count });
   const inPort = sw.portsByName.get("p1")!.dpPort;
@@ -175,7 +175,7 @@ export function memory(): { perMegaflow: number; perEmc: number } {
     }
     dp.processBatch(b.buf, b.offsets, b.lengths, b.inPorts, BATCH_MAX, 0, noEmit);
   }
-  gc?.();
+  gc();
   const after = process.memoryUsage();
   const used = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
   const installed = dp.megaflows.count;

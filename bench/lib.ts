@@ -5,6 +5,8 @@
  * conn/s, s, B, ratio.
  */
 import { Bench } from "tinybench";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 export interface Figure {
   name: string;
@@ -37,4 +39,13 @@ export async function runIfMain(suite: string, url: string, run: () => Promise<F
 
 export function formatValue(v: number): string {
   return Number.isInteger(v) || Math.abs(v) >= 1000 ? v.toFixed(0) : v.toPrecision(4);
+}
+
+/**
+ * A full garbage collection on demand, whether or not node ran with
+ * --expose-gc: memory figures must compare heaps with no garbage left in them.
+ */
+export function gcFunction(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
 }
