@@ -251,10 +251,15 @@ export function replayVsTcpdump(): ReplayVsTcpdumpTimes | null {
     // Each command writes into a fresh path (removed untimed), the three
     // alternate, and each figure is the median of REPLAY_VS_TCPDUMP_RUNS:
     // one run of any swings by tens of milliseconds on a shared machine.
+    // NODE_EXTRA_CA_CERTS makes every node start-up read and parse that CA
+    // bundle (40 ms on the development machine, which sets it globally);
+    // replay opens no TLS connection, so its command runs without it.
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
     const time = (cmd: string, args: string[], output: string): number => {
       rmSync(output, { recursive: true, force: true });
       const t0 = performance.now();
-      const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+      const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", env });
       if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
       return performance.now() - t0;
     };
