@@ -41,3 +41,19 @@ export const NEUTRON_PORTS_MAX = 4096;
  * default quota is 10 groups and 100 rules per project; this is far above). */
 export const NEUTRON_GROUPS_MAX = 1024;
 export const NEUTRON_RULES_MAX = 4096;
+
+/** Leading address bits a prefix trie's jump table resolves (one 8-byte entry
+ * per value: 2^16 entries, 512 KiB per trie that builds one). 16 bits skip
+ * the dense top of a large IPv4 trie, about half of a 10k-prefix walk; more
+ * bits would cost megabytes per trie for a level or two. */
+export const PREFIX_JUMP_BITS = 16;
+
+/** Tries smaller than this many nodes walk from the root: their top levels are
+ * few and stay in cache, so a 512 KiB table would cost more than it saves. */
+export const PREFIX_JUMP_NODES_MIN = 256;
+
+/** Unchanged lookups before the classifier's address tries build their jump
+ * table: rebuilding costs 2^PREFIX_JUMP_BITS short walks, about this many
+ * lookups, so a table under constant change never spends more than half its
+ * time rebuilding. */
+export const PREFIX_JUMP_AFTER_LOOKUPS = 1 << 16;

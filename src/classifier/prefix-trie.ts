@@ -46,6 +46,7 @@
  */
 import { assert } from "../errors.js";
 import { W_DL_TYPE, ETH_TYPE_IP, ETH_TYPE_IPV6 } from "../flow/layout.js";
+import { PREFIX_JUMP_AFTER_LOOKUPS, PREFIX_JUMP_BITS, PREFIX_JUMP_NODES_MIN } from "../limits.js";
 
 const NODES_INITIAL = 64;
 /** Words of a `plens` bitmap: enough for a 128-bit field. */
@@ -64,12 +65,15 @@ const META_RULE = 64;
 /** Most rules one prefix can count (the rule count's share of N_META). */
 const RULES_PER_PREFIX_MAX = 2 ** 25;
 
+// Module-local copies of the jump table's bounds (src/limits.ts says why
+// each is what it is): an imported binding read in a loop is a getter call
+// when tsx loads this file as CommonJS.
 /** Leading key bits the jump table resolves: one entry per value of them. */
-const JUMP_BITS = 16;
+const JUMP_BITS = PREFIX_JUMP_BITS;
 /** Smaller tries walk from the root: their top levels are few and stay in cache. */
-const JUMP_NODES_MIN = 256;
+const JUMP_NODES_MIN = PREFIX_JUMP_NODES_MIN;
 /** Lookups after a change before the classifier's address tries build their jump table. */
-export const JUMP_AFTER_LOOKUPS = 1 << 16;
+const JUMP_AFTER_LOOKUPS = PREFIX_JUMP_AFTER_LOOKUPS;
 // A jump table state: bit 0 set when the walk ended (bits 1..6 then hold its
 // answer), else bits 1..6 are the bits consumed; the top JUMP_BITS bits are
 // the `found` bits of the lengths passed so far (all at most JUMP_BITS - 1).
