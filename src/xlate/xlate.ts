@@ -308,8 +308,10 @@ function translate(ctx: Ctx): XlateOutput | null {
   else if (flow[L.W_CT] & CS_TRACKED) ctx.conntracked = true;
   // tnl_process_ecn runs on thawed packets too (xlate_actions).
   if (tunnelEcn(flow, ctx.wc)) {
-    if (frozen) lookupAndRun(ctx, flow[L.W_IN_PORT], frozen.tableId, true);
-    else lookupAndRun(ctx, inPort.ofport, 0, true);
+    const tableNode = frozen ? lookupAndRun(ctx, flow[L.W_IN_PORT], frozen.tableId, true) : lookupAndRun(ctx, inPort.ofport, 0, true);
+    // xlate_actions reports its first table (xlate_report_table) and leaves
+    // the trace inside it: the action set's node hangs under that table.
+    if (tableNode) ctx.trace = tableNode.subs;
     if (!ctx.error) executeActionSet(ctx);
   } else {
     ctx.report("warn", "dropping tunnel packet marked ECN CE but is not ECN capable");
@@ -456,15 +458,16 @@ function resourceCheck(ctx: Ctx): boolean {
  * earlier table deepens the recursion. The first lookup (isFirst) is the
  * packet's own and counts as neither.
  */
-function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean, withCt = false): void {
-  if (!isFirst && !resourceCheck(ctx)) return;
+/** Looks up and runs one table (xlate_table_action); returns the table's trace node (null when not tracing or nothing was looked up). */
+function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean, withCt = false): TraceNode | null {
+  if (!isFirst && !resourceCheck(ctx)) return null;
   const flow = ctx.flow;
   // resubmit(,N,ct): the lookup sees the connection's original-direction tuple.
   if (withCt) {
     if (((flow[L.W_CT] >>> 8) & 0xff) === 0 || !isIp(flow)) {
       // xlate_report_error: reported, not a translation failure.
       ctx.report("error", "resubmit(ct) with non-tracked or non-IP packet!");
-      return;
+      return null;
     }
     tupleSwap(flow, ctx.wc);
   }
@@ -499,6 +502,7 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
   }
   ctx.trace = savedTrace;
   ctx.tableId = oldTableId;
+  return node;
 }
 
 function tableText(ctx: Ctx, tableId: number, rule: OfRule | null): string {
