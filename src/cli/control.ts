@@ -7,6 +7,10 @@
  *   flowplane mod-flows  --target S BRIDGE 'FLOW' [--strict]
  *   flowplane del-flows  --target S BRIDGE ['MATCH'] [--strict]
  *   flowplane dump-flows --target S BRIDGE [--names] [-O VERSION]
+ *   flowplane add-group  --target S BRIDGE 'GROUP'       (add-groups BRIDGE FILE)
+ *   flowplane mod-group  --target S BRIDGE 'GROUP' [--may-create]
+ *   flowplane del-groups --target S BRIDGE [group_id=N|group_id=all]
+ *   flowplane dump-groups --target S BRIDGE [GROUP] [--names] [-O VERSION]
  *   flowplane dpctl dump-flows --target S [--names]
  *   flowplane dpctl dump-conntrack --target S [-m] [-s] [--zone N]   (also --from DIR after a replay)
  *   flowplane dpctl flush-conntrack --target S [zone]                (also --from DIR)
@@ -111,6 +115,65 @@ export function registerControl(program: Command): void {
     .argument("[match]")
     .action(async (bridge: string, match: string | undefined, opts: { target: string; strict?: boolean }) => {
       await request(opts.target, { cmd: "del-flows", bridge, match: match ?? "", strict: opts.strict === true });
+    });
+
+  program
+    .command("add-group")
+    .description("add a group to a running switch (ovs-ofctl add-group); a group id it has already is refused\n  flowplane add-group --target /run/flowplane/lab.sock br0 'group_id=1,type=all,bucket=output:2,bucket=output:3'")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("<group>")
+    .action(async (bridge: string, group: string, opts: { target: string }) => {
+      await request(opts.target, { cmd: "add-groups", bridge, text: group, file: "group" });
+    });
+
+  program
+    .command("add-groups")
+    .description("add the groups of a file to a running switch (ovs-ofctl add-groups); a bad line or an existing group id adds nothing")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("<file>", 'groups file, "-" for stdin')
+    .action(async (bridge: string, file: string, opts: { target: string }) => {
+      await request(opts.target, { cmd: "add-groups", bridge, text: readFlowsFile(file), file: file === "-" ? "stdin" : file });
+    });
+
+  program
+    .command("mod-group")
+    .description("replace a running switch's group (ovs-ofctl mod-group); flows that name it keep it")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .option("--may-create", "add the group when the switch does not have it (else that is an error)")
+    .argument("<bridge>")
+    .argument("<group>")
+    .action(async (bridge: string, group: string, opts: { target: string; mayCreate?: boolean }) => {
+      await request(opts.target, { cmd: "mod-group", bridge, group, mayCreate: opts.mayCreate === true });
+    });
+
+  program
+    .command("del-groups")
+    .description("delete a running switch's groups (ovs-ofctl del-groups) and every flow that names a deleted one; no group, or group_id=all, deletes all")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("[group]", "group_id=N or group_id=all")
+    .action(async (bridge: string, group: string | undefined, opts: { target: string }) => {
+      await request(opts.target, { cmd: "del-groups", bridge, group: group ?? "" });
+    });
+
+  program
+    .command("dump-groups")
+    .description("print a running switch's groups as `ovs-ofctl dump-groups` does (by group id)")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .option("-O, --protocol <version>", "OpenFlow version whose syntax to print (OpenFlow10..OpenFlow15); default: the bridge's")
+    .option("--names", "show port names instead of numbers")
+    .argument("<bridge>")
+    .argument("[group]", "only this group id (ALL or absent: every group)")
+    .action(async (bridge: string, group: string | undefined, opts: { target: string; protocol?: string; names?: boolean }) => {
+      let groupId: number | undefined;
+      if (group !== undefined && group.toLowerCase() !== "all") {
+        if (!/^\d{1,10}$/.test(group) || Number(group) > 0xffffff00) throw new UsageError(`${group}: not a group id (0..4294967040, or ALL)`);
+        groupId = Number(group);
+      }
+      const r = (await request(opts.target, { cmd: "dump-groups", bridge, groupId, names: opts.names === true, protocol: opts.protocol })) as { lines: string[] };
+      write(r.lines);
     });
 
   const dpctl = program.command("dpctl").description("datapath commands (ovs-appctl dpctl/...)");

@@ -21,6 +21,7 @@ import { conntrackTexts, selectConnLines } from "../cli/conntrack.js";
 import { traceKey, traceText } from "../cli/trace.js";
 import type { OfProtocol } from "../ofctl/format-actions.js";
 import { addFlowsText, deleteFlowsText, modifyFlowsText } from "./flowmod.js";
+import { addGroupsText, deleteGroupsText, dumpGroups, modifyGroupText } from "./groupmod.js";
 import type { Daemon } from "./daemon.js";
 import { REQUEST_SIZE_MAX, type Reply, type Request, type StatsResult } from "./protocol.js";
 
@@ -93,6 +94,14 @@ export function statsOf(daemon: Daemon): StatsResult {
   };
 }
 
+/** A request's -O version, checked. */
+function protocolOf(req: Request): OfProtocol | undefined {
+  if (req.protocol !== undefined && (typeof req.protocol !== "string" || !/^OpenFlow1[0-5]$/.test(req.protocol))) {
+    throw new UsageError(`-O must be OpenFlow10..OpenFlow15, not "${String(req.protocol)}"`);
+  }
+  return req.protocol as OfProtocol | undefined;
+}
+
 /** Answers one request; throws FlowplaneErrors for the client to print. */
 export function handle(ctx: ControlContext, req: Request): unknown {
   const daemon = ctx.daemon;
@@ -108,11 +117,22 @@ export function handle(ctx: ControlContext, req: Request): unknown {
       return { count: deleteFlowsText(bridgeOf(ctx, req), typeof req.match === "string" ? req.match : "", req.strict === true) };
     case "dump-flows": {
       const bridge = bridgeOf(ctx, req);
-      if (req.protocol !== undefined && (typeof req.protocol !== "string" || !/^OpenFlow1[0-5]$/.test(req.protocol))) {
-        throw new UsageError(`-O must be OpenFlow10..OpenFlow15, not "${String(req.protocol)}"`);
-      }
+      const protocol = protocolOf(req);
       daemon.dp.pushStats();
-      return { lines: dumpBridgeFlows(bridge, { stats: req.stats !== false, names: req.names === true, nowMs, protocol: req.protocol as OfProtocol | undefined }) };
+      return { lines: dumpBridgeFlows(bridge, { stats: req.stats !== false, names: req.names === true, nowMs, protocol }) };
+    }
+    case "add-groups":
+      return { count: addGroupsText(bridgeOf(ctx, req), str(req.text, "group text"), typeof req.file === "string" ? req.file : "group") };
+    case "mod-group":
+      modifyGroupText(bridgeOf(ctx, req), str(req.group, "group"), req.mayCreate === true);
+      return {};
+    case "del-groups":
+      return deleteGroupsText(bridgeOf(ctx, req), typeof req.group === "string" ? req.group : "");
+    case "dump-groups": {
+      const bridge = bridgeOf(ctx, req);
+      const protocol = protocolOf(req);
+      const groupId = typeof req.groupId === "number" ? req.groupId : undefined;
+      return { lines: dumpGroups(bridge, { names: req.names === true, protocol, groupId }) };
     }
     case "dpctl/dump-flows":
       return { lines: megaflowLines(daemon, req.names === true) };

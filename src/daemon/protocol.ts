@@ -13,6 +13,10 @@
  *   mod-flows   bridge, flow, strict?           -> {count}
  *   del-flows   bridge, match?, strict?         -> {count}
  *   dump-flows  bridge, names?, protocol?       -> {lines: string[]}
+ *   add-groups  bridge, text, file?             -> {count}
+ *   mod-group   bridge, group, mayCreate?       -> {}
+ *   del-groups  bridge, group?                  -> {groups, flows}
+ *   dump-groups bridge, groupId?, names?, protocol?  -> {lines: string[]}
  *   dpctl/dump-flows  names?                    -> {lines: string[]}
  *   dpctl/dump-conntrack  zone?, verbose?, stats?  -> {lines: string[]}
  *   dpctl/flush-conntrack zone?                 -> {}

@@ -8,8 +8,9 @@
  * Invariants: a parsed group has a type and an id <= OFPG_MAX; only select
  * groups carry bucket weights; an indirect group has at most one bucket; a
  * fast-failover bucket watches a port or a group.
- * Limits: only the "add" form; `fields=` of selection_method=hash is kept
- * as text.
+ * Limits: only the "add" form (mod-group takes the same text) and a
+ * del-groups selection (parseGroupDelete); `fields=` of
+ * selection_method=hash is kept as text.
  */
 import type { Bucket, Group, GroupType } from "../openflow/group.js";
 import { GROUP_ID_MAX, OFPG_ANY, WATCH_PORT_NONE } from "../openflow/group.js";
@@ -38,6 +39,38 @@ export function parseGroup(text: string, opts: ParseGroupOptions = {}): Group {
 /** Parses an add-groups file (`#` comments, blank lines skipped); the first bad line throws. */
 export function parseGroups(fileText: string, fileName = "", opts: ParseGroupOptions = {}): Group[] {
   return contentLines(fileText).map(({ line, number }) => parseGroup(line, { ...opts, fileName, lineNumber: number }));
+}
+
+/** What a del-groups selection names: every group (OFPG_ALL). */
+export const GROUPS_ALL = "all";
+
+/**
+ * Parses a del-groups argument (OVS's parse_ofp_group_mod_str for
+ * OFPGC11_DELETE): empty or `group_id=all` selects every group, `group_id=N`
+ * one; a type or buckets are refused as not needed. Throws FlowSyntaxError.
+ */
+export function parseGroupDelete(text: string, opts: ParseGroupOptions = {}): number | typeof GROUPS_ALL {
+  return withPlace(opts.fileName ?? "", opts.lineNumber ?? 1, () => {
+    if (text.trim() === "") return GROUPS_ALL;
+    const bkt = text.indexOf("bucket=");
+    if (bkt >= 0) throw new TextError(bkt, "bucket", "bucket is not needed");
+    let groupId: number | typeof GROUPS_ALL = GROUPS_ALL;
+    for (const kv of splitItems(text, 0)) {
+      if (kv.key === "group_id") {
+        if (kv.value === "all") groupId = GROUPS_ALL;
+        else {
+          const id = strToU32(kv.value, kv.valueAt);
+          if (id > GROUP_ID_MAX) throw new TextError(kv.valueAt, kv.value, `invalid group id ${id}`);
+          groupId = id;
+        }
+      } else if (kv.key === "type") {
+        throw new TextError(kv.keyAt, kv.key, "type is not needed");
+      } else {
+        throw new TextError(kv.keyAt, kv.key, `unknown keyword ${kv.key}`);
+      }
+    }
+    return groupId;
+  });
 }
 
 function parseGroupText(text: string, opts: ParseGroupOptions): Group {

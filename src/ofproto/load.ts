@@ -31,6 +31,7 @@ import { parseFlows, type ParseFlowOptions } from "../ofctl/parse-flow.js";
 import { formatActions, roundTrip, protocolVersion, type OfProtocol } from "../ofctl/format-actions.js";
 import { setActionFormatter } from "../xlate/xlate.js";
 import { parseGroups } from "../ofctl/parse-group.js";
+import { addGroups } from "./group-table.js";
 import { Switch, type Bridge, type PortConfig } from "./bridge.js";
 import type { OfRule, OfTable } from "./table.js";
 import type { Conjunction } from "../classifier/classifier.js";
@@ -222,8 +223,8 @@ export function storedActions(bridge: Bridge, actions: FlowSpec["actions"], matc
 
 export const openflowLoader: FlowLoader = {
   loadGroups(bridge, text, file) {
-    for (const g of parseGroups(text, file, { portNames: portNamesOf(bridge) })) bridge.groups.set(g.groupId, g);
-    bridge.touch();
+    // As add-groups: a group id given twice is refused (OFPGMFC_GROUP_EXISTS).
+    addGroups(bridge, parseGroups(text, file, { portNames: portNamesOf(bridge) }));
   },
   loadFlows(bridge, text, file) {
     addFlowSpecs(bridge, parseFlows(text, file, flowParseOptions(bridge)));

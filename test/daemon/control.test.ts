@@ -84,6 +84,24 @@ describe("flowplane run with capture ports", () => {
     expect(cli("dump-flows", "--target", SOCK, "br0").stdout.replace(/duration=[\d.]+s|idle_age=\d+/g, "")).toBe(before.replace(/duration=[\d.]+s|idle_age=\d+/g, ""));
   });
 
+  it("changes and dumps groups through the socket, deleting the flows of a deleted group", () => {
+    expect(cli("add-group", "--target", SOCK, "br0", "group_id=1,type=all,bucket=output:out").status).toBe(0);
+    const exists = cli("add-group", "--target", SOCK, "br0", "group_id=1,type=all,bucket=output:2");
+    expect(exists.status).toBe(1);
+    expect(exists.stderr).toMatch(/^flowplane: OFPGMFC_GROUP_EXISTS: group 1 exists already\n$/);
+    const unknown = cli("mod-group", "--target", SOCK, "br0", "group_id=2,type=all,bucket=output:2");
+    expect(unknown.stderr).toMatch(/OFPGMFC_UNKNOWN_GROUP/);
+    expect(cli("mod-group", "--target", SOCK, "--may-create", "br0", "group_id=2,type=indirect,bucket=output:2").status).toBe(0);
+    expect(cli("add-flow", "--target", SOCK, "br0", "priority=200,udp,actions=group:1").status).toBe(0);
+    expect(cli("dump-groups", "--target", SOCK, "br0", "--names").stdout).toBe(" group_id=1,type=all,bucket=bucket_id:0,actions=output:out\n group_id=2,type=indirect,bucket=bucket_id:0,actions=output:out\n");
+    expect(cli("dump-groups", "--target", SOCK, "br0", "2").stdout).toBe(" group_id=2,type=indirect,bucket=bucket_id:0,actions=output:2\n");
+    expect(cli("dump-groups", "--target", SOCK, "br0", "x").stderr).toMatch(/x: not a group id/);
+    expect(cli("del-groups", "--target", SOCK, "br0", "group_id=1").status).toBe(0);
+    expect(cli("dump-flows", "--target", SOCK, "br0").stdout).not.toMatch(/group:1/);
+    expect(cli("del-groups", "--target", SOCK, "br0").status).toBe(0);
+    expect(cli("dump-groups", "--target", SOCK, "br0").stdout).toBe("");
+  });
+
   it("serves Prometheus metrics on loopback", async () => {
     const res = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`);
     const text = await res.text();
