@@ -204,6 +204,9 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
   const run = (caps: Capture[], inputOf: number[], which: Int32Array | null, index: Int32Array | null, total: number): void => {
     // One packet at a time when timestamps matter per packet (megaflow dumps); else runs from one capture.
     const limit = opts.megaflowsFile ? 1 : BATCH_MAX;
+    // The batch's time, kept in a local: a fractional number stored into a
+    // variable the closure shares (nowMs) is a new heap number each time.
+    let batchNowMs = nowMs;
     for (let j = 0; j < total; ) {
       const k = which === null ? 0 : which[j];
       const cap = caps[k];
@@ -254,23 +257,24 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
           n++;
         }
       }
-      nowMs = batchStartMs;
-      if (nowMs - lastMaintainMs >= 1000) {
-        dp.maintain(nowMs);
-        lastMaintainMs = nowMs;
+      batchNowMs = batchStartMs;
+      if (batchNowMs - lastMaintainMs >= 1000) {
+        dp.maintain(batchNowMs);
+        lastMaintainMs = batchNowMs;
       }
       if (opts.megaflowsFile) {
         dp.flushCaches();
         installed.length = 0;
       }
       batchCap = cap;
-      dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, nowMs, emit);
+      dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, batchNowMs, emit);
       if (opts.megaflowsFile) {
         megaflowLines.push(`## packet ${done + j + 1} in_port=${sw.dpPorts[inPort].name} len=${lengths[0]}`);
-        for (const id of installed) megaflowLines.push(megaflowLine(dp, id, nowMs));
+        for (const id of installed) megaflowLines.push(megaflowLine(dp, id, batchNowMs));
       }
       j += n;
     }
+    nowMs = batchNowMs;
     done += total;
   };
 

@@ -251,14 +251,21 @@ export class Datapath implements RecircHost {
    */
   processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
     this.parser.parseBatch(buf, offsets, lengths, count, inPorts, this.keys, this.hdrs, this.parseResults);
-    this.runBatch(this.keys, this.hdrs, this.parseResults, buf, offsets, lengths, count, nowMs, emit);
+    // The time and the emit function reach runBatch through fields: a fractional
+    // time passed as an argument to a call V8 does not inline is a new heap number.
+    this.nowMs = nowMs;
+    this.emit = emit;
+    this.runBatch(this.keys, this.hdrs, this.parseResults, buf, offsets, lengths, count);
   }
 
   /**
    * processBatch after the parse: frame i's key is keys[i * KEY_WORDS..],
-   * its header offsets hdrs[i * HDR_WORDS..], its parse result parseResults[i].
+   * its header offsets hdrs[i * HDR_WORDS..], its parse result parseResults[i];
+   * the batch's time is this.nowMs, its outputs go to this.emit.
    */
-  private runBatch(keys: Uint32Array, hdrs: Uint16Array, parseResults: Uint8Array, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
+  private runBatch(keys: Uint32Array, hdrs: Uint16Array, parseResults: Uint8Array, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+    const nowMs = this.nowMs;
+    const emit = this.emit;
     this.releaseTempGarbage();
     const megaflows = this.megaflows;
     const flows = this.batchFlows;
@@ -275,8 +282,6 @@ export class Datapath implements RecircHost {
     let nMegaflowHits = 0;
     let nOutputs = 0;
     let nDropped = 0;
-    this.nowMs = nowMs;
-    this.emit = emit;
     // The queue tnl_pop fills: only recirculateTunnelPops (after this loop) changes it.
     const pops = this.executor.tunnelPops;
     const tnlPopOf = this.tnlPopOf;
@@ -328,15 +333,15 @@ export class Datapath implements RecircHost {
     stats.outputs += nOutputs;
     stats.dropped += nDropped;
     // After the batch's counters: the popped packets are counted as their own batch.
-    if (pops !== null && pops.count > 0) this.recirculateTunnelPops(pops, nowMs, emit);
+    if (pops !== null && pops.count > 0) this.recirculateTunnelPops(pops);
   }
 
   /** Processes the packets tnl_pop decapsulated as a new batch (OVS's recirculation after tnl_pop). */
-  private recirculateTunnelPops(q: TunnelPopQueue, nowMs: number, emit: EmitFn): void {
+  private recirculateTunnelPops(q: TunnelPopQueue): void {
     const depth = this.tunnelQueues.indexOf(q);
     this.setTunnelPops(depth + 1 < this.tunnelQueues.length ? this.tunnelQueues[depth + 1] : null);
     // The queue parsed its frames as they came (tunnel.ts): straight to the caches.
-    this.runBatch(q.keys, q.hdrs, q.results, q.frames, q.offsets, q.lengths, q.count, nowMs, emit);
+    this.runBatch(q.keys, q.hdrs, q.results, q.frames, q.offsets, q.lengths, q.count);
     this.setTunnelPops(q);
     q.reset();
   }
@@ -393,7 +398,7 @@ export class Datapath implements RecircHost {
     for (let i = 0; i < count; i++) {
       if (from[i] !== FROM_NONE || flows[i] < 0) continue;
       from[i] = FROM_MEGAFLOW;
-      if (emc.enabled) emc.maybeInsert(keys, i * KEY_WORDS, this.hashes[i], hdrs[i * HDR_STRIDE + HDR_REGIONS_AT], flows[i], megaflows.gens[flows[i]], this.aliveFn);
+      if (emc.enabled && emc.sampleInsert()) emc.insert(keys, i * KEY_WORDS, this.hashes[i], hdrs[i * HDR_STRIDE + HDR_REGIONS_AT], flows[i], megaflows.gens[flows[i]], this.aliveFn);
     }
   }
 
@@ -414,7 +419,7 @@ export class Datapath implements RecircHost {
     const flow = megaflows.lookup(keys, kb);
     this.batchFlows[i] = flow;
     this.batchFrom[i] = flow >= 0 ? FROM_MEGAFLOW : FROM_NONE;
-    if (flow >= 0 && emc.enabled) emc.maybeInsert(keys, kb, this.hashes[i], regions, flow, megaflows.gens[flow], this.aliveFn);
+    if (flow >= 0 && emc.enabled && emc.sampleInsert()) emc.insert(keys, kb, this.hashes[i], regions, flow, megaflows.gens[flow], this.aliveFn);
   }
 
   private readonly aliveFn = (flow: number, gen: number): boolean => this.megaflows.isAlive(flow, gen);
@@ -833,7 +838,7 @@ export class Datapath implements RecircHost {
         flow = this.megaflows.lookup(keys, rb);
         if (flow >= 0) {
           stats.megaflowHits++;
-          if (useEmc) emc.maybeInsert(keys, rb, h, regions, flow, this.megaflows.gens[flow], this.aliveFn);
+          if (useEmc && emc.sampleInsert()) emc.insert(keys, rb, h, regions, flow, this.megaflows.gens[flow], this.aliveFn);
         }
       }
       if (flow >= 0 && !this.isCurrent(flow)) flow = this.revalidate(flow, keys, rb, len, this.nowMs);

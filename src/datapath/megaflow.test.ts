@@ -228,6 +228,17 @@ describe("Emc", () => {
   it("is off with insertInvProb 0", () => {
     const emc = new Emc(0);
     expect(emc.enabled).toBe(false);
+    expect(emc.sampleInsert()).toBe(false);
+  });
+
+  it("samples every hit for insertion with insertInvProb 1, and 1 in N with N", () => {
+    const always = new Emc(1);
+    for (let i = 0; i < 100; i++) expect(always.sampleInsert()).toBe(true);
+    const some = new Emc(10);
+    let n = 0;
+    for (let i = 0; i < 10000; i++) if (some.sampleInsert()) n++;
+    expect(n).toBeGreaterThan(800);
+    expect(n).toBeLessThan(1200);
   });
 });
 

@@ -81,7 +81,15 @@ export class PcapWriter {
   /** The last source buffer as words when it starts on a 4-byte boundary of its memory, else null. */
   private sourceWords: Uint32Array | null;
   private sourceWordsOf: Uint8Array;
-  /** The caller's encoded records buffered after the chunk (appendRecord): runBuffer[runStart, runEnd), or none. */
+  /**
+   * The caller's encoded records buffered after the chunk (appendRecord):
+   * runBuffer[runStart, runEnd); none when runStart === runEnd. An empty run
+   * keeps its buffer, so that the next record from it (the first of a
+   * capture's next window, read into the same memory) takes appendRecord's
+   * first test like the records after it: a way taken once per window only
+   * had no type feedback when V8 optimised the replay loop around it, and
+   * threw that code away at every window.
+   */
   private runBuffer: Uint8Array | null = null;
   private runStart = 0;
   private runEnd = 0;
@@ -147,7 +155,7 @@ export class PcapWriter {
     const at = this.chunkUsed;
     if (
       HOST_LITTLE_ENDIAN &&
-      this.runBuffer === null &&
+      this.runStart === this.runEnd &&
       (at & 3) === 0 &&
       length <= COPY_BY_WORDS_SIZE_MAX &&
       length <= this.snaplen &&
@@ -189,7 +197,7 @@ export class PcapWriter {
       Math.floor(origLength) === origLength;
     if (!argsValid) this.explainBadWrite(buf, offset, length, tsSec, tsNsec, origLength);
     // Records copied into the chunk go after the run of the caller's records.
-    if (this.runBuffer !== null) this.flush();
+    if (this.runStart !== this.runEnd) this.flush();
 
     const inclLength = length < this.snaplen ? length : this.snaplen;
     const recordSize = PCAP_RECORD_HEADER_SIZE + inclLength;
@@ -278,14 +286,16 @@ export class PcapWriter {
    * close() or write(), the writer refers to `buf`, which must not change.
    */
   appendRecord(buf: Uint8Array, offset: number, size: number): void {
-    if (buf === this.runBuffer && offset === this.runEnd && size >= PCAP_RECORD_HEADER_SIZE && offset + size <= buf.length) {
+    const empty = this.runStart === this.runEnd;
+    if (buf === this.runBuffer && (empty || offset === this.runEnd) && size >= PCAP_RECORD_HEADER_SIZE && offset + size <= buf.length && this.fd >= 0) {
+      this.runStart = empty ? offset : this.runStart;
       this.runEnd = offset + size;
       this.packetCount++;
       return;
     }
     assert(this.fd >= 0, "write after close");
     assert(offset >= 0 && size >= PCAP_RECORD_HEADER_SIZE && offset + size <= buf.length, "record must lie inside buf");
-    if (this.runBuffer !== null) this.flush();
+    if (this.runStart !== this.runEnd) this.flush();
     this.runBuffer = buf;
     this.runStart = offset;
     this.runEnd = offset + size;
@@ -294,7 +304,7 @@ export class PcapWriter {
 
   /** Writes the records appendRecord() referred to, so their buffer may change. */
   release(): void {
-    if (this.runBuffer !== null) this.flush();
+    if (this.runStart !== this.runEnd) this.flush();
   }
 
   /** Writes every buffered byte to the file: the chunk, then the run of appended records. */
@@ -303,9 +313,11 @@ export class PcapWriter {
     this.writeAll(this.chunk, 0, this.chunkUsed);
     this.chunkUsed = 0;
     const run = this.runBuffer;
-    if (run !== null) {
-      this.runBuffer = null;
-      this.writeAll(run, this.runStart, this.runEnd - this.runStart);
+    if (run !== null && this.runStart !== this.runEnd) {
+      const start = this.runStart;
+      // Emptied first: a failed write is not repeated by the next flush.
+      this.runStart = this.runEnd;
+      this.writeAll(run, start, this.runEnd - start);
     }
   }
 
@@ -317,6 +329,7 @@ export class PcapWriter {
     } finally {
       const fd = this.fd;
       this.fd = -1;
+      this.runBuffer = null;
       closeSync(fd);
     }
   }

@@ -271,6 +271,33 @@ describe("PcapWriter", () => {
     expect(() => new PcapWriter(join(tmp, "append-bad.pcap")).appendRecord(src.buffer, src.buffer.length - 10, 16)).toThrow(/record must lie inside buf/);
   });
 
+  it("after a release, starts the next run of the same buffer at any record, and passes a record appended twice on twice", () => {
+    const frames = Array.from({ length: 3000 }, (_, i) => ({ data: frame(60 + (i % 5), i), tsSec: i, tsNsec: 0 }));
+    const srcPath = join(tmp, "append-gaps-src.pcap");
+    writeCapture(srcPath, frames);
+    const src = readCapture(srcPath);
+    const rec = (i: number): [number, number] => [src.offsets[i] - 16, 16 + src.lengths[i]];
+    // Which records to pass on, in order: gaps right after releases, a record twice, a step back.
+    const order: number[] = [];
+    for (let i = 0; i < src.count; i++) {
+      if (i % 100 === 1) continue;
+      order.push(i);
+      if (i % 250 === 7) order.push(i);
+      if (i % 400 === 9) order.push(i - 5);
+    }
+    const path = join(tmp, "append-gaps.pcap");
+    const w = new PcapWriter(path);
+    for (let k = 0; k < order.length; k++) {
+      w.appendRecord(src.buffer, ...rec(order[k]));
+      if (order[k] % 100 === 0) w.release();
+    }
+    w.close();
+    const out = readCapture(path);
+    expect(out.count).toBe(order.length);
+    for (let k = 0; k < order.length; k++) expect(packet(out, k)).toEqual(frames[order[k]].data);
+    expect(() => w.appendRecord(src.buffer, ...rec(order[order.length - 1] + 1))).toThrow(/write after close/);
+  });
+
   it("closes idempotently and refuses writes after close", () => {
     const w = new PcapWriter(join(tmp, "closed.pcap"));
     w.close();
