@@ -29,6 +29,9 @@ describe("flowplane CLI", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/flows/);
     expect(r.stdout).toMatch(/version/);
+    // The command list shows each command's first description line, not its examples.
+    expect(r.stdout).toMatch(/^  replay \[options\] +push captures through the switch and write what every port transmitted\n/m);
+    expect(r.stdout).not.toMatch(/^ +flowplane replay --/m);
     const f = run("flows", "--help");
     expect(f.status).toBe(0);
     expect(f.stdout).toMatch(/--in-port/);

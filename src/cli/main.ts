@@ -86,6 +86,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   for (const register of registers) register(program);
+  listFirstLines(program);
   program.addHelpText(
     "after",
     "\nExamples:\n" +
@@ -94,6 +95,19 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
       "  flowplane start                                        the bundled default: flows and a summary\n",
   );
   return program;
+}
+
+/**
+ * Command lists (`flowplane --help`, `flowplane dpctl --help`) show each
+ * command's first description line; the examples under it stay in the
+ * command's own --help.
+ */
+function listFirstLines(cmd: Command): void {
+  for (const sub of cmd.commands) {
+    const text = sub.description();
+    if (!sub.summary() && text.includes("\n")) sub.summary(text.slice(0, text.indexOf("\n")));
+    listFirstLines(sub);
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -404,8 +404,9 @@ export function registerReplay(program: Command): void {
   const cmd = program
     .command("replay")
     .description(
-      "push captures through the switch; write DIR/<port>.pcap for every port that transmitted,\n" +
-        "DIR/stats.json, and DIR/conntrack.json (the connections at the end, for `dpctl dump-conntrack --from DIR`)\n" +
+      "push captures through the switch and write what every port transmitted\n" +
+        "It writes DIR/<port>.pcap for every port that transmitted, DIR/stats.json,\n" +
+        "and DIR/conntrack.json (the connections at the end, for `dpctl dump-conntrack --from DIR`).\n" +
         "  flowplane replay --topology T.json --in tap-vm1=vm1.pcap --out out/\n" +
         "  flowplane replay --flows flows.txt --port in:1 --port out:2 --in in=in.pcap --out out/",
     )
