@@ -735,6 +735,11 @@ export class Datapath implements RecircHost {
     return this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs) ?? EXEC_DONE;
   }
 
+  /** RecircHost: the executor's meter action (src/datapath/meter.ts), at the batch's time. */
+  runMeter(id: number, size: number): boolean {
+    return this.sw.dpMeters.run(id, size, this.nowMs);
+  }
+
   /** RecircHost: fragments conntrack released (rare: allocation is fine here). */
   takeReleased(): ReleasedPacket[] | null {
     const ct = this.conntrack;
@@ -931,6 +936,7 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     }
     if (x.t === "ct" && y.t === "ct" && x.text !== y.text) return false;
     if (x.t === "recirc" && y.t === "recirc" && x.id !== y.id) return false;
+    if (x.t === "meter" && y.t === "meter" && x.id !== y.id) return false;
     if (x.t === "userspace" && y.t === "userspace" && x.text !== y.text) return false;
     if (x.t === "clone" && y.t === "clone" && !sameActions(x.actions, y.actions)) return false;
     if ((x.t === "tnl_push" || x.t === "tnl_pop") && formatOdpActions([x]) !== formatOdpActions([y])) return false;

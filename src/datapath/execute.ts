@@ -14,7 +14,8 @@
  * checksum of an IPv4 later fragment is patched as if the fragment began
  * with the L4 header; an SCTP checksum that was wrong stays wrong).
  *
- * ct, ct_clear and recirc go to the executor's RecircHost (the datapath,
+ * meter(ID) asks the RecircHost's meters whether the packet passes (a drop
+ * band ends its actions there). ct, ct_clear and recirc go to the executor's RecircHost (the datapath,
  * recirculate.ts): conntrack runs on the frame as the actions before it left
  * it (a NAT rewrites the copy, never the input), on a private copy of the
  * key re-parsed when earlier actions changed headers; recirc hands the frame
@@ -502,6 +503,10 @@ export class Executor {
           this.outerExecutor.run(b, at, len + a.header.size, a.outerKey, 0, OUTER_HDRS, 0, a.actions, emit);
           break;
         }
+        case "meter":
+          // dp_netdev_run_meter: a band that fires drops the packet here, before the actions after it.
+          if (this.host !== null && !this.host.runMeter(a.id, len)) return;
+          break;
         case "tnl_pop":
           if (this.tunnelPops !== null) this.tunnelPops.push(a.port, a.udp, b, start, len, l3 === HDR_NONE ? -1 : start + l3);
           break;

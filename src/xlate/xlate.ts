@@ -35,6 +35,7 @@ import { type Group, type Bucket, WATCH_PORT_NONE, OFPG_ANY } from "../openflow/
 import { TABLE_NONE } from "../openflow/actions.js";
 import type { Bridge, Port, Switch } from "../ofproto/bridge.js";
 import type { OfRule } from "../ofproto/table.js";
+import { dpMeterIdOf } from "../ofproto/meter-table.js";
 import type { OdpAction } from "../datapath/actions.js";
 import { commitActions } from "./commit.js";
 import type { TraceNode, TraceKind } from "./trace.js";
@@ -697,8 +698,13 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "conjunction":
     case "fin_timeout":
     case "sample":
-    case "meter":
       break;
+    case "meter": {
+      // xlate_meter_action: the datapath's id for the meter, when the bridge has it.
+      const dpId = dpMeterIdOf(ctx.bridge, a.meterId);
+      if (dpId >= 0) ctx.odp.push({ t: "meter", id: dpId });
+      break;
+    }
     case "exit":
       ctx.exit = true;
       break;
