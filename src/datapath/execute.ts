@@ -93,6 +93,17 @@ export class Executor {
   tooLargeCount = 0;
   /** Where tnl_pop puts decapsulated packets (the datapath recirculates them); null drops them. */
   tunnelPops: TunnelPopQueue | null = null;
+  /** Runs a datapath clone's actions (its own scratch, so this frame stays as it is); made on first use. */
+  private cloneExecutor: Executor | null = null;
+  private readonly cloneHdrs = new Uint16Array(HDR_WORDS);
+  private makeCloneExecutor(): Executor {
+    const ex = new Executor();
+    if (this.host !== null && this.parser !== null) ex.attach(this.host, this.parser, this.depth);
+    // Its key may describe the headers before the changes made ahead of the clone.
+    ex.keyIsParsed = false;
+    this.cloneExecutor = ex;
+    return ex;
+  }
   /** Runs the actions on an encapsulated frame (tnl_push); made on first use. */
   private outerExecutor: Executor | null = null;
   /** Runs ct and recirc; without one they do nothing. */
@@ -501,6 +512,19 @@ export class Executor {
           const at = pushTunnelHeader(b, start, len, a.header.bytes, a.header.size, a.header.kind === "vxlan", this.receiveHash(key, kb));
           this.outerExecutor ??= new Executor();
           this.outerExecutor.run(b, at, len + a.header.size, a.outerKey, 0, OUTER_HDRS, 0, a.actions, emit);
+          break;
+        }
+        case "clone": {
+          // The nested actions get the packet as it is now and change only their copy
+          // (OVS_ACTION_ATTR_CLONE); this list goes on with the packet as it was.
+          const ex = this.cloneExecutor ?? this.makeCloneExecutor();
+          const ch = this.cloneHdrs;
+          for (let w = 0; w < HDR_WORDS; w++) ch[w] = kh[khb + w];
+          ch[HDR_L3] = l3;
+          ch[HDR_L4] = l4;
+          ex.tunnelPops = this.tunnelPops;
+          ex.rxHash = this.rxHash;
+          ex.run(b, start, len, k, kk, ch, 0, a.actions, emit);
           break;
         }
         case "meter":

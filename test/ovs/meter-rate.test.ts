@@ -11,7 +11,8 @@
 import { describe, it, expect } from "vitest";
 import { haveOvs, M } from "./check.js";
 import { OvsSandbox } from "./harness.js";
-import { singleBridge } from "../../src/ofproto/load.js";
+import { singleBridge, newTable, openflowLoader } from "../../src/ofproto/load.js";
+import { buildSwitch, validateTopology } from "../../src/ofproto/topology.js";
 import { addFlowsText } from "../../src/daemon/flowmod.js";
 import { addMeterText } from "../../src/daemon/metermod.js";
 import { Datapath } from "../../src/datapath/dpif.js";
@@ -86,5 +87,56 @@ describe.skipIf(!haveOvs)("meters metering packets vs. Open vSwitch", () => {
     }
     // What the bucket arithmetic says: 1, 4 and 2 frames of the six sent to each.
     expect([ours.get("p2")?.length, ours.get("p3")?.length, ours.get("p4")?.length]).toEqual([1, 4, 2]);
+  });
+});
+
+describe.skipIf(!haveOvs)("a meter behind a patch port vs. Open vSwitch", () => {
+  it("drops in its datapath clone only: the outputs after the patch port still get every frame", async () => {
+    // br0: out through the patch port into br1 (meter 1: one packet), then to p2.
+    const spec = validateTopology(
+      {
+        bridges: [
+          { name: "br0", protocols: "OpenFlow13", flows: "br0.flows" },
+          { name: "br1", protocols: "OpenFlow13", flows: "br1.flows", meters: "br1.meters" },
+        ],
+        ports: [
+          { name: "p1", bridge: "br0", ofport: 1 },
+          { name: "p2", bridge: "br0", ofport: 2 },
+          { name: "patch-br1", bridge: "br0", ofport: 9, type: "patch", peer: "patch-br0" },
+          { name: "patch-br0", bridge: "br1", ofport: 1, type: "patch", peer: "patch-br1" },
+          { name: "q2", bridge: "br1", ofport: 2 },
+        ],
+      },
+      "/t/t.json",
+    );
+    const files: Record<string, string> = {
+      "/t/br0.flows": "in_port=1,ip,actions=mod_nw_tos:16,output:9,output:2\n",
+      "/t/br1.flows": "in_port=1,actions=meter:1,output:2\n",
+      "/t/br1.meters": "meter=1,pktps,bands=type=drop,rate=1\n",
+    };
+    const sw = buildSwitch(spec, "/t/t.json", newTable, openflowLoader, (p) => files[p]);
+    const frames = Array.from({ length: 5 }, (_, n) => frame(1, n));
+    const ours = new Map<string, string[]>();
+    const dp = new Datapath(sw);
+    for (const f of frames) {
+      dp.processBatch(f, Uint32Array.of(0), Uint32Array.of(f.length), Uint32Array.of(sw.portsByName.get("p1")!.dpPort), 1, 1_700_000_000_000, (port, b, off, len) => {
+        const name = sw.dpPortName(port)!;
+        ours.set(name, [...(ours.get(name) ?? []), hexOf(b.subarray(off, off + len))]);
+      });
+    }
+    const ovs = await OvsSandbox.start();
+    try {
+      await ovs.addBridge("br0", { protocols: ["OpenFlow13"], ports: [{ name: "p1", ofport: 1 }, { name: "p2", ofport: 2 }, { name: "patch-br1", ofport: 9, type: "patch", options: { peer: "patch-br0" } }] });
+      await ovs.addBridge("br1", { protocols: ["OpenFlow13"], ports: [{ name: "patch-br0", ofport: 1, type: "patch", options: { peer: "patch-br1" } }, { name: "q2", ofport: 2 }] });
+      await ovs.ofctl(["-O", "OpenFlow13", "add-meter", "br1", files["/t/br1.meters"].trim()]);
+      await ovs.replaceFlows("br0", files["/t/br0.flows"], { protocol: "OpenFlow13" });
+      await ovs.replaceFlows("br1", files["/t/br1.flows"], { protocol: "OpenFlow13" });
+      await ovs.receive("p1", frames.map(hexOf));
+      await ovs.waitForTxPackets("p2", frames.length);
+      for (const p of ["p2", "q2"]) expect(ours.get(p) ?? [], p).toEqual(pcapFrames(ovs.readTxPcap(p)));
+    } finally {
+      await ovs.stop();
+    }
+    expect([ours.get("p2")?.length, ours.get("q2")?.length]).toEqual([5, 1]);
   });
 });

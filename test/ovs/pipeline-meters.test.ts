@@ -15,7 +15,7 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: meters", () => {
     const { actions } = await checkScenario(meters.pipelines);
     // The scenario means something only if its actions meter.
     expect(actions.filter(([theirs]) => /meter\(\d+\)/.test(theirs)).length).toBe(5);
-    expect(actions[2][0]).toMatch(/^meter\(1\),meter\(0\),meter\(4\),set\(ipv4\(tos=0x8\/0xfc\)\),q2$/);
+    expect(actions[2][0]).toMatch(/^meter\(1\),meter\(0\),set\(ipv4\(tos=0x8\/0xfc\)\),clone\(meter\(4\),q2\),p2$/);
   });
 
   it("installs the same megaflows, meter actions included", async () => {

@@ -32,7 +32,7 @@ table=0,priority=10,in_port=2 actions=meter:7,group:1
 table=0,priority=5 actions=output:3
 table=1,priority=10,udp,tp_dst=53 actions=meter:7,output:2
 table=1,priority=5 actions=output:4
-table=2,priority=10 actions=goto_table:3
+table=2,priority=10 actions=write_actions(output:2),goto_table:3
 table=3,priority=10,tcp,tp_dst=80 actions=meter:1,output:9
 table=3,priority=5 actions=
 `;
@@ -61,7 +61,8 @@ export const pipelines: Scenario = {
     // meter:1 then table 1's meter:7: meter(0),meter(2),p2.
     { port: "p1", frame: eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1000, dst: 53 }))) },
     { port: "p1", frame: eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 1000, dst: 54 }))) },
-    // meter:2, table 3's meter:1, across the patch port (the last action) into br1's meter:5 (id 4).
+    // meter:2, table 3's meter:1, across the patch port into br1's meter:5 (id 4), then the action set:
+    // the patch port is not the last action, so br1's metered actions go in a datapath clone.
     { port: "p1", frame: eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, tcp({ src: 1000, dst: 80, flags: "S" }))) },
     { port: "p1", frame: eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, tcp({ src: 1000, dst: 81, flags: "S" }))) },
     // meter:7 before a group of all.
