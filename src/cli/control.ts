@@ -15,6 +15,7 @@
  *   flowplane mod-meter  --target S BRIDGE 'METER'
  *   flowplane del-meters --target S BRIDGE [meter=N|meter=all]
  *   flowplane dump-meters --target S BRIDGE [meter=N]
+ *   flowplane meter-stats --target S BRIDGE [meter=N]
  *   flowplane dpctl dump-flows --target S [--names]
  *   flowplane dpctl dump-conntrack --target S [-m] [-s] [--zone N]   (also --from DIR after a replay)
  *   flowplane dpctl flush-conntrack --target S [zone]                (also --from DIR)
@@ -218,6 +219,17 @@ export function registerControl(program: Command): void {
     .argument("[meter]", "meter=N (absent or meter=all: every meter)")
     .action(async (bridge: string, meter: string | undefined, opts: { target: string }) => {
       const r = (await request(opts.target, { cmd: "dump-meters", bridge, meter: meter ?? "" })) as { meters: string[] };
+      process.stdout.write(r.meters.map((m) => m + "\n\n").join(""));
+    });
+
+  program
+    .command("meter-stats")
+    .description("print a running switch's meter statistics as `ovs-ofctl meter-stats` does (by meter id), each followed by a blank line")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("[meter]", "meter=N (absent or meter=all: every meter)")
+    .action(async (bridge: string, meter: string | undefined, opts: { target: string }) => {
+      const r = (await request(opts.target, { cmd: "meter-stats", bridge, meter: meter ?? "" })) as { meters: string[] };
       process.stdout.write(r.meters.map((m) => m + "\n\n").join(""));
     });
 

@@ -21,6 +21,7 @@
  *   mod-meter   bridge, meter                   -> {}
  *   del-meters  bridge, meter?                  -> {meters, flows}
  *   dump-meters bridge, meter?                  -> {meters: string[]} (one text per meter, its bands on lines of their own)
+ *   meter-stats bridge, meter?                  -> {meters: string[]} (likewise)
  *   dpctl/dump-flows  names?                    -> {lines: string[]}
  *   dpctl/dump-conntrack  zone?, verbose?, stats?  -> {lines: string[]}
  *   dpctl/flush-conntrack zone?                 -> {}

@@ -44,6 +44,8 @@ export class MeterModError extends FlowModError {}
 export interface BridgeMeter {
   readonly meter: Meter;
   readonly dpId: number;
+  /** When it was added (meter-stats duration; a modify keeps it, as OVS's meter_update does). */
+  readonly createdMs: number;
 }
 
 /** handle_meter_mod's checks before add or modify. */
@@ -60,7 +62,7 @@ function checkMeter(m: Meter): void {
 }
 
 /** Adds a meter; see the module comment for what is refused. */
-export function addMeter(bridge: Bridge, m: Meter): void {
+export function addMeter(bridge: Bridge, m: Meter, nowMs = Date.now()): void {
   checkMeter(m);
   if (bridge.meters.has(m.meterId)) {
     throw new MeterModError("FP_ERR_METER_EXISTS", "OFPMMFC_METER_EXISTS", `meter ${m.meterId} exists already`);
@@ -70,7 +72,7 @@ export function addMeter(bridge: Bridge, m: Meter): void {
   const err = bridge.dpMeters.set(dpId, m);
   // OVS 3.1 keeps the id it took when the datapath refuses the meter (see the module comment).
   if (err !== null) throw new MeterModError("FP_ERR_METER_REFUSED", err, `the datapath cannot run meter ${m.meterId}`);
-  bridge.meters.set(m.meterId, { meter: m, dpId });
+  bridge.meters.set(m.meterId, { meter: m, dpId, createdMs: nowMs });
 }
 
 /** Replaces an existing meter's flags and bands, its datapath meter starting over. */
@@ -80,7 +82,7 @@ export function modifyMeter(bridge: Bridge, m: Meter): void {
   if (old === undefined) throw new MeterModError("FP_ERR_UNKNOWN_METER", "OFPMMFC_UNKNOWN_METER", `meter ${m.meterId} does not exist`);
   const err = bridge.dpMeters.set(old.dpId, m);
   if (err !== null) throw new MeterModError("FP_ERR_METER_REFUSED", err, `the datapath cannot run meter ${m.meterId}`);
-  bridge.meters.set(m.meterId, { meter: m, dpId: old.dpId });
+  bridge.meters.set(m.meterId, { meter: m, dpId: old.dpId, createdMs: old.createdMs });
 }
 
 /** What a delete removed. */
@@ -110,6 +112,16 @@ export function deleteMeters(bridge: Bridge, which: number): MetersDeleted {
   }
   if (flows > 0) bridge.touch();
   return { meters: ids.length, flows };
+}
+
+/** How many of the bridge's flows name the meter (meter-stats flow_count). */
+export function meterFlowCount(bridge: Bridge, meterId: number): number {
+  let n = 0;
+  for (const table of bridge.tables as OpenFlowTable[]) {
+    if (table.count === 0) continue;
+    for (const r of table.rules()) if (r.actions.some((a) => a.type === "meter" && a.meterId === meterId)) n++;
+  }
+  return n;
 }
 
 /** The datapath meter id of a bridge's meter, or -1 when it has none (xlate_meter_action emits nothing then). */

@@ -121,6 +121,9 @@ describe("flowplane run with capture ports", () => {
     expect(cli("dump-meters", "--target", SOCK, "br0", "meter=7").stderr).toMatch(/OFPMMFC_UNKNOWN_METER/);
     const tr = cli("trace", "--target", SOCK, "br0", "in_port=1,udp");
     expect(tr.stdout).toMatch(/Datapath actions: meter\(1\),2/);
+    expect(cli("meter-stats", "--target", SOCK, "br0", "meter=1").stdout).toMatch(
+      /^meter:1 flow_count:1 packet_in_count:0 byte_in_count:0 duration:\d+(\.\d{3})?s bands:\n0: packet_count:0 byte_count:0\n\n$/,
+    );
     expect(cli("del-meters", "--target", SOCK, "br0", "meter=1").status).toBe(0);
     expect(cli("dump-flows", "--target", SOCK, "br0").stdout).not.toMatch(/meter:1/);
     expect(cli("del-meters", "--target", SOCK, "br0").status).toBe(0);

@@ -14,7 +14,7 @@ import { OvsSandbox } from "./harness.js";
 import { singleBridge, newTable, openflowLoader } from "../../src/ofproto/load.js";
 import { buildSwitch, validateTopology } from "../../src/ofproto/topology.js";
 import { addFlowsText } from "../../src/daemon/flowmod.js";
-import { addMeterText } from "../../src/daemon/metermod.js";
+import { addMeterText, meterStats } from "../../src/daemon/metermod.js";
 import { Datapath } from "../../src/datapath/dpif.js";
 import { readCapture } from "../../src/io/pcap.js";
 import { eth, ipv4, udp } from "../../src/packet/build.js";
@@ -82,6 +82,10 @@ describe.skipIf(!haveOvs)("meters metering packets vs. Open vSwitch", () => {
         const theirs = pcapFrames(ovs.readTxPcap(p));
         expect(ours.get(p) ?? [], p).toEqual(theirs);
       }
+      // meter-stats: flows, packets and bytes in, and what each band dropped (the ages aside).
+      const noAge = (t: string): string => t.replace(/duration:[\d.]+s/, "duration:-");
+      const theirStats = (await ovs.ofctl(["-O", "OpenFlow13", "meter-stats", "br0"])).split("\n").slice(1).join("\n").split("\n\n");
+      expect(meterStats(br).map(noAge)).toEqual(theirStats.map((b) => noAge(b.trim())).filter((b) => b !== "").sort());
     } finally {
       await ovs.stop();
     }
