@@ -85,6 +85,27 @@ describe("flowplane CLI", () => {
     }
   });
 
+  it("dumps a topology's groups offline, all or one, and refuses a duplicated group id", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fp-cli-groups-"));
+    writeFileSync(join(dir, "g.groups"), "group_id=2,type=indirect,bucket=output:p2\ngroup_id=1,type=all,bucket=output:1,bucket=output:2\n");
+    writeFileSync(join(dir, "g.flows"), "in_port=1,actions=group:1\n");
+    const topology = (groups: string): string => {
+      const file = join(dir, `${groups}.json`);
+      writeFileSync(file, JSON.stringify({ bridges: [{ name: "br0", protocols: "OpenFlow13", flows: "g.flows", groups }], ports: [1, 2].map((n) => ({ name: `p${n}`, bridge: "br0", ofport: n })) }));
+      return file;
+    };
+    const t = topology("g.groups");
+    expect(run("dump-groups", "--topology", t, "br0").stdout).toBe(" group_id=1,type=all,bucket=actions=output:1,bucket=actions=output:2\n group_id=2,type=indirect,bucket=actions=output:2\n");
+    expect(run("dump-groups", "--topology", t, "br0", "2", "--names").stdout).toBe(" group_id=2,type=indirect,bucket=actions=output:p2\n");
+    const bad = run("dump-groups", "--topology", t, "br0", "two");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("flowplane: two: not a group id (0..4294967040, or ALL)\n");
+    writeFileSync(join(dir, "dup.groups"), "group_id=1,type=all,bucket=output:1\ngroup_id=1,type=all,bucket=output:2\n");
+    const dup = run("dump-groups", "--topology", topology("dup.groups"), "br0");
+    expect(dup.status).toBe(1);
+    expect(dup.stderr).toMatch(/OFPGMFC_GROUP_EXISTS: group 1 exists already/);
+  });
+
   it("runs the bundled default (npm start): the Neutron scenarios, judged step by step", () => {
     const r = run("start");
     expect(r.status).toBe(0);

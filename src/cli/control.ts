@@ -22,7 +22,7 @@
  *   flowplane stats      --target S [--json]              (dpif-netdev/pmd-stats-show)
  *   flowplane trace      --target S BRIDGE FLOW [PACKET] [--names]
  *
- * dump-flows and trace also work offline (their own files): this file adds
+ * dump-flows, dump-groups and trace also work offline (their own files): this file adds
  * --target to them without touching those files, through a preAction hook
  * that, when --target is given, answers from the daemon and replaces the
  * offline action for this one invocation (commander reads the action after
@@ -35,6 +35,7 @@ import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { request, type StatsResult } from "../daemon/protocol.js";
 import { registerConntrack } from "./conntrack.js";
+import { checkProtocol, parseGroupArg } from "./dump-groups.js";
 
 function readFlowsFile(file: string): string {
   try {
@@ -164,24 +165,6 @@ export function registerControl(program: Command): void {
     });
 
   program
-    .command("dump-groups")
-    .description("print a running switch's groups as `ovs-ofctl dump-groups` does (by group id)")
-    .requiredOption("--target <socket>", "control socket of flowplane run")
-    .option("-O, --protocol <version>", "OpenFlow version whose syntax to print (OpenFlow10..OpenFlow15); default: the bridge's")
-    .option("--names", "show port names instead of numbers")
-    .argument("<bridge>")
-    .argument("[group]", "only this group id (ALL or absent: every group)")
-    .action(async (bridge: string, group: string | undefined, opts: { target: string; protocol?: string; names?: boolean }) => {
-      let groupId: number | undefined;
-      if (group !== undefined && group.toLowerCase() !== "all") {
-        if (!/^\d{1,10}$/.test(group) || Number(group) > 0xffffff00) throw new UsageError(`${group}: not a group id (0..4294967040, or ALL)`);
-        groupId = Number(group);
-      }
-      const r = (await request(opts.target, { cmd: "dump-groups", bridge, groupId, names: opts.names === true, protocol: opts.protocol })) as { lines: string[] };
-      write(r.lines);
-    });
-
-  program
     .command("add-meter")
     .description("add a meter to a running switch (ovs-ofctl add-meter); a meter id it has already is refused\n  flowplane add-meter --target /run/flowplane/lab.sock br0 'meter=1,pktps,burst,bands=type=drop,rate=1000,burst_size=100'")
     .requiredOption("--target <socket>", "control socket of flowplane run")
@@ -260,6 +243,15 @@ export function registerControl(program: Command): void {
   if (dumpFlows) {
     addTarget(dumpFlows, async (target, args, opts) => {
       const r = (await request(target, { cmd: "dump-flows", bridge: args[0], names: opts.names === true, protocol: opts.protocol })) as { lines: string[] };
+      write(r.lines);
+    });
+  }
+  const dumpGroupsCmd = program.commands.find((c) => c.name() === "dump-groups");
+  if (dumpGroupsCmd) {
+    addTarget(dumpGroupsCmd, async (target, args, opts) => {
+      const groupId = parseGroupArg(args[1] as string | undefined);
+      const protocol = checkProtocol(opts.protocol as string | undefined);
+      const r = (await request(target, { cmd: "dump-groups", bridge: args[0], groupId, names: opts.names === true, protocol })) as { lines: string[] };
       write(r.lines);
     });
   }
