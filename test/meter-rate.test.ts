@@ -19,6 +19,7 @@ import { addMeterText } from "../src/daemon/metermod.js";
 import { addFlowsText } from "../src/daemon/flowmod.js";
 import { writeCapture, readCapture } from "../src/io/pcap.js";
 import { eth, ipv4, udp } from "../src/packet/build.js";
+import { Datapath } from "../src/datapath/dpif.js";
 
 /** A UDP frame of exactly `size` bytes whose destination port numbers it. */
 function frame(id: number, size: number): Uint8Array {
@@ -99,5 +100,31 @@ describe("meters in a replay", () => {
     // 5000 and 20000, full again: ids 101-105 pass, 106-110 exceed the rate-5 band.
     const out = run("meter=1,pktps,bands=type=drop,rate=5 type=drop,rate=20", [...burst(1, 25, 64, 0), ...burst(101, 10, 64, 1400)]);
     expect(out).toEqual([...range(1, 5), ...range(101, 5)]);
+  });
+
+  it("meters each frame of a batch at its own time when the datapath is given the frames' times", () => {
+    // pktps, rate 10/s, burst 1: a bucket of 1 packet, refilled in 100 ms.
+    // Five frames 100 ms apart in one batch: each finds a full bucket when metered at
+    // its own time; at the batch's time only the first does.
+    const sw = singleBridge("t.flows", [1, 2].map((n) => ({ name: `p${n}`, ofport: n })), "br0", () => "");
+    const br = sw.byName.get("br0")!;
+    br.protocol = "OpenFlow13";
+    addMeterText(br, "meter=1,pktps,burst,bands=type=drop,rate=10,burst_size=1");
+    addFlowsText(br, "in_port=1,actions=meter:1,output:2", "flows", 0);
+    const frames = Array.from({ length: 5 }, (_, i) => frame(i + 1, 64));
+    const buf = new Uint8Array(64 * 5);
+    frames.forEach((f, i) => buf.set(f, i * 64));
+    const offsets = Uint32Array.from(frames.map((_, i) => i * 64));
+    const lengths = new Uint32Array(5).fill(64);
+    const inPorts = new Uint32Array(5).fill(sw.portsByName.get("p1")!.dpPort);
+    const dp = new Datapath(sw);
+    let sent = 0;
+    const t0 = T0 * 1000;
+    dp.processBatch(buf, offsets, lengths, inPorts, 5, t0, () => sent++, Float64Array.from(frames.map((_, i) => t0 + 100 * i)));
+    expect(sent).toBe(5);
+    // The same five again, 10 s later, all at the batch's time: one passes.
+    sent = 0;
+    dp.processBatch(buf, offsets, lengths, inPorts, 5, t0 + 10_000, () => sent++);
+    expect(sent).toBe(1);
   });
 });

@@ -248,10 +248,14 @@ export class Datapath implements RecircHost {
   /**
    * Processes `count` frames lying in `buf` at offsets/lengths, received on
    * datapath ports inPorts[i], at time nowMs; outputs go to `emit`.
+   * packetTimesMs[i], when given, is frame i's own time, which meters use
+   * (a replay's capture timestamps); otherwise they meter at nowMs.
    */
-  processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
+  processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn, packetTimesMs: Float64Array | null = null): void {
     this.parser.parseBatch(buf, offsets, lengths, count, inPorts, this.keys, this.hdrs, this.parseResults);
+    this.packetTimesMs = packetTimesMs;
     this.runBatch(this.keys, this.hdrs, this.parseResults, buf, offsets, lengths, count, nowMs, emit);
+    this.packetTimesMs = null;
   }
 
   /**
@@ -333,6 +337,8 @@ export class Datapath implements RecircHost {
 
   /** Processes the packets tnl_pop decapsulated as a new batch (OVS's recirculation after tnl_pop). */
   private recirculateTunnelPops(q: TunnelPopQueue, nowMs: number, emit: EmitFn): void {
+    // Their indexes are the queue's, not the received batch's: meters use the batch time.
+    this.packetTimesMs = null;
     const depth = this.tunnelQueues.indexOf(q);
     this.setTunnelPops(depth + 1 < this.tunnelQueues.length ? this.tunnelQueues[depth + 1] : null);
     // The queue parsed its frames as they came (tunnel.ts): straight to the caches.
@@ -735,10 +741,13 @@ export class Datapath implements RecircHost {
     return this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs) ?? EXEC_DONE;
   }
 
-  /** RecircHost: the executor's meter action (src/datapath/meter.ts), at the batch's time. */
+  /** RecircHost: the executor's meter action (src/datapath/meter.ts), at the packet's time or the batch's. */
   runMeter(id: number, size: number): boolean {
-    return this.sw.dpMeters.run(id, size, this.nowMs);
+    const times = this.packetTimesMs;
+    return this.sw.dpMeters.run(id, size, times === null ? this.nowMs : times[this.current]);
   }
+  /** processBatch's per-frame times, or null. */
+  private packetTimesMs: Float64Array | null = null;
 
   /** RecircHost: fragments conntrack released (rare: allocation is fine here). */
   takeReleased(): ReleasedPacket[] | null {
