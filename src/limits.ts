@@ -57,3 +57,13 @@ export const PREFIX_JUMP_NODES_MIN = 256;
  * lookups, so a table under constant change never spends more than half its
  * time rebuilding. */
 export const PREFIX_JUMP_AFTER_LOOKUPS = 1 << 16;
+
+/** Datapath meters the switch holds across its bridges: dpif-netdev's
+ * MAX_METERS, what OVS reports as max_meter; add-meter beyond it fails with
+ * OFPMMFC_OUT_OF_METERS. Their token buckets grow with the highest id in
+ * use (ids are handed out lowest first), never on the fast path. */
+export const METERS_MAX = 1 << 18;
+
+/** Bands per meter: dpif-netdev's MAX_BANDS (max_bands in meter features);
+ * more is refused with OFPMMFC_OUT_OF_BANDS. */
+export const METER_BANDS_MAX = 8;

@@ -11,6 +11,11 @@
  *   flowplane mod-group  --target S BRIDGE 'GROUP' [--may-create]
  *   flowplane del-groups --target S BRIDGE [group_id=N|group_id=all]
  *   flowplane dump-groups --target S BRIDGE [GROUP] [--names] [-O VERSION]
+ *   flowplane add-meter  --target S BRIDGE 'METER'
+ *   flowplane mod-meter  --target S BRIDGE 'METER'
+ *   flowplane del-meters --target S BRIDGE [meter=N|meter=all]
+ *   flowplane dump-meters --target S BRIDGE [meter=N]
+ *   flowplane meter-stats --target S BRIDGE [meter=N]
  *   flowplane dpctl dump-flows --target S [--names]
  *   flowplane dpctl dump-conntrack --target S [-m] [-s] [--zone N]   (also --from DIR after a replay)
  *   flowplane dpctl flush-conntrack --target S [zone]                (also --from DIR)
@@ -157,6 +162,58 @@ export function registerControl(program: Command): void {
     .argument("[group]", "group_id=N or group_id=all")
     .action(async (bridge: string, group: string | undefined, opts: { target: string }) => {
       await request(opts.target, { cmd: "del-groups", bridge, group: group ?? "" });
+    });
+
+  program
+    .command("add-meter")
+    .description("add a meter to a running switch (ovs-ofctl add-meter); a meter id it has already is refused\n  flowplane add-meter --target /run/flowplane/lab.sock br0 'meter=1,pktps,burst,bands=type=drop,rate=1000,burst_size=100'")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("<meter>")
+    .action(async (bridge: string, meter: string, opts: { target: string }) => {
+      await request(opts.target, { cmd: "add-meter", bridge, meter });
+    });
+
+  program
+    .command("mod-meter")
+    .description("replace a running switch's meter (ovs-ofctl mod-meter): new flags and bands, buckets full again; flows that name it keep it")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("<meter>")
+    .action(async (bridge: string, meter: string, opts: { target: string }) => {
+      await request(opts.target, { cmd: "mod-meter", bridge, meter });
+    });
+
+  program
+    .command("del-meters")
+    .description("delete a running switch's meters (ovs-ofctl del-meters) and every flow that names a deleted one; no meter, or meter=all, deletes all")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("[meter]", "meter=N or meter=all")
+    .action(async (bridge: string, meter: string | undefined, opts: { target: string }) => {
+      await request(opts.target, { cmd: "del-meters", bridge, meter: meter ?? "" });
+    });
+
+  program
+    .command("dump-meters")
+    .description("print a running switch's meters as `ovs-ofctl dump-meters` does (by meter id), each followed by a blank line")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("[meter]", "meter=N (absent or meter=all: every meter)")
+    .action(async (bridge: string, meter: string | undefined, opts: { target: string }) => {
+      const r = (await request(opts.target, { cmd: "dump-meters", bridge, meter: meter ?? "" })) as { meters: string[] };
+      process.stdout.write(r.meters.map((m) => m + "\n\n").join(""));
+    });
+
+  program
+    .command("meter-stats")
+    .description("print a running switch's meter statistics as `ovs-ofctl meter-stats` does (by meter id), each followed by a blank line")
+    .requiredOption("--target <socket>", "control socket of flowplane run")
+    .argument("<bridge>")
+    .argument("[meter]", "meter=N (absent or meter=all: every meter)")
+    .action(async (bridge: string, meter: string | undefined, opts: { target: string }) => {
+      const r = (await request(opts.target, { cmd: "meter-stats", bridge, meter: meter ?? "" })) as { meters: string[] };
+      process.stdout.write(r.meters.map((m) => m + "\n\n").join(""));
     });
 
   const dpctl = program.command("dpctl").description("datapath commands (ovs-appctl dpctl/...)");

@@ -22,6 +22,7 @@ import { traceKey, traceText } from "../cli/trace.js";
 import type { OfProtocol } from "../ofctl/format-actions.js";
 import { addFlowsText, deleteFlowsText, modifyFlowsText } from "./flowmod.js";
 import { addGroupsText, deleteGroupsText, dumpGroups, modifyGroupText } from "./groupmod.js";
+import { addMeterText, deleteMetersText, dumpMeters, meterStats, modifyMeterText } from "./metermod.js";
 import type { Daemon } from "./daemon.js";
 import { REQUEST_SIZE_MAX, type Reply, type Request, type StatsResult } from "./protocol.js";
 
@@ -134,6 +135,18 @@ export function handle(ctx: ControlContext, req: Request): unknown {
       const groupId = typeof req.groupId === "number" ? req.groupId : undefined;
       return { lines: dumpGroups(bridge, { names: req.names === true, protocol, groupId }) };
     }
+    case "add-meter":
+      addMeterText(bridgeOf(ctx, req), str(req.meter, "meter"), nowMs);
+      return {};
+    case "mod-meter":
+      modifyMeterText(bridgeOf(ctx, req), str(req.meter, "meter"));
+      return {};
+    case "del-meters":
+      return deleteMetersText(bridgeOf(ctx, req), typeof req.meter === "string" ? req.meter : "");
+    case "dump-meters":
+      return { meters: dumpMeters(bridgeOf(ctx, req), typeof req.meter === "string" ? req.meter : "") };
+    case "meter-stats":
+      return { meters: meterStats(bridgeOf(ctx, req), typeof req.meter === "string" ? req.meter : "", nowMs) };
     case "dpctl/dump-flows":
       return { lines: megaflowLines(daemon, req.names === true) };
     case "dpctl/dump-conntrack": {

@@ -17,6 +17,11 @@
  *   mod-group   bridge, group, mayCreate?       -> {}
  *   del-groups  bridge, group?                  -> {groups, flows}
  *   dump-groups bridge, groupId?, names?, protocol?  -> {lines: string[]}
+ *   add-meter   bridge, meter                   -> {}
+ *   mod-meter   bridge, meter                   -> {}
+ *   del-meters  bridge, meter?                  -> {meters, flows}
+ *   dump-meters bridge, meter?                  -> {meters: string[]} (one text per meter, its bands on lines of their own)
+ *   meter-stats bridge, meter?                  -> {meters: string[]} (likewise)
  *   dpctl/dump-flows  names?                    -> {lines: string[]}
  *   dpctl/dump-conntrack  zone?, verbose?, stats?  -> {lines: string[]}
  *   dpctl/flush-conntrack zone?                 -> {}

@@ -248,14 +248,18 @@ export class Datapath implements RecircHost {
   /**
    * Processes `count` frames lying in `buf` at offsets/lengths, received on
    * datapath ports inPorts[i], at time nowMs; outputs go to `emit`.
+   * packetTimesMs[i], when given, is frame i's own time, which meters use
+   * (a replay's capture timestamps); otherwise they meter at nowMs.
    */
-  processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn): void {
+  processBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, inPorts: Uint32Array, count: number, nowMs: number, emit: EmitFn, packetTimesMs: Float64Array | null = null): void {
     this.parser.parseBatch(buf, offsets, lengths, count, inPorts, this.keys, this.hdrs, this.parseResults);
     // The time and the emit function reach runBatch through fields: a fractional
     // time passed as an argument to a call V8 does not inline is a new heap number.
     this.nowMs = nowMs;
     this.emit = emit;
+    this.packetTimesMs = packetTimesMs;
     this.runBatch(this.keys, this.hdrs, this.parseResults, buf, offsets, lengths, count);
+    this.packetTimesMs = null;
   }
 
   /**
@@ -338,6 +342,8 @@ export class Datapath implements RecircHost {
 
   /** Processes the packets tnl_pop decapsulated as a new batch (OVS's recirculation after tnl_pop). */
   private recirculateTunnelPops(q: TunnelPopQueue): void {
+    // Their indexes are the queue's, not the received batch's: meters use the batch time.
+    this.packetTimesMs = null;
     const depth = this.tunnelQueues.indexOf(q);
     this.setTunnelPops(depth + 1 < this.tunnelQueues.length ? this.tunnelQueues[depth + 1] : null);
     // The queue parsed its frames as they came (tunnel.ts): straight to the caches.
@@ -740,6 +746,14 @@ export class Datapath implements RecircHost {
     return this.conntrack.execute(frame, off, len, l3, l4, key, kb, req, this.nowMs) ?? EXEC_DONE;
   }
 
+  /** RecircHost: the executor's meter action (src/datapath/meter.ts), at the packet's time or the batch's. */
+  runMeter(id: number, size: number): boolean {
+    const times = this.packetTimesMs;
+    return this.sw.dpMeters.run(id, size, times === null ? this.nowMs : times[this.current]);
+  }
+  /** processBatch's per-frame times, or null. */
+  private packetTimesMs: Float64Array | null = null;
+
   /** RecircHost: fragments conntrack released (rare: allocation is fine here). */
   takeReleased(): ReleasedPacket[] | null {
     const ct = this.conntrack;
@@ -936,6 +950,7 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     }
     if (x.t === "ct" && y.t === "ct" && x.text !== y.text) return false;
     if (x.t === "recirc" && y.t === "recirc" && x.id !== y.id) return false;
+    if (x.t === "meter" && y.t === "meter" && x.id !== y.id) return false;
     if (x.t === "userspace" && y.t === "userspace" && x.text !== y.text) return false;
     if (x.t === "clone" && y.t === "clone" && !sameActions(x.actions, y.actions)) return false;
     if ((x.t === "tnl_push" || x.t === "tnl_pop") && formatOdpActions([x]) !== formatOdpActions([y])) return false;

@@ -14,7 +14,8 @@
  * checksum of an IPv4 later fragment is patched as if the fragment began
  * with the L4 header; an SCTP checksum that was wrong stays wrong).
  *
- * ct, ct_clear and recirc go to the executor's RecircHost (the datapath,
+ * meter(ID) asks the RecircHost's meters whether the packet passes (a drop
+ * band ends its actions there). ct, ct_clear and recirc go to the executor's RecircHost (the datapath,
  * recirculate.ts): conntrack runs on the frame as the actions before it left
  * it (a NAT rewrites the copy, never the input), on a private copy of the
  * key re-parsed when earlier actions changed headers; recirc hands the frame
@@ -92,6 +93,17 @@ export class Executor {
   tooLargeCount = 0;
   /** Where tnl_pop puts decapsulated packets (the datapath recirculates them); null drops them. */
   tunnelPops: TunnelPopQueue | null = null;
+  /** Runs a datapath clone's actions (its own scratch, so this frame stays as it is); made on first use. */
+  private cloneExecutor: Executor | null = null;
+  private readonly cloneHdrs = new Uint16Array(HDR_WORDS);
+  private makeCloneExecutor(): Executor {
+    const ex = new Executor();
+    if (this.host !== null && this.parser !== null) ex.attach(this.host, this.parser, this.depth);
+    // Its key may describe the headers before the changes made ahead of the clone.
+    ex.keyIsParsed = false;
+    this.cloneExecutor = ex;
+    return ex;
+  }
   /** Runs the actions on an encapsulated frame (tnl_push); made on first use. */
   private outerExecutor: Executor | null = null;
   /** Runs ct and recirc; without one they do nothing. */
@@ -502,6 +514,23 @@ export class Executor {
           this.outerExecutor.run(b, at, len + a.header.size, a.outerKey, 0, OUTER_HDRS, 0, a.actions, emit);
           break;
         }
+        case "clone": {
+          // The nested actions get the packet as it is now and change only their copy
+          // (OVS_ACTION_ATTR_CLONE); this list goes on with the packet as it was.
+          const ex = this.cloneExecutor ?? this.makeCloneExecutor();
+          const ch = this.cloneHdrs;
+          for (let w = 0; w < HDR_WORDS; w++) ch[w] = kh[khb + w];
+          ch[HDR_L3] = l3;
+          ch[HDR_L4] = l4;
+          ex.tunnelPops = this.tunnelPops;
+          ex.rxHash = this.rxHash;
+          ex.run(b, start, len, k, kk, ch, 0, a.actions, emit);
+          break;
+        }
+        case "meter":
+          // dp_netdev_run_meter: a band that fires drops the packet here, before the actions after it.
+          if (this.host !== null && !this.host.runMeter(a.id, len)) return;
+          break;
         case "tnl_pop":
           if (this.tunnelPops !== null) this.tunnelPops.push(a.port, a.udp, b, start, len, l3 === HDR_NONE ? -1 : start + l3);
           break;

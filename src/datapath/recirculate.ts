@@ -32,6 +32,8 @@ import type { CtRequest, ReleasedPacket } from "../conntrack/api.js";
 export interface RecircHost {
   /** Runs one packet through conntrack (the frame may be rewritten: NAT); fills key[kb..]'s ct words. */
   runConntrack(frame: Uint8Array, off: number, len: number, l3: number, l4: number, key: Uint32Array, kb: number, req: CtRequest): number;
+  /** Runs a packet of `size` bytes through datapath meter `id` at its time; false when a band drops it. */
+  runMeter(id: number, size: number): boolean;
   /** Packets conntrack handed back (fragments of a reassembled or expired datagram), or null when none. */
   takeReleased(): ReleasedPacket[] | null;
   /**

@@ -17,6 +17,8 @@ import type { Group } from "../openflow/group.js";
 import type { OfTable } from "./table.js";
 import { parseTunnelConfig, vportName, type TunnelConfig } from "../tunnel/config.js";
 import { Underlay } from "../tunnel/underlay.js";
+import { DpMeters } from "../datapath/meter.js";
+import type { BridgeMeter } from "./meter-table.js";
 
 export type VlanMode = "access" | "trunk" | "native-tagged" | "native-untagged";
 export type PortType = "plain" | "internal" | "patch" | "tap" | "afpacket" | "pcap-in" | "pcap-out" | "vxlan" | "gre" | "vport";
@@ -97,6 +99,10 @@ export class Bridge {
   readonly byOfport = new Map<number, Port>();
   readonly tables: OfTable[] = [];
   readonly groups = new Map<number, Group>();
+  /** OpenFlow meters by meter id (meter-table.ts). */
+  readonly meters = new Map<number, BridgeMeter>();
+  /** The datapath's meters, shared by every bridge of the switch (set by Switch.addBridge). */
+  dpMeters = new DpMeters();
   readonly macs = new MacTable();
   /** The OpenFlow version whose syntax dump-flows prints. */
   protocol = "OpenFlow10";
@@ -167,6 +173,8 @@ export class Switch {
   version = 0;
   /** Bumped whenever any bridge's MAC table changes an answer. */
   macVersion = 0;
+  /** The datapath's meters (every bridge's meters, switch-wide ids, as OVS's backer has them). */
+  readonly dpMeters = new DpMeters();
   /** Addresses, routes and neighbours native tunnels use (src/tunnel/underlay.ts). */
   readonly underlay = new Underlay();
   /** Tunnel ports by the datapath port (vport) they share: VXLAN per UDP port, GRE one. */
@@ -180,6 +188,7 @@ export class Switch {
 
   addBridge(name: string): Bridge {
     const b = new Bridge(name, this.newTable);
+    b.dpMeters = this.dpMeters;
     b.onChange = () => {
       this.version++;
     };

@@ -32,6 +32,8 @@ import { formatActions, roundTrip, protocolVersion, type OfProtocol } from "../o
 import { setActionFormatter } from "../xlate/xlate.js";
 import { parseGroups } from "../ofctl/parse-group.js";
 import { addGroups } from "./group-table.js";
+import { parseMeters } from "../ofctl/parse-meter.js";
+import { addMeter } from "./meter-table.js";
 import { Switch, type Bridge, type PortConfig } from "./bridge.js";
 import type { OfRule, OfTable } from "./table.js";
 import type { Conjunction } from "../classifier/classifier.js";
@@ -166,9 +168,7 @@ export function flowParseOptions(bridge: Bridge): ParseFlowOptions {
     portNames: portNamesOf(bridge),
     protocol: bridge.protocol,
     groupExists: (groupId) => bridge.groups.has(groupId),
-    // flowplane has no meter table (ovs-ofctl add-meter): every meter is
-    // unknown, and OVS refuses a flow naming a meter it lacks.
-    meterExists: () => false,
+    meterExists: (meterId) => bridge.meters.has(meterId),
     of10Only: bridge.of10Only,
   };
 }
@@ -225,6 +225,10 @@ export const openflowLoader: FlowLoader = {
   loadGroups(bridge, text, file) {
     // As add-groups: a group id given twice is refused (OFPGMFC_GROUP_EXISTS).
     addGroups(bridge, parseGroups(text, file, { portNames: portNamesOf(bridge) }));
+  },
+  loadMeters(bridge, text, file) {
+    // As add-meter line by line: an id given twice is refused (OFPMMFC_METER_EXISTS).
+    for (const m of parseMeters(text, file)) addMeter(bridge, m);
   },
   loadFlows(bridge, text, file) {
     addFlowSpecs(bridge, parseFlows(text, file, flowParseOptions(bridge)));

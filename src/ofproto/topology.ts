@@ -1,9 +1,10 @@
 /**
- * The topology file: bridges, their ports and the flows and groups each
- * starts with, as JSON (documented in README.md, "Topology files").
+ * The topology file: bridges, their ports and the flows, groups and meters
+ * each starts with, as JSON (documented in README.md, "Topology files").
  *
  *   { "bridges": [ {"name": "br-int", "protocols": "OpenFlow13",
- *                   "flows": "br-int.flows", "groups": "br-int.groups"} ],
+ *                   "flows": "br-int.flows", "groups": "br-int.groups",
+ *                   "meters": "br-int.meters"} ],
  *     "ports":   [ {"name": "tap-vm1", "bridge": "br-int", "ofport": 5, "tag": 1},
  *                  {"name": "patch-tun", "bridge": "br-int", "ofport": 1,
  *                   "type": "patch", "peer": "patch-int"} ] }
@@ -34,6 +35,8 @@ export interface BridgeSpec {
   protocols?: string;
   flows?: string;
   groups?: string;
+  /** A file of add-meter texts, one meter per line (meter=1,pktps,bands=type=drop,rate=10). */
+  meters?: string;
 }
 
 export interface PortSpec {
@@ -70,14 +73,15 @@ export interface TopologySpec {
   underlay?: UnderlaySpec;
 }
 
-/** Loads bridge flows and groups into a switch; supplied by the syntax layer so this file stays small. */
+/** Loads bridge flows, groups and meters into a switch; supplied by the syntax layer so this file stays small. */
 export interface FlowLoader {
   loadGroups(bridge: Bridge, text: string, file: string): void;
+  loadMeters(bridge: Bridge, text: string, file: string): void;
   loadFlows(bridge: Bridge, text: string, file: string): void;
   defaultFlows(bridge: Bridge): void;
 }
 
-const BRIDGE_KEYS = new Set(["name", "protocols", "flows", "groups"]);
+const BRIDGE_KEYS = new Set(["name", "protocols", "flows", "groups", "meters"]);
 const PORT_KEYS = new Set(["name", "bridge", "ofport", "type", "peer", "tag", "trunks", "vlan_mode", "mtu", "options"]);
 const PORT_TYPES: ReadonlySet<string> = new Set(["plain", "internal", "patch", "tap", "afpacket", "pcap-in", "pcap-out", "vxlan", "gre"]);
 const VLAN_MODES: ReadonlySet<string> = new Set(["access", "trunk", "native-tagged", "native-untagged"]);
@@ -104,7 +108,7 @@ export function validateTopology(raw: unknown, file: string): TopologySpec {
     }
     if (bridgeNames.has(b.name)) throw new TopologyError(file, `bridge ${b.name}`, "duplicate bridge name");
     bridgeNames.add(b.name);
-    for (const k of ["flows", "groups"] as const) {
+    for (const k of ["flows", "groups", "meters"] as const) {
       if (b[k] !== undefined && typeof b[k] !== "string") throw new TopologyError(file, `bridge ${b.name}`, `"${k}" must be a file path`);
     }
     if (b.protocols !== undefined && (typeof b.protocols !== "string" || !b.protocols.split(",").every((p) => PROTOCOLS.has(p.trim())))) {
@@ -234,6 +238,11 @@ export function buildSwitch(spec: TopologySpec, file: string, newTable: () => Of
   if (missing.length) throw new TopologyError(file, `port ${missing[0]}`, "patch port without a peer");
   for (const b of spec.bridges) {
     const br = sw.byName.get(b.name)!;
+    // Meters before flows: a flow naming a meter the bridge lacks is refused.
+    if (b.meters) {
+      const path = resolve(dir, b.meters);
+      loader.loadMeters(br, readFile(path, file, `bridge ${b.name}`, readText), path);
+    }
     if (b.groups) {
       const path = resolve(dir, b.groups);
       loader.loadGroups(br, readFile(path, file, `bridge ${b.name}`, readText), path);

@@ -35,6 +35,7 @@ import { type Group, type Bucket, WATCH_PORT_NONE, OFPG_ANY } from "../openflow/
 import { TABLE_NONE } from "../openflow/actions.js";
 import type { Bridge, Port, Switch } from "../ofproto/bridge.js";
 import type { OfRule } from "../ofproto/table.js";
+import { dpMeterIdOf } from "../ofproto/meter-table.js";
 import type { OdpAction } from "../datapath/actions.js";
 import { commitActions } from "./commit.js";
 import type { TraceNode, TraceKind } from "./trace.js";
@@ -134,6 +135,13 @@ class Ctx {
   depth = 0;
   resubmits = 0;
   exit = false;
+  /**
+   * OVS's is_last_action: nothing follows the action running now (in its
+   * list, the lists that resubmitted to it, or an action set). A meter
+   * reached through a patch port or clone() when more follows is emitted in
+   * a datapath clone (cloneActions).
+   */
+  isLast = true;
   /** Accumulated write_actions (OpenFlow action set), by action-set slot. */
   actionSet: Action[] = [];
   stack: bigint[] = [];
@@ -172,6 +180,7 @@ class Ctx {
     this.depth = 0;
     this.resubmits = 0;
     this.exit = false;
+    this.isLast = true;
     if (this.actionSet.length !== 0) this.actionSet = [];
     if (this.stack.length !== 0) this.stack = [];
     this.rules = [];
@@ -459,7 +468,7 @@ function resourceCheck(ctx: Ctx): boolean {
  * packet's own and counts as neither.
  */
 /** Looks up and runs one table (xlate_table_action); returns the table's trace node (null when not tracing or nothing was looked up). */
-function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean, withCt = false): TraceNode | null {
+function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolean, withCt = false, cloned = false): TraceNode | null {
   if (!isFirst && !resourceCheck(ctx)) return null;
   const flow = ctx.flow;
   // resubmit(,N,ct): the lookup sees the connection's original-direction tuple.
@@ -497,7 +506,9 @@ function lookupAndRun(ctx: Ctx, inPort: number, tableId: number, isFirst: boolea
     const deepens = !isFirst && tableId <= oldTableId ? 1 : 0;
     if (!isFirst) ctx.resubmits++;
     ctx.depth += deepens;
-    runActions(ctx, rule.actions);
+    // A patch port's rule runs as clone_xlate_actions, the others as do_xlate_actions.
+    if (cloned) cloneActions(ctx, rule.actions);
+    else runActions(ctx, rule.actions);
     ctx.depth -= deepens;
   }
   ctx.trace = savedTrace;
@@ -523,11 +534,49 @@ function portNamer(ctx: Ctx): (p: number) => string | undefined {
 // ---------------------------------------------------------------- actions
 
 function runActions(ctx: Ctx, actions: readonly Action[]): void {
-  for (const a of actions) {
+  const outerLast = ctx.isLast;
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i];
     if (ctx.error || ctx.exit) break;
+    // do_xlate_actions: the last action of a last list, with no action set left to run.
+    ctx.isLast = outerLast && i === actions.length - 1 && ctx.actionSet.length === 0;
     if (ctx.trace) ctx.report("action", actionTraceText(ctx, a));
     if (runAction(ctx, a)) break;
   }
+  ctx.isLast = outerLast;
+}
+
+/**
+ * clone_xlate_actions, for the actions of clone() and of the rule a patch
+ * port leads to: they run, then the action set, and the caller restores
+ * the flow. When they hold a meter and more actions follow, the datapath
+ * actions they make go into a datapath clone, so a meter drop ends that
+ * branch only (OVS: actions that are not reversible_actions(), unless
+ * is_last_action); header changes so far are committed before it, and
+ * the packet after it is the one before it.
+ * Limits: only a meter makes the clone here; OVS makes one for ct, nat and
+ * output_trunc too, which flowplane translates without it.
+ */
+function cloneActions(ctx: Ctx, actions: readonly Action[]): void {
+  if (ctx.isLast || !actions.some((a) => a.type === "meter")) {
+    runActions(ctx, actions);
+    executeActionSet(ctx);
+    return;
+  }
+  commitActions(ctx.flow, ctx.base, ctx.wc, ctx.odp);
+  const outer = ctx.odp;
+  const base = ctx.base.slice();
+  const conntracked = ctx.conntracked;
+  ctx.odp = [];
+  ctx.isLast = true;
+  runActions(ctx, actions);
+  executeActionSet(ctx);
+  const inner = ctx.odp;
+  ctx.odp = outer;
+  ctx.isLast = false;
+  ctx.base.set(base);
+  ctx.conntracked = conntracked;
+  if (inner.length > 0) outer.push({ t: "clone", actions: inner });
 }
 
 /** Runs one action; returns true when the rest of the list must be skipped. */
@@ -697,8 +746,13 @@ function runAction(ctx: Ctx, a: Action): boolean {
     case "conjunction":
     case "fin_timeout":
     case "sample":
-    case "meter":
       break;
+    case "meter": {
+      // xlate_meter_action: the datapath's id for the meter, when the bridge has it.
+      const dpId = dpMeterIdOf(ctx.bridge, a.meterId);
+      if (dpId >= 0) ctx.odp.push({ t: "meter", id: dpId });
+      break;
+    }
     case "exit":
       ctx.exit = true;
       break;
@@ -715,8 +769,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
       const oldConntracked = ctx.conntracked;
       ctx.stack = oldStack.slice();
       ctx.actionSet = oldSet.slice();
-      runActions(ctx, a.actions);
-      executeActionSet(ctx);
+      cloneActions(ctx, a.actions);
       flow.set(oldFlow);
       ctx.stack = oldStack;
       ctx.actionSet = oldSet;
@@ -1014,7 +1067,7 @@ function patchOutput(ctx: Ctx, from: Port, to: Port): void {
   const node = ctx.report("bridge", `bridge("${to.bridge.name}")`);
   const savedTrace = ctx.trace;
   if (node) ctx.trace = node.subs;
-  lookupAndRun(ctx, to.ofport, 0, false);
+  lookupAndRun(ctx, to.ofport, 0, false, false, true);
   executeActionSet(ctx);
   ctx.trace = savedTrace;
   restoreState(ctx, saved);
@@ -1336,7 +1389,11 @@ function executeActionSet(ctx: Ctx): void {
   const node = ctx.report("table", "--. Executing action set:");
   const saved = ctx.trace;
   if (node) ctx.trace = node.subs;
+  // xlate_action_set runs it as the last actions.
+  const outerLast = ctx.isLast;
+  ctx.isLast = true;
   runActions(ctx, list);
+  ctx.isLast = outerLast;
   ctx.trace = saved;
 }
 
@@ -1356,9 +1413,16 @@ function group(ctx: Ctx, groupId: number): boolean {
   // xlate_group_action__: all and indirect run every bucket; ff and select one live bucket.
   switch (g.type) {
     case "all":
-    case "indirect":
-      for (const b of g.buckets) runBucket(ctx, b);
+    case "indirect": {
+      // xlate_group_action__: only the last bucket may be the last action.
+      const outerLast = ctx.isLast;
+      for (let i = 0; i < g.buckets.length; i++) {
+        ctx.isLast = outerLast && i === g.buckets.length - 1;
+        runBucket(ctx, g.buckets[i]);
+      }
+      ctx.isLast = outerLast;
       break;
+    }
     case "ff": {
       const live = firstLiveBucket(ctx, g, 0);
       if (live) {

@@ -102,6 +102,34 @@ describe("flowplane run with capture ports", () => {
     expect(cli("dump-groups", "--target", SOCK, "br0").stdout).toBe("");
   });
 
+  it("changes and dumps meters through the socket, deleting the flows of a deleted meter", () => {
+    expect(cli("add-meter", "--target", SOCK, "br0", "meter=2,kbps,burst,bands=type=drop,rate=100,burst_size=20").status).toBe(0);
+    expect(cli("add-meter", "--target", SOCK, "br0", "meter=1,pktps,bands=type=drop,rate=10").status).toBe(0);
+    const exists = cli("add-meter", "--target", SOCK, "br0", "meter=1,pktps,bands=type=drop,rate=5");
+    expect(exists.status).toBe(1);
+    expect(exists.stderr).toBe("flowplane: OFPMMFC_METER_EXISTS: meter 1 exists already\n");
+    const bad = cli("add-meter", "--target", SOCK, "br0", "meter=3,pktps,bands=type=drop");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/band must have 'rate'/);
+    expect(cli("mod-meter", "--target", SOCK, "br0", "meter=9,pktps,bands=type=drop,rate=5").stderr).toMatch(/OFPMMFC_UNKNOWN_METER/);
+    expect(cli("mod-meter", "--target", SOCK, "br0", "meter=1,kbps,bands=type=drop,rate=50").status).toBe(0);
+    expect(cli("add-flow", "--target", SOCK, "br0", "priority=40000,udp,actions=meter:1,output:2").status).toBe(0);
+    expect(cli("add-flow", "--target", SOCK, "br0", "priority=40000,tcp,actions=meter:8,output:2").stderr).toMatch(/OFPMMFC_INVALID_METER/);
+    // dump-meters prints as ovs-ofctl does after its header line: by meter id here.
+    expect(cli("dump-meters", "--target", SOCK, "br0").stdout).toBe("meter=1 kbps bands=\ntype=drop rate=50\n\nmeter=2 kbps burst bands=\ntype=drop rate=100 burst_size=20\n\n");
+    expect(cli("dump-meters", "--target", SOCK, "br0", "meter=2").stdout).toBe("meter=2 kbps burst bands=\ntype=drop rate=100 burst_size=20\n\n");
+    expect(cli("dump-meters", "--target", SOCK, "br0", "meter=7").stderr).toMatch(/OFPMMFC_UNKNOWN_METER/);
+    const tr = cli("trace", "--target", SOCK, "br0", "in_port=1,udp");
+    expect(tr.stdout).toMatch(/Datapath actions: meter\(1\),2/);
+    expect(cli("meter-stats", "--target", SOCK, "br0", "meter=1").stdout).toMatch(
+      /^meter:1 flow_count:1 packet_in_count:0 byte_in_count:0 duration:\d+(\.\d{3})?s bands:\n0: packet_count:0 byte_count:0\n\n$/,
+    );
+    expect(cli("del-meters", "--target", SOCK, "br0", "meter=1").status).toBe(0);
+    expect(cli("dump-flows", "--target", SOCK, "br0").stdout).not.toMatch(/meter:1/);
+    expect(cli("del-meters", "--target", SOCK, "br0").status).toBe(0);
+    expect(cli("dump-meters", "--target", SOCK, "br0").stdout).toBe("");
+  });
+
   it("serves Prometheus metrics on loopback", async () => {
     const res = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`);
     const text = await res.text();

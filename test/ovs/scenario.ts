@@ -20,7 +20,8 @@ import type { Switch } from "../../src/ofproto/bridge.js";
 
 export interface Scenario {
   name: string;
-  bridges: { name: string; flows?: string; groups?: string }[];
+  /** meters: add-meter texts, one per line (OVS gets them in bridge order, as flowplane loads them). */
+  bridges: { name: string; flows?: string; groups?: string; meters?: string }[];
   ports: { name: string; bridge: string; ofport: number; type?: "patch"; peer?: string; tag?: number; trunks?: number[]; vlan_mode?: "access" | "trunk" | "native-tagged" | "native-untagged"; mtu?: number }[];
   /** Frames in the order they arrive, each on a port. */
   inputs: { port: string; frame: Uint8Array }[];
@@ -51,6 +52,10 @@ function writeTopology(s: Scenario, dir: string): { file: string; spec: Topology
       if (b.groups !== undefined) {
         writeFileSync(join(dir, `${b.name}.groups`), b.groups);
         out.groups = `${b.name}.groups`;
+      }
+      if (b.meters !== undefined) {
+        writeFileSync(join(dir, `${b.name}.meters`), b.meters);
+        out.meters = `${b.name}.meters`;
       }
       return out;
     }),
@@ -142,7 +147,7 @@ export async function ovsMegaflows(s: Scenario, ovs: OvsSandbox): Promise<string
   return theirs;
 }
 
-/** Open vSwitch side: bridges, ports, groups, flows. */
+/** Open vSwitch side: bridges, ports, meters, groups, flows. */
 export async function setupOvs(s: Scenario, ovs: OvsSandbox): Promise<void> {
   for (const b of s.bridges) {
     const ports: OvsPortSpec[] = s.ports
@@ -162,6 +167,9 @@ export async function setupOvs(s: Scenario, ovs: OvsSandbox): Promise<void> {
     await ovs.vsctl(["set", "Interface", b.name, `options:tx_pcap=${ovs.readTxPcap(b.name)}`]);
   }
   for (const b of s.bridges) {
+    for (const line of (b.meters ?? "").split("\n")) {
+      if (line.trim() !== "" && !line.trim().startsWith("#")) await ovs.ofctl(["-O", "OpenFlow13", "add-meter", b.name, line]);
+    }
     if (b.groups) await ovs.ofctl(["-O", "OpenFlow13", "add-groups", b.name, "-"], b.groups);
     await ovs.replaceFlows(b.name, b.flows ?? "priority=0 actions=NORMAL\n");
   }
