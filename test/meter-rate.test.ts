@@ -4,10 +4,9 @@
  * bucket arithmetic says (worked out in each test's comment), on the
  * capture's clock, so a replay's result never depends on when it runs.
  *
- * Each burst below has one timestamp and bursts are more than a second
- * apart, so every burst is a replay batch of its own metered at its time
- * (a replay meters a batch at its first packet's time, as OVS meters an rx
- * batch at one time).
+ * A replay meters each packet at its own capture time (a batch may span up
+ * to a second of capture time, where a live OVS would have seen the
+ * packets spread out over several rx batches).
  */
 import { describe, it, expect } from "vitest";
 import { mkdtempSync } from "node:fs";
@@ -100,6 +99,15 @@ describe("meters in a replay", () => {
     // 5000 and 20000, full again: ids 101-105 pass, 106-110 exceed the rate-5 band.
     const out = run("meter=1,pktps,bands=type=drop,rate=5 type=drop,rate=20", [...burst(1, 25, 64, 0), ...burst(101, 10, 64, 1400)]);
     expect(out).toEqual([...range(1, 5), ...range(101, 5)]);
+  });
+
+  it("meters every packet of a replay at its own capture time, though they share a batch", () => {
+    // pktps, rate 10/s, burst 1: a bucket of 1 packet (1000), +10 per ms.
+    // Eight packets 100 ms apart (one replay batch: all within a second): at
+    // each packet's time the bucket has refilled to 1000, so all 8 pass. At the
+    // batch's time only the first would.
+    const out = run("meter=1,pktps,burst,bands=type=drop,rate=10,burst_size=1", Array.from({ length: 8 }, (_, i) => ({ id: i + 1, size: 64, ms: i * 100 })));
+    expect(out).toEqual(range(1, 8));
   });
 
   it("meters each frame of a batch at its own time when the datapath is given the frames' times", () => {

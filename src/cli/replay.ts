@@ -167,6 +167,11 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
 
   // The batch being processed: emit finds the input timestamp of the packet the datapath is on.
   const batchIndex = new Int32Array(BATCH_MAX);
+  // Each packet's capture time, for meters (their token buckets run at the
+  // packet's own time): filled only when a bridge has meters, which a
+  // replay cannot add.
+  const metered = sw.bridges.some((b) => b.meters.size > 0);
+  const timesMs = new Float64Array(BATCH_MAX);
   let batchCap: Capture | null = null;
   // Whether batchCap's records are encoded as the output writers encode theirs (CaptureStream.windowAsWritten).
   let batchAsWritten = false;
@@ -245,6 +250,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
           lengths[n] = capLengths[i];
           inPorts[n] = inPort;
           batchIndex[n] = i;
+          if (metered) timesMs[n] = tsSec[i] * 1000 + tsNsec[i] / 1e6;
         }
       } else {
         while (n < limit && j + n < total && which[j + n] === k) {
@@ -254,6 +260,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
           lengths[n] = capLengths[i];
           inPorts[n] = inPort;
           batchIndex[n] = i;
+          if (metered) timesMs[n] = tsSec[i] * 1000 + tsNsec[i] / 1e6;
           n++;
         }
       }
@@ -267,7 +274,7 @@ export function replay(sw: Switch, inputs: ReplayInput[], opts: ReplayOptions, p
         installed.length = 0;
       }
       batchCap = cap;
-      dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, batchNowMs, emit);
+      dp.processBatch(cap.buffer, offsets, lengths, inPorts, n, batchNowMs, emit, metered ? timesMs : null);
       if (opts.megaflowsFile) {
         megaflowLines.push(`## packet ${done + j + 1} in_port=${sw.dpPorts[inPort].name} len=${lengths[0]}`);
         for (const id of installed) megaflowLines.push(megaflowLine(dp, id, batchNowMs));
