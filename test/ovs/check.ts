@@ -23,9 +23,35 @@ import * as L from "../../src/flow/layout.js";
 import { Parser, HDR_WORDS } from "../../src/packet/parse.js";
 import { formatSet, formatOdpActions, SET_ATTR_FIELDS, type SetAttr } from "../../src/datapath/actions.js";
 import { traceKey, traceText } from "../../src/cli/trace.js";
-import { addLearnedFlow } from "../../src/ofproto/load.js";
+import { addLearnedFlow, singleBridge } from "../../src/ofproto/load.js";
+import type { Bridge, Switch } from "../../src/ofproto/bridge.js";
 
 export const haveOvs = OvsSandbox.available();
+
+/** The OpenFlow error code a message names (OFPBAC_, OFPFMFC_, OFPGMFC_, OFPMMFC_...), or null. */
+export const openflowErrorOf = (message: string): string | null => /OFP(BAC|FMFC|GMFC|MMFC)_[A-Z_0-9]+/.exec(message)?.[0] ?? null;
+
+/**
+ * For table-change differentials: a flowplane switch with one OpenFlow 1.3
+ * bridge br0 and ports p1..pN (ofport n), and an OVS sandbox with the same
+ * bridge and ports and no flows. The caller stops `ovs`.
+ */
+export async function twinBridges(ports = 4): Promise<{ sw: Switch; br: Bridge; ovs: OvsSandbox }> {
+  const list = Array.from({ length: ports }, (_, i) => ({ name: `p${i + 1}`, ofport: i + 1 }));
+  const sw = singleBridge("flows", list, "br0", () => "");
+  const br = sw.byName.get("br0")!;
+  br.protocol = "OpenFlow13";
+  const ovs = await OvsSandbox.start();
+  try {
+    await ovs.addBridge("br0", { protocols: ["OpenFlow13"] });
+    await ovs.addPorts("br0", list);
+    await ovs.delFlows("br0", undefined, { protocol: "OpenFlow13" });
+  } catch (e) {
+    await ovs.stop();
+    throw e;
+  }
+  return { sw, br, ovs };
+}
 if (!haveOvs && process.env.CI === "true") throw new Error("Open vSwitch is not installed (scripts/install-test-deps.sh installs it)");
 
 /** fa:16:3e:00:00:NN, Neutron's MAC prefix. */

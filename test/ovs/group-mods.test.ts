@@ -7,9 +7,7 @@
  * a packet must trace the same way through the groups that are left.
  */
 import { describe, it, expect } from "vitest";
-import { haveOvs, M } from "./check.js";
-import { OvsSandbox } from "./harness.js";
-import { singleBridge } from "../../src/ofproto/load.js";
+import { haveOvs, M, openflowErrorOf, twinBridges } from "./check.js";
 import { addFlowsText } from "../../src/daemon/flowmod.js";
 import { addGroupsText, deleteGroupsText, dumpGroups, modifyGroupText } from "../../src/daemon/groupmod.js";
 import { dumpBridgeFlows } from "../../src/cli/dump-flows.js";
@@ -50,21 +48,14 @@ const STEPS: Step[] = [
 const flowLines = (lines: string[]): string[] => lines.map((l) => l.trim()).sort();
 const groupLines = (lines: string[]): string[] => lines.map((l) => l.trim()).sort();
 /** The OpenFlow error an answer names, or "ok". */
-const errorOf = (message: string): string => /OFP(BAC|GMFC|FMFC)_[A-Z_0-9]+/.exec(message)?.[0] ?? `other: ${message.split("\n")[0]}`;
+const errorOf = (message: string): string => openflowErrorOf(message) ?? `other: ${message.split("\n")[0]}`;
 
 const frame = (dst: number): Uint8Array => eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 5000, dst })));
 
 describe.skipIf(!haveOvs)("group-table changes vs. Open vSwitch", () => {
   it("agrees after every add-group, mod-group, del-groups and add-flow, and traces the same at the end", async () => {
-    const ports = [1, 2, 3, 4].map((n) => ({ name: `p${n}`, ofport: n }));
-    const sw = singleBridge("flows", ports, "br0", () => "");
-    const br = sw.byName.get("br0")!;
-    br.protocol = "OpenFlow13";
-    const ovs = await OvsSandbox.start();
+    const { sw, br, ovs } = await twinBridges();
     try {
-      await ovs.addBridge("br0", { protocols: ["OpenFlow13"] });
-      await ovs.addPorts("br0", ports);
-      await ovs.delFlows("br0", undefined, { protocol: "OpenFlow13" });
       const O = ["-O", "OpenFlow13"];
       for (const [i, step] of STEPS.entries()) {
         const where = `step ${i + 1}: ${step.cmd} ${step.arg}`;

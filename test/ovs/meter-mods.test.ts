@@ -9,9 +9,7 @@
  * including the id OVS keeps for a meter its datapath refused.
  */
 import { describe, it, expect } from "vitest";
-import { haveOvs, M } from "./check.js";
-import { OvsSandbox } from "./harness.js";
-import { singleBridge } from "../../src/ofproto/load.js";
+import { haveOvs, M, openflowErrorOf, twinBridges } from "./check.js";
 import { addFlowsText } from "../../src/daemon/flowmod.js";
 import { addMeterText, deleteMetersText, dumpMeters, modifyMeterText } from "../../src/daemon/metermod.js";
 import { dumpBridgeFlows } from "../../src/cli/dump-flows.js";
@@ -83,22 +81,15 @@ const ovsMeterBlocks = (out: string): string[] =>
     .sort();
 const flowLines = (lines: string[]): string[] => lines.map((l) => l.trim()).sort();
 /** The OpenFlow error an answer names, ovs-ofctl's own complaint, or "ok". */
-const ovsErrorOf = (message: string): string => /OFP(BAC|MMFC|FMFC)_[A-Z_0-9]+/.exec(message)?.[0] ?? /ovs-ofctl: (.*)/.exec(message)?.[1] ?? `other: ${message}`;
-const ourErrorOf = (e: unknown): string => /OFP(BAC|MMFC|FMFC)_[A-Z_0-9]+/.exec((e as Error).message)?.[0] ?? (e instanceof FlowSyntaxError ? e.reason : (e as Error).message);
+const ovsErrorOf = (message: string): string => openflowErrorOf(message) ?? /ovs-ofctl: (.*)/.exec(message)?.[1] ?? `other: ${message}`;
+const ourErrorOf = (e: unknown): string => openflowErrorOf((e as Error).message) ?? (e instanceof FlowSyntaxError ? e.reason : (e as Error).message);
 
 const frame = (dst: number): string => Buffer.from(eth({ src: M(1), dst: M(2) }, ipv4({ src: "10.0.0.1", dst: "10.0.0.2" }, udp({ src: 5000, dst })))).toString("hex");
 
 describe.skipIf(!haveOvs)("meter-table changes vs. Open vSwitch", () => {
   it("agrees after every add-meter, mod-meter, del-meters and add-flow, and traces the same meter ids", async () => {
-    const ports = [1, 2, 3, 4].map((n) => ({ name: `p${n}`, ofport: n }));
-    const sw = singleBridge("flows", ports, "br0", () => "");
-    const br = sw.byName.get("br0")!;
-    br.protocol = "OpenFlow13";
-    const ovs = await OvsSandbox.start();
+    const { sw, br, ovs } = await twinBridges();
     try {
-      await ovs.addBridge("br0", { protocols: ["OpenFlow13"] });
-      await ovs.addPorts("br0", ports);
-      await ovs.delFlows("br0", undefined, { protocol: "OpenFlow13" });
       const O = ["-O", "OpenFlow13"];
       let traces = 0;
       for (const [i, step] of STEPS.entries()) {
