@@ -43,6 +43,8 @@ const arbAction = fc.constantFrom(
   "mod_nw_dst:10.9.9.9",
   "dec_ttl",
   "resubmit(,1)",
+  "output(port=3,max_len=20)",
+  "clone(mod_nw_dst:10.8.8.8,output(port=4,max_len=30))",
   "learn(table=2,priority=7,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])",
 );
 

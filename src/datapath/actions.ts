@@ -32,6 +32,8 @@ export type OdpAction =
   | { t: "drop" }
   /** Runs the packet through datapath meter `id` (src/datapath/meter.ts); a band may drop it there. */
   | { t: "meter"; id: number }
+  /** Cuts the packet the next output sends to maxLen bytes (OVS_ACTION_ATTR_TRUNC); the packet itself stays whole. */
+  | { t: "trunc"; maxLen: number }
   // Native tunnels (src/datapath/tunnel.ts): push `header`, then run `actions` on the outer frame,
   // whose key is `outerKey`; inside a clone unless it is the last action.
   | { t: "tnl_push"; tnlPort: number; header: TunnelHeader; outPort: number; clone: boolean; actions: OdpAction[]; outerKey: Uint32Array }
@@ -182,6 +184,8 @@ function formatOdpAction(a: OdpAction, portName?: (port: number) => string | und
       return "drop";
     case "meter":
       return `meter(${a.id})`;
+    case "trunc":
+      return `trunc(${a.maxLen})`;
     case "tnl_push": {
       const name = (p: number): string => portName?.(p) ?? String(p);
       const push = `tnl_push(tnl_port(${name(a.tnlPort)}),${formatTunnelHeader(a.header)},out_port(${name(a.outPort)}))`;

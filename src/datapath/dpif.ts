@@ -951,6 +951,7 @@ function sameActions(a: readonly OdpAction[], b: readonly OdpAction[]): boolean 
     if (x.t === "ct" && y.t === "ct" && x.text !== y.text) return false;
     if (x.t === "recirc" && y.t === "recirc" && x.id !== y.id) return false;
     if (x.t === "meter" && y.t === "meter" && x.id !== y.id) return false;
+    if (x.t === "trunc" && y.t === "trunc" && x.maxLen !== y.maxLen) return false;
     if (x.t === "userspace" && y.t === "userspace" && x.text !== y.text) return false;
     if (x.t === "clone" && y.t === "clone" && !sameActions(x.actions, y.actions)) return false;
     if ((x.t === "tnl_push" || x.t === "tnl_pop") && formatOdpActions([x]) !== formatOdpActions([y])) return false;

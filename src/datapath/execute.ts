@@ -80,6 +80,8 @@ const {
   W_TUN_TP,
 } = L;
 const HEADROOM = 64;
+/** The shortest a trunc cuts a packet to: its Ethernet header (dp_packet_set_cutlen). */
+const ETH_HEADER_SIZE = 14;
 /** Key words that are packet metadata, not headers: in_port through the tunnel (layout.ts). */
 const META_WORDS = W_TUN_TP + 1;
 const SCRATCH_SIZE = 65536 + HEADROOM;
@@ -324,11 +326,18 @@ export class Executor {
       pad = Math.max(0, length - (l3 + 40 + ((buf[p + 4] << 8) | buf[p + 5])));
     }
 
+    // A trunc's length for the next output (OVS's cutlen), -1 for none.
+    let cut = -1;
     for (let ai = from; ai < actions.length; ai++) {
       const a = actions[ai];
       switch (a.t) {
         case "output":
-          emit(a.port, b, start, len);
+          emit(a.port, b, start, cut >= 0 && len > cut ? cut : len);
+          cut = -1;
+          break;
+        case "trunc":
+          // dp_packet_set_cutlen: never below an Ethernet header.
+          cut = a.maxLen < ETH_HEADER_SIZE ? ETH_HEADER_SIZE : a.maxLen;
           break;
         case "push_vlan": {
           if (!copied) {

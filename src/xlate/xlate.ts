@@ -28,7 +28,7 @@
 import * as L from "../flow/layout.js";
 import { type FieldDef, findField, readFieldBig, writeFieldBig, fieldWords } from "../flow/fields.js";
 import { fieldMax } from "../flow/match.js";
-import { formatMatch } from "../flow/format.js";
+import { formatMatch, formatPortName } from "../flow/format.js";
 import { formatMac, OFPP_IN_PORT, OFPP_TABLE, OFPP_NORMAL, OFPP_FLOOD, OFPP_ALL, OFPP_CONTROLLER, OFPP_LOCAL, OFPP_NONE } from "../flow/text.js";
 import type { Action, SubField, LearnAction, NatAction } from "../openflow/actions.js";
 import { type Group, type Bucket, WATCH_PORT_NONE, OFPG_ANY } from "../openflow/group.js";
@@ -549,16 +549,14 @@ function runActions(ctx: Ctx, actions: readonly Action[]): void {
 /**
  * clone_xlate_actions, for the actions of clone() and of the rule a patch
  * port leads to: they run, then the action set, and the caller restores
- * the flow. When they hold a meter and more actions follow, the datapath
- * actions they make go into a datapath clone, so a meter drop ends that
- * branch only (OVS: actions that are not reversible_actions(), unless
- * is_last_action); header changes so far are committed before it, and
- * the packet after it is the one before it.
- * Limits: only a meter makes the clone here; OVS makes one for ct, nat and
- * output_trunc too, which flowplane translates without it.
+ * the flow. When they are not reversible (a meter, ct, nat or trunc) and
+ * more actions follow, the datapath actions they make go into a datapath
+ * clone, so a meter drop, a NAT or a cut stays in that branch (OVS:
+ * reversible_actions(), unless is_last_action); header changes so far are
+ * committed before it, and the packet after it is the one before it.
  */
 function cloneActions(ctx: Ctx, actions: readonly Action[]): void {
-  if (ctx.isLast || !actions.some((a) => a.type === "meter")) {
+  if (ctx.isLast || reversible(actions)) {
     runActions(ctx, actions);
     executeActionSet(ctx);
     return;
@@ -579,6 +577,19 @@ function cloneActions(ctx: Ctx, actions: readonly Action[]): void {
   if (inner.length > 0) outer.push({ t: "clone", actions: inner });
 }
 
+/**
+ * reversible_actions: whether a list (its own actions, not nested or
+ * resubmitted ones) leaves the packet so the actions after it can go on
+ * with it in the datapath. A meter may drop it, ct and nat change its
+ * connection state or headers, and trunc cuts it.
+ */
+function reversible(actions: readonly Action[]): boolean {
+  for (const a of actions) {
+    if (a.type === "meter" || a.type === "ct" || a.type === "nat" || a.type === "output_trunc") return false;
+  }
+  return true;
+}
+
 /** Runs one action; returns true when the rest of the list must be skipped. */
 function runAction(ctx: Ctx, a: Action): boolean {
   const flow = ctx.flow;
@@ -588,7 +599,7 @@ function runAction(ctx: Ctx, a: Action): boolean {
       output(ctx, a.port);
       break;
     case "output_trunc":
-      output(ctx, a.port);
+      outputTrunc(ctx, a.port, a.maxLen);
       break;
     case "enqueue":
       output(ctx, a.port);
@@ -788,7 +799,8 @@ function runAction(ctx: Ctx, a: Action): boolean {
       break;
     }
     case "ct":
-      composeCt(ctx, a, (nested) => runActions(ctx, nested));
+      // compose_conntrack_action runs the nested actions through do_xlate_actions, which reports an empty list as "drop".
+      composeCt(ctx, a, (nested) => (nested.length === 0 ? void ctx.report("action", "drop") : runActions(ctx, nested)));
       break;
     case "ct_clear":
       composeCtClear(ctx);
@@ -966,6 +978,38 @@ function output(ctx: Ctx, port: number): void {
       if (port !== flow[L.W_IN_PORT]) composeOutput(ctx, port);
       else ctx.report("warn", "skipping output to input port");
   }
+}
+
+/**
+ * xlate_output_trunc_action: `trunc(max_len)` before the output, which the
+ * datapath sends cut to max_len bytes. Reserved ports that flood or look up
+ * are refused with a warning, a patch port (or a port the bridge lacks)
+ * with an error, as OVS reports them; neither fails the translation.
+ * Limits: to a tunnel port, OVS emits the tunnel push without translating
+ * the outer packet's route; flowplane translates it as for a plain output.
+ */
+function outputTrunc(ctx: Ctx, port: number, maxLen: number): void {
+  switch (port) {
+    case OFPP_TABLE:
+    case OFPP_NORMAL:
+    case OFPP_FLOOD:
+    case OFPP_ALL:
+    case OFPP_CONTROLLER:
+    case OFPP_NONE:
+      ctx.report("warn", `output_trunc does not support port: ${formatPortName(port)}`);
+      return;
+  }
+  if (port === ctx.flow[L.W_IN_PORT]) {
+    ctx.report("warn", "skipping output to input port");
+    return;
+  }
+  const target = ctx.bridge.port(port);
+  if (target === undefined || target.peer) {
+    ctx.report("error", `output_trunc does not support patch port ${formatPortName(port)}`);
+    return;
+  }
+  ctx.odp.push({ t: "trunc", maxLen });
+  output(ctx, port);
 }
 
 /** compose_output_action__: commit header changes, then output (or cross a patch port). */
