@@ -220,7 +220,8 @@ function formatAction(a: Action, ctx: PrintCtx): string {
     case "ct_clear":
       return "ct_clear";
     case "clone":
-      return `clone(${formatNested(a.actions, ctx)})`;
+      // ofpacts_format prints an empty list as "drop".
+      return `clone(${a.actions.length ? formatNested(a.actions, ctx) : "drop"})`;
     case "sample": {
       let s = `sample(probability=${a.probability},collector_set_id=${a.collectorSetId},obs_domain_id=${a.obsDomainId},obs_point_id=${a.obsPointId}`;
       if (a.samplingPort !== OFPP_NONE) s += `,sampling_port=${port(a.samplingPort, ctx)}`;
@@ -233,7 +234,7 @@ function formatAction(a: Action, ctx: PrintCtx): string {
     case "clear_actions":
       return "clear_actions";
     case "write_actions":
-      return `write_actions(${formatNested(a.actions, ctx)})`;
+      return `write_actions(${a.actions.length ? formatNested(a.actions, ctx) : "drop"})`;
     case "write_metadata":
       return `write_metadata:${hex0x(a.metadata)}` + (a.mask !== 0xffffffffffffffffn ? `/${hex0x(a.mask)}` : "");
     case "goto_table":
@@ -521,7 +522,9 @@ function tripOne(a: Action, v: number, fl: TripFlow, out: Action[], top: boolean
     case "write_actions":
       if (v > OF10) {
         const copy = { ...fl };
-        out.push({ ...a, actions: tripList(a.actions, v, copy, false) });
+        const nested = tripList(a.actions, v, copy, false);
+        // An instruction left with no actions is not encoded (ofpacts_update_instruction_actions).
+        if (nested.length > 0) out.push({ ...a, actions: nested });
       }
       return;
     case "goto_table":

@@ -780,6 +780,8 @@ function runAction(ctx: Ctx, a: Action): boolean {
       const oldConntracked = ctx.conntracked;
       ctx.stack = oldStack.slice();
       ctx.actionSet = oldSet.slice();
+      // do_xlate_actions reports an empty list as "drop".
+      if (a.actions.length === 0) ctx.report("action", "drop");
       cloneActions(ctx, a.actions);
       flow.set(oldFlow);
       ctx.stack = oldStack;

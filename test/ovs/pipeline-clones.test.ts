@@ -32,7 +32,7 @@ describe.skipIf(!haveOvs)("pipeline vs. Open vSwitch: datapath clones and output
     const ovs = await OvsSandbox.start();
     try {
       await setupOvs(s, ovs);
-      for (const i of [0, 5, 7, 8, 9]) {
+      for (const i of [0, 5, 7, 8, 9, 10]) {
         const hex = Buffer.from(s.inputs[i].frame).toString("hex");
         const theirs = (await ovs.trace("br0", "p1", hex)).raw;
         const key = traceKey(sw, sw.byName.get("br0")!, "in_port=p1", hex);

@@ -5,8 +5,8 @@
  * OVS's clone_xlate_actions puts into a datapath clone(...) so the actions
  * after it see the packet as it was; the same at the end of the list,
  * where no clone is needed; and output_trunc on its own: cut to max_len for
- * the next output only, refused for NORMAL and for a patch port, skipped
- * for the input port.
+ * the next output only, refused for IN_PORT and a patch port, skipped
+ * for the input port; an empty clone(), which traces as "drop".
  */
 import type { Scenario } from "../scenario.js";
 import { M } from "../check.js";
@@ -23,6 +23,7 @@ priority=10,in_port=1,udp,tp_dst=7 actions=output:3,output:9
 priority=10,in_port=1,udp,tp_dst=8 actions=output(port=3,max_len=40),output:4,output(port=4,max_len=200)
 priority=10,in_port=1,udp,tp_dst=9 actions=output(port=LOCAL,max_len=40),output(port=IN_PORT,max_len=40),output(port=9,max_len=40),output(port=1,max_len=40),output:3
 priority=10,in_port=1,udp,tp_dst=10 actions=mod_nw_tos:16,output(port=4,max_len=30),clone(output(port=3,max_len=20)),output:3
+priority=10,in_port=1,udp,tp_dst=11 actions=clone(),output:3
 priority=5 actions=drop
 `;
 
@@ -53,5 +54,5 @@ export const pipelines: Scenario = {
     { name: "patch-br0", bridge: "br1", ofport: 1, type: "patch", peer: "patch-br1" },
     { name: "q2", bridge: "br1", ofport: 2 },
   ],
-  inputs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((d) => ({ port: "p1", frame: toPort(d) })),
+  inputs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((d) => ({ port: "p1", frame: toPort(d) })),
 };
