@@ -1343,6 +1343,27 @@ export interface SwitchChecks {
    * which the switch refuses after write_metadata (ofpacts_verify).
    */
   of10Only?: boolean;
+  /**
+   * The flow is for flowplane's switch, whose datapath does not run MPLS
+   * actions (push_mpls, pop_mpls, set_mpls_label/tc/ttl, dec_mpls_ttl):
+   * they are refused rather than skipped, so no packet leaves unchanged
+   * where OVS would have changed it. Matching MPLS packets is fine.
+   */
+  forDatapath?: boolean;
+}
+
+const MPLS_ACTIONS: ReadonlySet<string> = new Set(["push_mpls", "pop_mpls", "set_mpls_label", "set_mpls_tc", "set_mpls_ttl", "dec_mpls_ttl"]);
+
+/** The first MPLS action of a list, nested lists included (clone, write_actions). */
+function firstMplsAction(list: readonly Action[]): Action | null {
+  for (const a of list) {
+    if (MPLS_ACTIONS.has(a.type)) return a;
+    if (a.type === "clone" || a.type === "write_actions" || a.type === "ct") {
+      const inner = firstMplsAction(a.actions);
+      if (inner !== null) return inner;
+    }
+  }
+  return null;
 }
 
 /**
@@ -1371,6 +1392,10 @@ export function checkActions(actions: readonly Action[], match: Match, tableId: 
     );
   }
   if (checks.of10Only === true) checkOf10Encoding(actions);
+  if (checks.forDatapath === true) {
+    const m = firstMplsAction(actions);
+    if (m !== null) throw new TextError(actionAt.get(m) ?? 0, m.type, `${m.type}: MPLS actions are not supported by flowplane's datapath`);
+  }
   // ofproto_check_ofpacts: the meter instruction, which comes first, then the groups.
   const meter = actions.find((a) => a.type === "meter");
   if (checks.meterExists !== undefined && meter !== undefined && meter.type === "meter" && !checks.meterExists(meter.meterId)) {

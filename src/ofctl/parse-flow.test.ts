@@ -311,6 +311,19 @@ describe("what the switch refuses (ParseFlowOptions protocol and groupExists)", 
   });
 });
 
+describe("what flowplane's datapath does not run (ParseFlowOptions forDatapath)", () => {
+  it("refuses MPLS actions, nested too, at the action, and accepts matching MPLS packets", () => {
+    const opts = { forDatapath: true, fileName: "f.flows", lineNumber: 3 };
+    const e = syntaxError(() => parseFlow("ip actions=output:1,clone(push_mpls:0x8847,output:2)", opts));
+    expect(e.message).toBe("f.flows:3:27: push_mpls: MPLS actions are not supported by flowplane's datapath");
+    expect(syntaxError(() => parseFlow("mpls actions=dec_mpls_ttl,output:1", opts)).reason).toBe("dec_mpls_ttl: MPLS actions are not supported by flowplane's datapath");
+    expect(syntaxError(() => parseFlow("mpls actions=write_actions(pop_mpls:0x0800)", opts)).reason).toMatch(/^pop_mpls: /);
+    expect(() => parseFlow("mpls,mpls_label=5 actions=output:1", opts)).not.toThrow();
+    // The syntax layer alone (ovs-ofctl parse-flow) accepts them.
+    expect(() => parseFlow("ip actions=push_mpls:0x8847,set_mpls_ttl:3")).not.toThrow();
+  });
+});
+
 describe("what parseFlows shares among the lines of a file", () => {
   const lines = [
     "table=1,priority=5,tcp,nw_src=10.0.0.0/8,tp_dst=80,actions=output:p1",

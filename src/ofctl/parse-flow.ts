@@ -50,6 +50,8 @@ export interface ParseFlowOptions {
   meterExists?: (meterId: number) => boolean;
   /** The switch speaks only OpenFlow 1.0: what ovs-ofctl cannot send in it is an error (see SwitchChecks). */
   of10Only?: boolean;
+  /** The flows are for flowplane's switch: actions its datapath does not run (MPLS) are an error (see SwitchChecks). */
+  forDatapath?: boolean;
 }
 
 /** ovs-ofctl's protocol keywords: dl_type and optional nw_proto. */

@@ -170,6 +170,7 @@ export function flowParseOptions(bridge: Bridge): ParseFlowOptions {
     groupExists: (groupId) => bridge.groups.has(groupId),
     meterExists: (meterId) => bridge.meters.has(meterId),
     of10Only: bridge.of10Only,
+    forDatapath: true,
   };
 }
 
