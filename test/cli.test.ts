@@ -109,6 +109,19 @@ describe("flowplane CLI", () => {
     expect(dup.stderr).toMatch(/OFPGMFC_GROUP_EXISTS: group 1 exists already/);
   });
 
+  it("dumps a topology's meters offline, all or one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fp-cli-meters-"));
+    writeFileSync(join(dir, "m.meters"), "meter=2,pktps,bands=type=drop,rate=10\nmeter=1,kbps,burst,bands=type=drop,rate=100,burst_size=20\n");
+    writeFileSync(join(dir, "m.flows"), "in_port=1,actions=meter:1,output:2\n");
+    const t = join(dir, "t.json");
+    writeFileSync(t, JSON.stringify({ bridges: [{ name: "br0", protocols: "OpenFlow13", flows: "m.flows", meters: "m.meters" }], ports: [1, 2].map((n) => ({ name: `p${n}`, bridge: "br0", ofport: n })) }));
+    expect(run("dump-meters", "--topology", t, "br0").stdout).toBe("meter=1 kbps burst bands=\ntype=drop rate=100 burst_size=20\n\nmeter=2 pktps bands=\ntype=drop rate=10\n\n");
+    expect(run("dump-meters", "--topology", t, "br0", "meter=2").stdout).toBe("meter=2 pktps bands=\ntype=drop rate=10\n\n");
+    const unknown = run("dump-meters", "--topology", t, "br0", "meter=9");
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toBe("flowplane: OFPMMFC_UNKNOWN_METER: meter 9 does not exist\n");
+  });
+
   it("runs the bundled default (npm start): the Neutron scenarios, judged step by step", () => {
     const r = run("start");
     expect(r.status).toBe(0);

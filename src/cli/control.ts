@@ -22,7 +22,7 @@
  *   flowplane stats      --target S [--json]              (dpif-netdev/pmd-stats-show)
  *   flowplane trace      --target S BRIDGE FLOW [PACKET] [--names]
  *
- * dump-flows, dump-groups and trace also work offline (their own files): this file adds
+ * dump-flows, dump-groups, dump-meters and trace also work offline (their own files): this file adds
  * --target to them without touching those files, through a preAction hook
  * that, when --target is given, answers from the daemon and replaces the
  * offline action for this one invocation (commander reads the action after
@@ -35,7 +35,7 @@ import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { request, type StatsResult } from "../daemon/protocol.js";
 import { registerConntrack } from "./conntrack.js";
-import { checkProtocol, parseGroupArg } from "./dump-groups.js";
+import { checkProtocol, parseGroupArg, writeMeters } from "./dump-groups.js";
 
 function readFlowsFile(file: string): string {
   try {
@@ -195,17 +195,6 @@ export function registerControl(program: Command): void {
     });
 
   program
-    .command("dump-meters")
-    .description("print a running switch's meters as `ovs-ofctl dump-meters` does (by meter id), each followed by a blank line")
-    .requiredOption("--target <socket>", "control socket of flowplane run")
-    .argument("<bridge>")
-    .argument("[meter]", "meter=N (absent or meter=all: every meter)")
-    .action(async (bridge: string, meter: string | undefined, opts: { target: string }) => {
-      const r = (await request(opts.target, { cmd: "dump-meters", bridge, meter: meter ?? "" })) as { meters: string[] };
-      process.stdout.write(r.meters.map((m) => m + "\n\n").join(""));
-    });
-
-  program
     .command("meter-stats")
     .description("print a running switch's meter statistics as `ovs-ofctl meter-stats` does (by meter id), each followed by a blank line")
     .requiredOption("--target <socket>", "control socket of flowplane run")
@@ -253,6 +242,13 @@ export function registerControl(program: Command): void {
       const protocol = checkProtocol(opts.protocol as string | undefined);
       const r = (await request(target, { cmd: "dump-groups", bridge: args[0], groupId, names: opts.names === true, protocol })) as { lines: string[] };
       write(r.lines);
+    });
+  }
+  const dumpMetersCmd = program.commands.find((c) => c.name() === "dump-meters");
+  if (dumpMetersCmd) {
+    addTarget(dumpMetersCmd, async (target, args) => {
+      const r = (await request(target, { cmd: "dump-meters", bridge: args[0], meter: (args[1] as string | undefined) ?? "" })) as { meters: string[] };
+      writeMeters(r.meters);
     });
   }
   const trace = program.commands.find((c) => c.name() === "trace");

@@ -35,6 +35,7 @@ async function allCommands(): Promise<Register[]> {
     replay.registerReplay,
     dumpFlows.registerDumpFlows,
     dumpGroups.registerDumpGroups,
+    dumpGroups.registerDumpMeters,
     run.registerRun,
     control.registerControl,
     lab.registerLab,
