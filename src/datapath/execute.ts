@@ -326,19 +326,22 @@ export class Executor {
       pad = Math.max(0, length - (l3 + 40 + ((buf[p + 4] << 8) | buf[p + 5])));
     }
 
-    // A trunc's length for the next output (OVS's cutlen), -1 for none.
-    let cut = -1;
+    // Bytes a trunc takes off the next output (OVS's cutlen): counted when
+    // the trunc runs, so a VLAN pushed after it is sent on top of max_len.
+    let cut = 0;
     for (let ai = from; ai < actions.length; ai++) {
       const a = actions[ai];
       switch (a.t) {
         case "output":
-          emit(a.port, b, start, cut >= 0 && len > cut ? cut : len);
-          cut = -1;
+          emit(a.port, b, start, len - cut);
+          cut = 0;
           break;
-        case "trunc":
+        case "trunc": {
           // dp_packet_set_cutlen: never below an Ethernet header.
-          cut = a.maxLen < ETH_HEADER_SIZE ? ETH_HEADER_SIZE : a.maxLen;
+          const maxLen = a.maxLen < ETH_HEADER_SIZE ? ETH_HEADER_SIZE : a.maxLen;
+          cut = len > maxLen ? len - maxLen : 0;
           break;
+        }
         case "push_vlan": {
           if (!copied) {
             if (!this.copyIn(buf, offset, length)) return;

@@ -965,12 +965,17 @@ function output(ctx: Ctx, port: number): void {
       normal(ctx);
       break;
     case OFPP_FLOOD:
-    case OFPP_ALL:
-      for (const p of ctx.bridge.portsInOrder()) {
-        if (p.ofport === flow[L.W_IN_PORT]) continue;
-        composeOutput(ctx, p.ofport);
+    case OFPP_ALL: {
+      // flood_packets: only the last port's output may be the last action.
+      const outerLast = ctx.isLast;
+      const ports = ctx.bridge.portsInOrder().filter((p) => p.ofport !== flow[L.W_IN_PORT]);
+      for (let i = 0; i < ports.length; i++) {
+        ctx.isLast = outerLast && i === ports.length - 1;
+        composeOutput(ctx, ports[i].ofport);
       }
+      ctx.isLast = outerLast;
       break;
+    }
     case OFPP_CONTROLLER:
       ctx.report("detail", "controller: no controller connected, packet not sent");
       break;
@@ -1327,7 +1332,11 @@ function outputNormal(ctx: Ctx, port: Port, v: Vlans): void {
     const tci = out[i].vid | out[i].pcp;
     flow[L.W_VLAN0 + i] = tci ? (((out[i].tpid || L.ETH_TYPE_VLAN_8021Q) << 16) | tci | L.VLAN_CFI) >>> 0 : 0;
   }
+  // output_normal composes every output as not the last action.
+  const outerLast = ctx.isLast;
+  ctx.isLast = false;
   composeOutput(ctx, port.ofport);
+  ctx.isLast = outerLast;
   flow[L.W_VLAN0] = old0;
   flow[L.W_VLAN1] = old1;
 }

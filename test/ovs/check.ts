@@ -69,7 +69,10 @@ export const BCAST = "ff:ff:ff:ff:ff:ff";
  */
 export function withoutPacketIns(text: string): string {
   if (!text.includes("userspace(")) return text;
-  const kept = splitActions(text).filter((p) => !/^userspace\(pid=\d+,controller\(/.test(p));
+  const kept = splitActions(text)
+    .filter((p) => !/^userspace\(pid=\d+,controller\(/.test(p))
+    // Inside a datapath clone too (a controller action behind a patch port that is not the last output).
+    .map((p) => (p.startsWith("clone(") && p.endsWith(")") ? `clone(${withoutPacketIns(p.slice("clone(".length, -1))})` : p));
   return kept.length ? kept.join(",") : "drop";
 }
 
@@ -143,7 +146,8 @@ function applySet(current: string | undefined, text: string): string {
  * which set, push and pop actions come between outputs, without changing
  * what each port receives: so each output is described by the headers the
  * packet has when it leaves, fields equal to the input frame's left out (a
- * set that restores a field is no change). Other actions stay as they are.
+ * set that restores a field is no change). Other actions stay as they are;
+ * the actions of a clone(...) are walked on a copy of the headers.
  */
 export function normalizeOutputs(text: string, frame: Uint8Array): string {
   if (text === "drop" || text.startsWith("ERROR")) return text;
@@ -155,22 +159,30 @@ export function normalizeOutputs(text: string, frame: Uint8Array): string {
     const tci = (frame[p + 2] << 8) | frame[p + 3];
     vlans.push(`push_vlan(${tpid === 0x8100 ? "" : `tpid=0x${tpid.toString(16)},`}vid=${tci & 0xfff},pcp=${tci >> 13})`);
   }
-  const fields = new Map<string, string>();
   const outs: string[] = [];
-  for (const item of splitActions(text)) {
-    if (item.startsWith("push_vlan(")) vlans.unshift(item);
-    else if (item === "pop_vlan") vlans.shift();
-    else if (item.startsWith("set(")) {
-      const [attr, list] = setFields(item);
-      for (const [f, v] of list) {
-        const k = `${attr}.${f}`;
-        fields.set(k, applySet(fields.get(k) ?? original.get(k), v));
-      }
-    } else if (/^[A-Za-z0-9_.\-"]+$/.test(item)) {
-      const changed = [...fields].filter(([k, v]) => original.get(k) !== v).map(([k, v]) => `${k}=${v}`);
-      outs.push(`${item}|${vlans.join("+")}|${changed.sort().join("+")}`);
-    } else if (item !== "drop") outs.push(item);
-  }
+  // A datapath clone(...) runs its actions on a copy of the packet: walked
+  // with copies of the headers, so a clone and the same actions inlined at
+  // the end of the list (which OVS picks by its flood order: a patch port
+  // flooded last needs no clone) describe the same outputs.
+  const walk = (items: string[], vlans: string[], fields: Map<string, string>): void => {
+    for (const item of items) {
+      if (item.startsWith("push_vlan(")) vlans.unshift(item);
+      else if (item === "pop_vlan") vlans.shift();
+      else if (item.startsWith("set(")) {
+        const [attr, list] = setFields(item);
+        for (const [f, v] of list) {
+          const k = `${attr}.${f}`;
+          fields.set(k, applySet(fields.get(k) ?? original.get(k), v));
+        }
+      } else if (item.startsWith("clone(") && item.endsWith(")")) {
+        walk(splitActions(item.slice("clone(".length, -1)), [...vlans], new Map(fields));
+      } else if (/^[A-Za-z0-9_.\-"]+$/.test(item)) {
+        const changed = [...fields].filter(([k, v]) => original.get(k) !== v).map(([k, v]) => `${k}=${v}`);
+        outs.push(`${item}|${vlans.join("+")}|${changed.sort().join("+")}`);
+      } else if (item !== "drop") outs.push(item);
+    }
+  };
+  walk(splitActions(text), vlans, new Map<string, string>());
   return outs.length ? outs.sort().join(" ; ") : "drop";
 }
 

@@ -111,7 +111,7 @@ function randomRule(g: Gen, table: number, priority: number, tables = TABLES): s
   const later = table < tables - 1;
   for (let i = 0; i < n; i++) {
     const r = g.next();
-    if (r < 0.2) acts.push(g.pick(["output:1", "output:2", "output:3", "output:4", "in_port"]));
+    if (r < 0.2) acts.push(g.pick(["output:1", "output:2", "output:3", "output:4", "in_port", "output(port=3,max_len=30)"]));
     else if (r < 0.25) acts.push(g.pick(["LOCAL", "output:9", "controller", "set_queue:1", "pop_queue", "enqueue:2:5", "set_field:0x10->pkt_mark", "load:0x3->NXM_NX_PKT_MARK[]"]));
     else if (r < 0.31) acts.push(`mod_dl_src:${g.pick(MACS)}`);
     else if (r < 0.35) acts.push(`mod_dl_dst:${g.pick(DST_MACS)}`);
