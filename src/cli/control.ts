@@ -35,7 +35,8 @@ import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { request, type StatsResult } from "../daemon/protocol.js";
 import { registerConntrack } from "./conntrack.js";
-import { checkProtocol, parseGroupArg, writeMeters } from "./dump-groups.js";
+import { checkProtocol, parseGroupArg } from "./dump-groups.js";
+import { writeMeters } from "./dump-meters.js";
 
 function readFlowsFile(file: string): string {
   try {

@@ -1,15 +1,13 @@
 /**
- * `flowplane dump-groups` and `flowplane dump-meters`: a bridge's groups and
- * meters as `ovs-ofctl dump-groups` / `dump-meters` print them, from a
- * topology (offline) or, with --target, from a running switch
- * (src/cli/control.ts adds that).
+ * `flowplane dump-groups`: a bridge's groups as `ovs-ofctl dump-groups`
+ * prints them, from a topology (offline) or, with --target, from a running
+ * switch (src/cli/control.ts adds that).
  */
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { GROUP_ID_MAX } from "../openflow/group.js";
 import type { OfProtocol } from "../ofctl/format-actions.js";
 import { dumpGroups } from "../daemon/groupmod.js";
-import { dumpMeters } from "../daemon/metermod.js";
 import { addSwitchOptions, loadSwitchFromOptions, type SwitchOptions } from "./switch-options.js";
 
 /** The GROUP argument: a group id, or ALL / absent for every group. */
@@ -41,24 +39,5 @@ export function registerDumpGroups(program: Command): void {
     if (!bridge) throw new UsageError(`${bridgeName}: unknown bridge`);
     const lines = dumpGroups(bridge, { protocol, names: opts.names, groupId });
     process.stdout.write(lines.join("\n") + (lines.length ? "\n" : ""));
-  });
-}
-
-/** dump-meters' output: each meter followed by a blank line, as ovs-ofctl prints them. */
-export function writeMeters(meters: readonly string[]): void {
-  process.stdout.write(meters.map((m) => m + "\n\n").join(""));
-}
-
-export function registerDumpMeters(program: Command): void {
-  const cmd = program
-    .command("dump-meters")
-    .description("print a bridge's meters as `ovs-ofctl dump-meters` does (by meter id), each followed by a blank line\n  flowplane dump-meters --topology T.json br0 [meter=N]")
-    .argument("<bridge>", "bridge name")
-    .argument("[meter]", "meter=N (absent or meter=all: every meter)");
-  addSwitchOptions(cmd);
-  cmd.action((bridgeName: string, meter: string | undefined, opts: SwitchOptions) => {
-    const bridge = loadSwitchFromOptions(opts).byName.get(bridgeName);
-    if (!bridge) throw new UsageError(`${bridgeName}: unknown bridge`);
-    writeMeters(dumpMeters(bridge, meter ?? ""));
   });
 }

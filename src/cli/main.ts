@@ -15,13 +15,14 @@ type Register = (program: Command) => void;
 
 /** Every command's registration; each module is loaded only when asked for. */
 async function allCommands(): Promise<Register[]> {
-  const [flows, start, trace, replay, dumpFlows, dumpGroups, run, control, lab, neutron] = await Promise.all([
+  const [flows, start, trace, replay, dumpFlows, dumpGroups, dumpMeters, run, control, lab, neutron] = await Promise.all([
     import("./flows.js"),
     import("./start.js"),
     import("./trace.js"),
     import("./replay.js"),
     import("./dump-flows.js"),
     import("./dump-groups.js"),
+    import("./dump-meters.js"),
     import("./run.js"),
     import("./control.js"),
     import("./lab.js"),
@@ -35,7 +36,7 @@ async function allCommands(): Promise<Register[]> {
     replay.registerReplay,
     dumpFlows.registerDumpFlows,
     dumpGroups.registerDumpGroups,
-    dumpGroups.registerDumpMeters,
+    dumpMeters.registerDumpMeters,
     run.registerRun,
     control.registerControl,
     lab.registerLab,
