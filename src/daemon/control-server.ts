@@ -163,7 +163,7 @@ export function handle(ctx: ControlContext, req: Request): unknown {
       const packet = typeof req.packet === "string" ? req.packet : undefined;
       const key = traceKey(daemon.sw, bridge, str(req.flow, "flow"), packet);
       if (!(key instanceof Uint32Array)) throw new FlowplaneError("FP_ERR_TRACE", key.error);
-      const onLearn = (b: Bridge, f: Parameters<typeof addLearnedFlow>[1]): void => addLearnedFlow(b, f, nowMs);
+      const onLearn = (b: Bridge, f: Parameters<typeof addLearnedFlow>[1]): boolean => addLearnedFlow(b, f, nowMs);
       return { text: traceText(daemon.sw, key, nowMs, req.names === true, packet !== undefined, onLearn).text };
     }
     default:

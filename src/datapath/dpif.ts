@@ -79,7 +79,8 @@ export interface DatapathOptions {
   idleMs?: number;
   vlanLimit?: number;
   /** Adds a learned flow to a bridge (from learn()); supplied by the switch owner. */
-  onLearn?: (bridge: Bridge, flow: LearnedFlow, nowMs: number) => void;
+  /** Adds a learned flow; false when learn(limit=N) refused it. */
+  onLearn?: (bridge: Bridge, flow: LearnedFlow, nowMs: number) => boolean | void;
   /** Called for every megaflow installed (replay --megaflows). */
   onInstall?: (id: number) => void;
   /** Removes OpenFlow rules whose idle or hard timeout passed; run by maintain(). */

@@ -29,7 +29,8 @@ import {
 } from "../classifier/flow-table.js";
 import { parseFlows, type ParseFlowOptions } from "../ofctl/parse-flow.js";
 import { formatActions, roundTrip, protocolVersion, type OfProtocol } from "../ofctl/format-actions.js";
-import { setActionFormatter } from "../xlate/xlate.js";
+import { setActionFormatter, setSubfieldFormatter } from "../xlate/xlate.js";
+import { formatSubfield } from "../ofctl/mf.js";
 import { parseGroups } from "../ofctl/parse-group.js";
 import { addGroups } from "./group-table.js";
 import { parseMeters } from "../ofctl/parse-meter.js";
@@ -176,6 +177,7 @@ export function flowParseOptions(bridge: Bridge): ParseFlowOptions {
 
 // Trace prints each action in ovs-ofctl's text.
 setActionFormatter((a, portName) => formatActions([a], { portName }));
+setSubfieldFormatter(formatSubfield);
 
 /**
  * Adds flows to a bridge. Their actions are kept as the switch would hold
@@ -260,19 +262,26 @@ export function singleBridge(flowsFile: string, ports: PortConfig[], bridgeName 
  * only marks the rule used: nothing a megaflow depends on changes, so the
  * bridge version stays.
  */
-export function addLearnedFlow(bridge: Bridge, f: LearnedFlow, nowMs: number): void {
+export function addLearnedFlow(bridge: Bridge, f: LearnedFlow, nowMs: number): boolean {
   const match = new Match(f.match.value.slice(), f.match.mask.slice());
   const table = tableOf(bridge, f.table);
   const existing = table.flows.find(match, f.priority);
   if (existing && existing.cookie === f.cookie && formatActions(existing.actions) === formatActions(f.actions)) {
     if (nowMs > existing.lastUsedMs) existing.lastUsedMs = nowMs;
-    return;
+    return true;
+  }
+  // learn(limit=N): ofproto_flow_mod_learn counts the table's rules with the learned cookie.
+  if (f.limit > 0) {
+    let withCookie = 0;
+    for (const r of table.rules()) if (r.cookie === f.cookie) withCookie++;
+    if (withCookie >= f.limit) return false;
   }
   const spec = { match, priority: f.priority, actions: f.actions, cookie: f.cookie, idleTimeout: f.idleTimeout, hardTimeout: f.hardTimeout };
   const rule = table.add(f.table, spec, null, nowMs);
   // Learning is a use: a replaced rule's idle timeout starts again.
   if (nowMs > rule.lastUsedMs) rule.lastUsedMs = nowMs;
   bridge.touch();
+  return true;
 }
 
 /**

@@ -67,7 +67,8 @@ export interface XlateInput {
    */
   traceNames?: boolean;
   /** Called for each learn() the translation performs (with sideEffects). */
-  onLearn?: (bridge: Bridge, flow: LearnedFlow) => void;
+  /** Adds a learned flow; false when learn(limit=N) refused it (anything else: learned). */
+  onLearn?: (bridge: Bridge, flow: LearnedFlow) => boolean | void;
 }
 
 /** A flow that learn() asks to add. */
@@ -79,6 +80,8 @@ export interface LearnedFlow {
   cookie: bigint;
   match: { value: Uint32Array; mask: Uint32Array };
   actions: Action[];
+  /** learn(limit=N): at most N rules with this cookie in the table (0: no limit). */
+  limit: number;
 }
 
 export interface XlateOutput {
@@ -1575,6 +1578,8 @@ function learn(ctx: Ctx, a: LearnAction): void {
   const value = new Uint32Array(W);
   const mask = new Uint32Array(W);
   const actions: Action[] = [];
+  // learn_execute: fin_idle_timeout/fin_hard_timeout become the learned flow's first action.
+  if (a.finIdleTimeout !== 0 || a.finHardTimeout !== 0) actions.push({ type: "fin_timeout", idleTimeout: a.finIdleTimeout, hardTimeout: a.finHardTimeout });
   for (const spec of a.specs) {
     const src = spec.src.kind === "field" ? readSub(flow, spec.src.subfield) : spec.src.value;
     if (spec.src.kind === "field") maskSub(ctx.wc, spec.src.subfield);
@@ -1606,11 +1611,26 @@ function learn(ctx: Ctx, a: LearnAction): void {
     cookie: a.cookie,
     match: { value, mask },
     actions,
+    limit: a.limit,
   };
   if (ctx.trace) {
-    ctx.report("detail", `table=${a.tableId} ${formatMatch(value, 0, mask, 0, { priority: a.priority })} actions=${actions.length} action(s)`);
+    // xlate_learn_action's line: the flow mod it makes, actions as ofpacts_format prints them.
+    let text = `table=${a.tableId} ${formatMatch(value, 0, mask, 0)} priority=${a.priority}`;
+    if (a.cookie !== 0n) text += ` cookie=0x${a.cookie.toString(16)}`;
+    if (a.idleTimeout !== 0) text += ` idle=${a.idleTimeout}`;
+    if (a.hardTimeout !== 0) text += ` hard=${a.hardTimeout}`;
+    if (a.sendFlowRem) text += " send_flow_rem";
+    text += ` actions=${actions.length ? actions.map((x) => actionTraceText(ctx, x, true)).join(",") : "drop"}`;
+    ctx.report("detail", text);
   }
-  if (ctx.input.sideEffects && ctx.input.onLearn) ctx.input.onLearn(ctx.bridge, learned);
+  // Without side effects (a trace without a packet, revalidation) learning counts as done, as in OVS.
+  const learnedOk = ctx.input.sideEffects && ctx.input.onLearn ? ctx.input.onLearn(ctx.bridge, learned) !== false : true;
+  if (a.resultDst !== null) {
+    // NX_LEARN_F_WRITE_RESULT: 1 when learned, 0 when the limit refused it.
+    writeSub(flow, a.resultDst, learnedOk ? 1n : 0n);
+    maskSub(ctx.wc, a.resultDst);
+    if (ctx.trace) ctx.report("detail", `${subfieldTraceText(a.resultDst)} is now 0x${learnedOk ? 1 : 0}`);
+  }
 }
 
 // ---------------------------------------------------------------- trace text
@@ -1621,6 +1641,18 @@ let actionFormatter: ((a: Action, portName: (p: number) => string | undefined) =
 /** Lets the syntax layer supply OVS's action text without translation depending on it. */
 export function setActionFormatter(f: (a: Action, portName: (p: number) => string | undefined) => string): void {
   actionFormatter = f;
+}
+
+/** A subfield as the trace prints it (mf_format_subfield); replaced by the ovs-ofctl formatter when present. */
+let subfieldFormatter: ((s: SubField) => string) | null = null;
+
+/** Lets the syntax layer supply OVS's subfield text ("NXM_NX_REG3[5]"). */
+export function setSubfieldFormatter(f: (s: SubField) => string): void {
+  subfieldFormatter = f;
+}
+
+function subfieldTraceText(sf: SubField): string {
+  return subfieldFormatter ? subfieldFormatter(sf) : `${sf.field.name}[${sf.ofs}..${sf.ofs + sf.nBits - 1}]`;
 }
 
 function actionTraceText(ctx: Ctx, a: Action, numericPorts = false): string {

@@ -135,7 +135,7 @@ describe("flow changes on a running bridge", () => {
     const b = bridgeWith("");
     addFlowsText(b, "table=1,priority=9,in_port=1,actions=output:2", "f", 0);
     const learnedFrom = tableOf(b, 1).rules()[0];
-    const flow = { table: 1, priority: 9, idleTimeout: 0, hardTimeout: 0, cookie: 0n, match: learnedFrom.match, actions: learnedFrom.actions };
+    const flow = { table: 1, priority: 9, idleTimeout: 0, hardTimeout: 0, cookie: 0n, match: learnedFrom.match, actions: learnedFrom.actions, limit: 0 };
     const v = b.version;
     addLearnedFlow(b, flow, 5000);
     expect(b.version).toBe(v);
