@@ -28,6 +28,7 @@
  * return them, though FlowSelector takes them).
  */
 import type { Bridge } from "../ofproto/bridge.js";
+import { flushLearnedCookies, hasDeleteLearned } from "../ofproto/learned-cookies.js";
 import { UsageError, assert } from "../errors.js";
 import { tableOf, portNamesOf, addFlowSpecs, flowParseOptions, storedActions, type Rule } from "../ofproto/load.js";
 import { FF_RESET_COUNTS, type FlowSelector } from "../classifier/flow-table.js";
@@ -122,7 +123,10 @@ export function deleteFlows(bridge: Bridge, sel: FlowSelection, strict: boolean)
     const table = tableOf(bridge, t);
     if (table.count !== 0) count += table.flows.delete(selector).length;
   }
-  if (count > 0) bridge.touch();
+  if (count > 0) {
+    bridge.touch();
+    flushLearnedCookies(bridge, false);
+  }
   return count;
 }
 
@@ -150,6 +154,7 @@ export function modifyFlows(bridge: Bridge, sel: FlowSelection, strict: boolean,
     }
   } finally {
     bridge.touch();
+    flushLearnedCookies(bridge, hasDeleteLearned(spec.actions));
   }
   return rules.length;
 }

@@ -104,6 +104,8 @@ export class Bridge {
   /** The datapath's meters, shared by every bridge of the switch (set by Switch.addBridge). */
   dpMeters = new DpMeters();
   readonly macs = new MacTable();
+  /** Live (table, cookie) pairs of learn(delete_learned) actions (learned-cookies.ts). */
+  learnedCookies = new Map<string, { table: number; cookie: bigint }>();
   /** The OpenFlow version whose syntax dump-flows prints. */
   protocol = "OpenFlow10";
   /**

@@ -28,6 +28,7 @@ import { FlowModError } from "../classifier/flow-table.js";
 import { GROUPS_ALL } from "../ofctl/parse-group.js";
 // Type only: load.ts loads topology groups through addGroups.
 import type { OpenFlowTable } from "./load.js";
+import { flushLearnedCookies } from "./learned-cookies.js";
 
 export class GroupModError extends FlowModError {}
 
@@ -76,6 +77,7 @@ export function deleteGroups(bridge: Bridge, which: number | typeof GROUPS_ALL):
     }
   }
   bridge.touch();
+  if (flows > 0) flushLearnedCookies(bridge, false);
   return { groups: ids.length, flows };
 }
 

@@ -33,6 +33,7 @@ import { setActionFormatter, setSubfieldFormatter } from "../xlate/xlate.js";
 import { formatSubfield } from "../ofctl/mf.js";
 import { parseGroups } from "../ofctl/parse-group.js";
 import { addGroups } from "./group-table.js";
+import { flushLearnedCookies, hasDeleteLearned } from "./learned-cookies.js";
 import { parseMeters } from "../ofctl/parse-meter.js";
 import { addMeter } from "./meter-table.js";
 import { Switch, type Bridge, type PortConfig } from "./bridge.js";
@@ -190,6 +191,7 @@ setSubfieldFormatter(formatSubfield);
  * flow_mods are sent one by one, and the bridge is touched either way.
  */
 export function addFlowSpecs(bridge: Bridge, specs: FlowSpec[], nowMs = Date.now()): void {
+  let deleteLearned = false;
   try {
     for (const s of specs) {
       const actions = storedActions(bridge, s.actions, s.match);
@@ -204,9 +206,12 @@ export function addFlowSpecs(bridge: Bridge, specs: FlowSpec[], nowMs = Date.now
         flags: flagBits(s.flags),
       };
       tableOf(bridge, s.table).add(s.table, spec, s, nowMs);
+      if (!deleteLearned && hasDeleteLearned(actions)) deleteLearned = true;
     }
   } finally {
     bridge.touch();
+    // A flow added in place of one with learn(delete_learned) may end that learn's flows.
+    flushLearnedCookies(bridge, deleteLearned);
   }
 }
 
@@ -297,6 +302,9 @@ export function expire(bridge: Bridge, nowMs: number): RemovedRule<Action[], Rul
     if (table.count === 0) continue;
     for (const r of table.flows.expire(nowMs)) removed.push(r);
   }
-  if (removed.length > 0) bridge.touch();
+  if (removed.length > 0) {
+    bridge.touch();
+    flushLearnedCookies(bridge, false);
+  }
   return removed;
 }

@@ -30,6 +30,7 @@
  * modifying a meter changes no translation (a flow can only name a meter
  * that exists) and touches nothing.
  */
+import { flushLearnedCookies } from "./learned-cookies.js";
 import type { Bridge } from "./bridge.js";
 import type { Meter } from "../openflow/meter.js";
 import { OFPMF13_KBPS, OFPMF13_PKTPS, OFPM13_MAX, OFPM13_SLOWPATH, OFPM13_CONTROLLER, OFPM13_ALL } from "../openflow/meter.js";
@@ -110,7 +111,10 @@ export function deleteMeters(bridge: Bridge, which: number): MetersDeleted {
     bridge.dpMeters.freeId(bridge.meters.get(id)!.dpId);
     bridge.meters.delete(id);
   }
-  if (flows > 0) bridge.touch();
+  if (flows > 0) {
+    bridge.touch();
+    flushLearnedCookies(bridge, false);
+  }
   return { meters: ids.length, flows };
 }
 
